@@ -1,0 +1,12 @@
+import {defineConfig} from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    // SAM tests are CPU-heavy; two workers match the two cores CI has.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+})
