@@ -1,0 +1,100 @@
+/**
+ * Measurement for docs/curation.md: the τ sweep (0.7/0.8/0.9) for both mask
+ * policies, and fast against exhaustive candidates, on real COCO images.
+ *
+ *   node dist/scripts/sweep.js --annotations A --images DIR [--limit N] [--candidates fast|all]
+ *        [--margin M] [--grid n] [--out file.json]
+ *
+ * One decoder call gives all four mask tokens, so both policies are measured
+ * from the same prompts; one greedy run to τ = 0.9 gives the runs for lower τ
+ * as its prefixes.
+ */
+import {writeFileSync} from 'node:fs'
+import {parseArgs} from 'node:util'
+import {candidateIndices, type CandidateMode} from '../src/core/candidates.js'
+import {greedySelect, truncateAtTau} from '../src/core/greedy.js'
+import type {MaskPolicy} from '../src/core/policy.js'
+import {mean, sizeClass} from '../src/core/stats.js'
+import {readCoco} from '../src/adapters/coco.js'
+import {SamEngine} from '../src/adapters/sam.js'
+import {encodeImageFile, prepareObjects} from '../src/pipeline/curate-image.js'
+import {ImageCandidates} from '../src/pipeline/image-candidates.js'
+import {resolveImagePath, selectImages} from '../src/pipeline/select-images.js'
+
+const {values: args} = parseArgs({
+  options: {
+    annotations: {type: 'string', multiple: true},
+    images: {type: 'string', multiple: true},
+    limit: {type: 'string'},
+    candidates: {type: 'string', default: 'fast'},
+    margin: {type: 'string', default: '1'},
+    grid: {type: 'string', default: '32'},
+    out: {type: 'string'},
+  },
+})
+const TAUS = [0.7, 0.8, 0.9]
+const POLICIES: MaskPolicy[] = ['single', 'best']
+const n = Number(args.grid)
+const mode = args.candidates as CandidateMode
+const margin = Number(args.margin)
+
+interface Row {
+  image_id: number
+  ann_id: number
+  area: number
+  size: string
+  policy: MaskPolicy
+  tau: number
+  tokens: number
+  iou: number
+  reached: boolean
+}
+
+const engine = await SamEngine.load()
+const rows: Row[] = []
+const perImage: {image_id: number; decoder_calls: number; seconds: number; objects: number}[] = []
+for (const [d, annFile] of (args.annotations ?? []).entries()) {
+  const data = await readCoco(annFile)
+  const items = selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})
+  for (const {image, anns} of items) {
+    const {objects} = prepareObjects(image, anns, false)
+    if (objects.length === 0) continue
+    const t0 = performance.now()
+    const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images![d], image, annFile))
+    const grid = {n, width: image.width, height: image.height}
+    const cache = new ImageCandidates(engine, embedding, grid, POLICIES)
+    for (const {ann, mask, area} of objects) {
+      const indices = candidateIndices(mask, grid, mode, margin)
+      for (const policy of POLICIES) {
+        const run = greedySelect(mask, await cache.get(indices, policy), {tau: Math.max(...TAUS), epsilon: 1e-3, maxTokens: 64})
+        for (const tau of TAUS) {
+          const r = truncateAtTau(run, tau)
+          if (r.chosen.length === 0) continue
+          rows.push({image_id: image.id, ann_id: ann.id, area, size: sizeClass(area), policy, tau, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
+        }
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000
+    perImage.push({image_id: image.id, decoder_calls: cache.decoded, seconds, objects: objects.length})
+    process.stderr.write(`\r${perImage.length} images, ${cache.decoded} calls, ${seconds.toFixed(1)} s   `)
+  }
+}
+process.stderr.write('\n')
+
+const table: string[] = ['| policy | τ | size | objects | mean tokens | mean IoU | reached τ |', '|---|---|---|---|---|---|---|']
+for (const policy of POLICIES) {
+  for (const tau of TAUS) {
+    for (const size of ['all', 'small', 'medium', 'large']) {
+      const rs = rows.filter((r) => r.policy === policy && r.tau === tau && (size === 'all' || r.size === size))
+      table.push(`| ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% |`)
+    }
+  }
+}
+const summary = {
+  mode, margin, grid: n, images: perImage.length,
+  decoder_calls_per_image: mean(perImage.map((p) => p.decoder_calls)),
+  seconds_per_image: mean(perImage.map((p) => p.seconds)),
+}
+console.log(JSON.stringify(summary))
+console.log(table.join('\n'))
+if (args.out) writeFileSync(args.out, JSON.stringify({summary, perImage, rows}, null, 1))

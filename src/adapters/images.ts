@@ -1,0 +1,65 @@
+/**
+ * Image loading through sharp: the only importer of sharp besides the renderer.
+ * JPEG/PNG/WebP/TIFF, greyscale and CMYK become 8-bit sRGB; EXIF orientation is
+ * applied first, so width and height are those of the upright picture.
+ */
+import sharp from 'sharp'
+import {GetokError} from '../core/errors.js'
+import {type SamFrame, samFrame} from '../core/sam-geometry.js'
+
+export interface LoadedImage {
+  file: string
+  width: number
+  height: number
+  /** the decoded pipeline, oriented; clone() before each use */
+  pipeline: sharp.Sharp
+}
+
+// Decoding a 10000 px wide photo is fine; a decompression bomb is not.
+const LIMIT_INPUT_PIXELS = 20000 * 20000
+
+export async function loadImage(file: string): Promise<LoadedImage> {
+  try {
+    const pipeline = sharp(file, {limitInputPixels: LIMIT_INPUT_PIXELS, failOn: 'error'}).rotate()
+    const meta = await pipeline.metadata()
+    // autoOrient dims: orientations 5–8 swap width and height
+    const swap = (meta.orientation ?? 1) >= 5
+    const width = swap ? meta.height : meta.width
+    const height = swap ? meta.width : meta.height
+    if (!width || !height) throw new Error('no image size in the file header')
+    return {file, width, height, pipeline}
+  } catch (error) {
+    if (error instanceof GetokError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'ENOENT' ? 'image file not found' : `cannot decode image (${firstLine(error)})`
+    throw new GetokError(reason, {file})
+  }
+}
+
+/** Interleaved 8-bit RGB, W×H×3, of the image resized to SAM's 1024 frame. */
+export async function resizeForSam(image: LoadedImage): Promise<{rgb: Uint8Array; frame: SamFrame}> {
+  const frame = samFrame(image.width, image.height)
+  try {
+    const {data, info} = await image.pipeline
+      .clone()
+      .resize(frame.resizedWidth, frame.resizedHeight, {fit: 'fill', kernel: 'linear'})
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({resolveWithObject: true})
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`)
+    return {rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), frame}
+  } catch (error) {
+    throw new GetokError(`cannot decode image (${firstLine(error)})`, {file: image.file})
+  }
+}
+
+/** Full-size interleaved 8-bit RGB, for rendering. */
+export async function readRgb(image: LoadedImage): Promise<Uint8Array> {
+  const data = await image.pipeline.clone().toColourspace('srgb').removeAlpha().raw().toBuffer()
+  return new Uint8Array(data.buffer, data.byteOffset, data.length)
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]
+}

@@ -1,0 +1,192 @@
+/**
+ * Minimal ONNX graph surgery at the protobuf wire level, so we can derive a
+ * decoder graph from the shipped one without a protobuf schema dependency.
+ *
+ * A protobuf message is a sequence of fields `tag (varint) + payload`, where
+ * tag = field_number << 3 | wire_type (0 varint, 1 fixed64, 2 bytes, 5 fixed32).
+ * Repeated and unknown fields survive untouched because we copy their raw bytes.
+ * Only the fields we edit are decoded:
+ *   ModelProto.graph = 7
+ *   GraphProto: node = 1, initializer = 5, input = 11, output = 12, value_info = 13
+ *   NodeProto: input = 1, output = 2, name = 3, op_type = 4
+ *   ValueInfoProto: name = 1, type = 2;  TypeProto.tensor_type = 1 { elem_type = 1, shape = 2 { dim = 1 { dim_value = 1, dim_param = 2 } } }
+ *   TensorProto.name = 8
+ */
+
+export interface Field {
+  no: number
+  wire: number
+  /** the whole field (tag + payload) as it sits in the message */
+  raw: Uint8Array
+  /** payload for wire type 2; the value for varints */
+  body?: Uint8Array
+  value?: number
+}
+
+function readVarint(buf: Uint8Array, pos: number): [value: number, next: number] {
+  let value = 0
+  let scale = 1
+  for (;;) {
+    const b = buf[pos++]
+    value += (b & 0x7f) * scale
+    if (b < 0x80) return [value, pos]
+    scale *= 128
+  }
+}
+
+export function writeVarint(value: number): number[] {
+  const out: number[] = []
+  while (value >= 0x80) {
+    out.push((value % 128) | 0x80)
+    value = Math.floor(value / 128)
+  }
+  out.push(value)
+  return out
+}
+
+export function parseFields(buf: Uint8Array): Field[] {
+  const fields: Field[] = []
+  let pos = 0
+  while (pos < buf.length) {
+    const start = pos
+    const [tag, afterTag] = readVarint(buf, pos)
+    pos = afterTag
+    const no = Math.floor(tag / 8)
+    const wire = tag & 7
+    const field: Field = {no, wire, raw: buf}
+    if (wire === 0) {
+      const [v, next] = readVarint(buf, pos)
+      field.value = v
+      pos = next
+    } else if (wire === 1) pos += 8
+    else if (wire === 5) pos += 4
+    else if (wire === 2) {
+      const [len, next] = readVarint(buf, pos)
+      field.body = buf.subarray(next, next + len)
+      pos = next + len
+    } else throw new Error(`unsupported protobuf wire type ${wire} at byte ${start}`)
+    field.raw = buf.subarray(start, pos)
+    fields.push(field)
+  }
+  return fields
+}
+
+export function bytesField(no: number, body: Uint8Array): Uint8Array {
+  return concat([Uint8Array.from([...writeVarint(no * 8 + 2), ...writeVarint(body.length)]), body])
+}
+
+export function stringField(no: number, text: string): Uint8Array {
+  return bytesField(no, new TextEncoder().encode(text))
+}
+
+export function varintField(no: number, value: number): Uint8Array {
+  return Uint8Array.from([...writeVarint(no * 8), ...writeVarint(value)])
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+const text = (b?: Uint8Array) => (b ? new TextDecoder().decode(b) : '')
+
+export interface GraphNode {
+  inputs: string[]
+  outputs: string[]
+  name: string
+  opType: string
+  field: Field
+}
+
+export function readNode(field: Field): GraphNode {
+  const node: GraphNode = {inputs: [], outputs: [], name: '', opType: '', field}
+  for (const f of parseFields(field.body!)) {
+    if (f.no === 1) node.inputs.push(text(f.body))
+    else if (f.no === 2) node.outputs.push(text(f.body))
+    else if (f.no === 3) node.name = text(f.body)
+    else if (f.no === 4) node.opType = text(f.body)
+  }
+  return node
+}
+
+export function fieldName(field: Field, nameNo: number): string {
+  return text(parseFields(field.body!).find((f) => f.no === nameNo)?.body)
+}
+
+export interface OutputSpec {
+  /** existing value in the graph */
+  from: string
+  /** name of the new graph output */
+  as: string
+  /** symbolic or fixed dims; leave out to let onnxruntime infer the shape */
+  dims?: (number | string)[]
+}
+
+function tensorValueInfo(name: string, elemType: number, dims?: (number | string)[]): Uint8Array {
+  const dimFields = (dims ?? []).map((d) => bytesField(1, typeof d === 'number' ? varintField(1, d) : stringField(2, d)))
+  const shape = dims ? bytesField(2, concat(dimFields)) : new Uint8Array()
+  const tensorType = bytesField(1, concat([varintField(1, elemType), shape]))
+  return concat([stringField(1, name), bytesField(2, tensorType)])
+}
+
+const FLOAT = 1
+
+/**
+ * Rewrite a model: new graph outputs taken from inner values (renamed through
+ * Identity nodes), nodes and initializers that no output needs dropped, unused
+ * inputs dropped, and chosen inputs re-declared with new dims.
+ */
+export function deriveGraph(
+  model: Uint8Array,
+  outputs: OutputSpec[],
+  inputDims: Record<string, (number | string)[]> = {},
+): Uint8Array {
+  const modelFields = parseFields(model)
+  const graphField = modelFields.find((f) => f.no === 7)
+  if (!graphField) throw new Error('not an ONNX model: no graph')
+  const graph = parseFields(graphField.body!)
+  const nodes = graph.filter((f) => f.no === 1).map(readNode)
+
+  // Walk back from the wanted values to find what is still needed.
+  const producer = new Map<string, GraphNode>()
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
+  for (const o of outputs) if (!producer.has(o.from)) throw new Error(`value ${o.from} not found in the graph`)
+  const needed = new Set<string>()
+  const keep = new Set<GraphNode>()
+  const stack = outputs.map((o) => o.from)
+  while (stack.length > 0) {
+    const v = stack.pop()!
+    if (needed.has(v)) continue
+    needed.add(v)
+    const n = producer.get(v)
+    if (n && !keep.has(n)) {
+      keep.add(n)
+      for (const i of n.inputs) if (i) stack.push(i)
+    }
+  }
+
+  const identity = (o: OutputSpec) =>
+    bytesField(1, concat([stringField(1, o.from), stringField(2, o.as), stringField(3, `derived_${o.as}`), stringField(4, 'Identity')]))
+  const rebuilt: Uint8Array[] = []
+  for (const f of graph) {
+    if (f.no === 1) {
+      if (keep.has(nodes.find((n) => n.field === f)!)) rebuilt.push(f.raw)
+    } else if (f.no === 5 || f.no === 11) {
+      const name = fieldName(f, f.no === 5 ? 8 : 1)
+      if (!needed.has(name)) continue
+      rebuilt.push(f.no === 11 && inputDims[name] ? bytesField(11, tensorValueInfo(name, FLOAT, inputDims[name])) : f.raw)
+    } else if (f.no === 12 || f.no === 13) {
+      continue // old outputs and stale shape hints go; ORT infers shapes again
+    } else rebuilt.push(f.raw)
+  }
+  for (const o of outputs) rebuilt.push(identity(o))
+  for (const o of outputs) rebuilt.push(bytesField(12, tensorValueInfo(o.as, FLOAT, o.dims)))
+
+  const newGraph = bytesField(7, concat(rebuilt))
+  return concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))
+}

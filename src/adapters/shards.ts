@@ -1,0 +1,167 @@
+/**
+ * JSONL shards with crash-safe resume.
+ *
+ *   out/curate-00003-of-00008.jsonl          finished shard (renamed into place)
+ *   out/curate-00003-of-00008.stats.json     written last: the shard is done
+ *   out/curate-00003-of-00008.jsonl.partial  shard being written
+ *   out/curate-00003-of-00008.journal        one line per finished work unit:
+ *       {"unit":139,"bytes":48211,"records":7,"skips":[...]}
+ *
+ * A work unit (one image) is appended to the partial file in one write, then
+ * its journal line. On resume the partial file is cut back to the last
+ * journalled byte count, so a half-written line can never survive, and the
+ * journalled units are skipped. A shard counts as done only when its stats file
+ * exists; everything in it is derived from the journal, so a rerun writes the
+ * same bytes.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from 'node:fs/promises'
+import * as path from 'node:path'
+
+export interface Skip {
+  image_id: number
+  ann_id?: number
+  reason: string
+}
+
+export interface ShardStats {
+  shard: string
+  records: number
+  units: number
+  bytes: number
+  sha256: string
+  skips: Skip[]
+}
+
+interface JournalLine {
+  unit: number
+  bytes: number
+  records: number
+  skips: Skip[]
+}
+
+export function shardFileName(name: string, index: number, count: number): string {
+  const pad = (v: number) => String(v).padStart(5, '0')
+  return `${name}-${pad(index)}-of-${pad(count)}.jsonl`
+}
+
+/** Write a file so that readers see either the old content or the new, never a part. */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`
+  const handle = await open(tmp, 'w')
+  try {
+    await handle.writeFile(content)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, file)
+}
+
+export async function readShardStats(dir: string, shard: string): Promise<ShardStats | null> {
+  const file = path.join(dir, shard.replace(/\.jsonl$/, '.stats.json'))
+  if (!existsSync(file) || !existsSync(path.join(dir, shard))) return null
+  return JSON.parse(await readFile(file, 'utf8')) as ShardStats
+}
+
+export class ShardWriter {
+  private constructor(
+    private readonly dir: string,
+    readonly shard: string,
+    private handle: FileHandle,
+    private journal: FileHandle,
+    private readonly done: JournalLine[],
+    private bytes: number,
+  ) {}
+
+  /** Units already written in an earlier, interrupted run. */
+  get finishedUnits(): Set<number> {
+    return new Set(this.done.map((d) => d.unit))
+  }
+
+  static async open(dir: string, shard: string): Promise<ShardWriter> {
+    const partial = path.join(dir, `${shard}.partial`)
+    const journalFile = path.join(dir, shard.replace(/\.jsonl$/, '.journal'))
+    const done = existsSync(journalFile) && existsSync(partial) ? await readJournal(journalFile) : []
+    const bytes = done.length > 0 ? done[done.length - 1].bytes : 0
+    if (existsSync(partial)) await truncate(partial, bytes)
+    if (done.length === 0) await writeFile(journalFile, '')
+    else await writeFile(journalFile, done.map((d) => JSON.stringify(d) + '\n').join(''))
+    const handle = await open(partial, done.length > 0 ? 'a' : 'w')
+    const journal = await open(journalFile, 'a')
+    return new ShardWriter(dir, shard, handle, journal, done, bytes)
+  }
+
+  /** Append one finished unit: its records (already JSON objects) and its skips. */
+  async write(unit: number, records: readonly object[], skips: readonly Skip[]): Promise<void> {
+    const text = records.map((r) => JSON.stringify(r) + '\n').join('')
+    const buf = Buffer.from(text, 'utf8')
+    if (buf.length > 0) {
+      await this.handle.write(buf)
+      await this.handle.datasync()
+    }
+    this.bytes += buf.length
+    const line: JournalLine = {unit, bytes: this.bytes, records: records.length, skips: [...skips]}
+    await this.journal.write(JSON.stringify(line) + '\n')
+    await this.journal.datasync()
+    this.done.push(line)
+  }
+
+  /** Rename the shard into place and write its stats file last. */
+  async close(): Promise<ShardStats> {
+    await this.handle.close()
+    await this.journal.close()
+    const partial = path.join(this.dir, `${this.shard}.partial`)
+    const final = path.join(this.dir, this.shard)
+    const content = await readFile(partial)
+    const stats: ShardStats = {
+      shard: this.shard,
+      records: this.done.reduce((s, d) => s + d.records, 0),
+      units: this.done.length,
+      bytes: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      skips: this.done.flatMap((d) => d.skips),
+    }
+    await rename(partial, final)
+    await writeFileAtomic(final.replace(/\.jsonl$/, '.stats.json'), JSON.stringify(stats, null, 1) + '\n')
+    await rm(path.join(this.dir, this.shard.replace(/\.jsonl$/, '.journal')), {force: true})
+    return stats
+  }
+
+  /** Close the files without finishing the shard (on interruption). */
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => {})
+    await this.journal.close().catch(() => {})
+  }
+}
+
+async function readJournal(file: string): Promise<JournalLine[]> {
+  const lines: JournalLine[] = []
+  for (const raw of (await readFile(file, 'utf8')).split('\n')) {
+    if (!raw) continue
+    try {
+      lines.push(JSON.parse(raw) as JournalLine)
+    } catch {
+      break // a line cut by a crash ends the journal
+    }
+  }
+  return lines
+}
+
+/** Read every record of a shard file (used by resume checks, offsets --curated, inspect, merge). */
+export async function readJsonl<T = unknown>(file: string): Promise<T[]> {
+  const text = await readFile(file, 'utf8')
+  const out: T[] = []
+  let lineNo = 0
+  for (const line of text.split('\n')) {
+    lineNo++
+    if (!line.trim()) continue
+    try {
+      out.push(JSON.parse(line) as T)
+    } catch (error) {
+      throw new Error(`${file}: line ${lineNo}: invalid JSON (${(error as Error).message})`)
+    }
+  }
+  return out
+}

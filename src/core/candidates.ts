@@ -1,0 +1,51 @@
+/**
+ * Which grid points to prompt for an object (SPEC §3, "faster candidate strategy").
+ *   all:  every grid point (the exhaustive reference)
+ *   fast: points whose cell holds at least one object pixel, grown by `margin`
+ *         cells in each direction; SAM masks from points far from an object
+ *         cannot cover it without covering much else.
+ */
+import {type GridFrame, cellToIndex} from './grid.js'
+import type {Mask} from './mask.js'
+
+export type CandidateMode = 'fast' | 'all'
+export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'all']
+
+/** Raster indices of cells that contain at least one set pixel of the mask. */
+export function cellsTouchedByMask(mask: Mask, f: GridFrame): Uint8Array {
+  const touched = new Uint8Array(f.n * f.n)
+  const {width, height, data} = mask
+  // column → cell lookup once, so the scan is one pass over the pixels
+  const colCell = new Int32Array(width)
+  for (let x = 0; x < width; x++) colCell[x] = Math.min(f.n - 1, Math.floor(((x + 0.5) * f.n) / width))
+  for (let y = 0; y < height; y++) {
+    const j = Math.min(f.n - 1, Math.floor(((y + 0.5) * f.n) / height))
+    const row = y * width
+    for (let x = 0; x < width; x++) if (data[row + x]) touched[cellToIndex(colCell[x], j, f.n)] = 1
+  }
+  return touched
+}
+
+/** Grow a set of cells by `margin` cells (Chebyshev distance). */
+export function dilateCells(cells: Uint8Array, n: number, margin: number): Uint8Array {
+  if (margin <= 0) return cells
+  const out = new Uint8Array(n * n)
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
+      if (!cells[j * n + i]) continue
+      for (let v = Math.max(0, j - margin); v <= Math.min(n - 1, j + margin); v++) {
+        for (let u = Math.max(0, i - margin); u <= Math.min(n - 1, i + margin); u++) out[v * n + u] = 1
+      }
+    }
+  }
+  return out
+}
+
+export function candidateIndices(mask: Mask, f: GridFrame, mode: CandidateMode, margin: number): number[] {
+  const n2 = f.n * f.n
+  if (mode === 'all') return Array.from({length: n2}, (_, k) => k)
+  const cells = dilateCells(cellsTouchedByMask(mask, f), f.n, margin)
+  const out: number[] = []
+  for (let k = 0; k < n2; k++) if (cells[k]) out.push(k)
+  return out
+}

@@ -1,0 +1,146 @@
+/**
+ * The greedy IoU-gain selector (SPEC §3). Start from an empty union U; add the
+ * candidate c maximising IoU(U ∪ M_c, G); accept it only if IoU rises by more
+ * than ε; stop at IoU ≥ τ, when nothing helps, or at the token cap. Ties go to
+ * the lower raster index.
+ *
+ * For a candidate M, with U' = U ∪ G:
+ *   IoU(U ∪ M, G) = (|U ∩ G| + |M ∩ G \ U|) / (|U'| + |M \ U'|)
+ * so each candidate only needs two counts over its own bounding box, and after a
+ * step only candidates whose box meets the new mask's box need counting again.
+ */
+import type {Mask} from './mask.js'
+import type {CropMask} from './sam-geometry.js'
+
+export interface Candidate {
+  /** raster index of the grid point, j·n + i */
+  index: number
+  mask: CropMask
+}
+
+export interface GreedyOptions {
+  tau: number
+  /** minimum IoU gain for a step to count */
+  epsilon: number
+  /** token cap */
+  maxTokens: number
+}
+
+export interface GreedyResult {
+  /** raster indices in the order they were chosen */
+  chosen: number[]
+  /** IoU after each accepted step (trace[k] after k+1 tokens) */
+  trace: number[]
+  iou: number
+  reached: boolean
+  stop: 'tau' | 'no-gain' | 'cap' | 'no-candidate'
+}
+
+export const DEFAULT_GREEDY: GreedyOptions = {tau: 0.8, epsilon: 1e-3, maxTokens: 64}
+
+interface Counts {
+  /** |M ∩ G \ U| */
+  gain: number
+  /** |M \ (U ∪ G)| */
+  cost: number
+}
+
+function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+  let gain = 0
+  let cost = 0
+  for (let y = 0; y < m.h; y++) {
+    const row = (m.y0 + y) * width + m.x0
+    const src = y * m.w
+    for (let x = 0; x < m.w; x++) {
+      if (m.data[src + x] && !union[row + x]) {
+        if (gt[row + x]) gain++
+        else cost++
+      }
+    }
+  }
+  return {gain, cost}
+}
+
+function boxesMeet(a: CropMask, b: CropMask): boolean {
+  return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
+}
+
+/** Mark the mask's pixels in `union`; return how many were new in G and outside G. */
+function addToUnion(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+  const counts = countAgainst(m, gt, union, width)
+  for (let y = 0; y < m.h; y++) {
+    const row = (m.y0 + y) * width + m.x0
+    for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) union[row + x] = 1
+  }
+  return counts
+}
+
+export function greedySelect(gt: Mask, candidates: readonly Candidate[], options: GreedyOptions = DEFAULT_GREEDY): GreedyResult {
+  const {width} = gt
+  let gtArea = 0
+  for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
+  const union = new Uint8Array(gt.data.length)
+  // raster order makes "first best wins" the lower-index tie rule
+  const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
+  const counts = pool.map((c) => countAgainst(c.mask, gt.data, union, width))
+  const used = new Uint8Array(pool.length)
+  let inter = 0
+  let unionWithG = gtArea
+  let iou = 0
+  const chosen: number[] = []
+  const trace: number[] = []
+  let stop: GreedyResult['stop'] = pool.length === 0 ? 'no-candidate' : 'no-gain'
+
+  while (iou < options.tau && chosen.length < options.maxTokens) {
+    let best = -1
+    let bestIou = -1
+    for (let c = 0; c < pool.length; c++) {
+      if (used[c] || counts[c].gain === 0) continue
+      const value = (inter + counts[c].gain) / (unionWithG + counts[c].cost)
+      if (value > bestIou) {
+        bestIou = value
+        best = c
+      }
+    }
+    if (best < 0 || bestIou - iou <= options.epsilon) {
+      stop = chosen.length === 0 && best < 0 ? 'no-candidate' : 'no-gain'
+      break
+    }
+    const added = addToUnion(pool[best].mask, gt.data, union, width)
+    inter += added.gain
+    unionWithG += added.cost
+    iou = inter / unionWithG
+    used[best] = 1
+    chosen.push(pool[best].index)
+    trace.push(iou)
+    for (let c = 0; c < pool.length; c++) {
+      if (!used[c] && boxesMeet(pool[c].mask, pool[best].mask)) counts[c] = countAgainst(pool[c].mask, gt.data, union, width)
+    }
+  }
+  if (iou >= options.tau) stop = 'tau'
+  else if (chosen.length >= options.maxTokens) stop = 'cap'
+  return {chosen, trace, iou, reached: iou >= options.tau, stop}
+}
+
+/** The prefix of a greedy run that a lower τ would have stopped at (the run is the same up to there). */
+export function truncateAtTau(result: GreedyResult, tau: number): GreedyResult {
+  const k = result.trace.findIndex((v) => v >= tau)
+  if (k < 0) return {...result, reached: result.iou >= tau}
+  return {chosen: result.chosen.slice(0, k + 1), trace: result.trace.slice(0, k + 1), iou: result.trace[k], reached: true, stop: 'tau'}
+}
+
+/** IoU of the union of crop masks with a full-size ground truth. */
+export function unionIou(gt: Mask, masks: readonly CropMask[]): number {
+  const union = new Uint8Array(gt.data.length)
+  let inter = 0
+  let outside = 0
+  for (const m of masks) {
+    const c = addToUnion(m, gt.data, union, gt.width)
+    inter += c.gain
+    outside += c.cost
+  }
+  let gtArea = 0
+  for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
+  const denom = gtArea + outside
+  return denom === 0 ? 0 : inter / denom
+}

@@ -1,0 +1,196 @@
+/**
+ * Curate one image: ground-truth masks for its annotations, one SAM encoder
+ * pass, candidate masks decoded on demand and shared, one greedy run per object.
+ * Dependencies come in as arguments; nothing here touches the CLI.
+ */
+import {type GridFrame, type Cell, indexToCell, pointToNearestCell, sortCellsRaster} from '../core/grid.js'
+import {type GreedyResult, greedySelect} from '../core/greedy.js'
+import {type Mask, maskArea, maskToBoxXywh} from '../core/mask.js'
+import type {MaskPolicy} from '../core/policy.js'
+import {type CandidateMode, candidateIndices} from '../core/candidates.js'
+import {type TokenStyle, boxToTokens, cellsToSegTokens} from '../core/tokens.js'
+import {GetokError} from '../core/errors.js'
+import {type CocoAnnotation, type CocoImage, annotationToMask} from '../adapters/coco.js'
+import {loadImage, resizeForSam} from '../adapters/images.js'
+import type {ImageEmbedding, ModelIdentity, SamEngine} from '../adapters/sam.js'
+import type {Skip} from '../adapters/shards.js'
+import {ImageCandidates} from './image-candidates.js'
+
+export interface CurateOptions {
+  grid: number
+  tau: number
+  epsilon: number
+  maxTokens: number
+  policy: MaskPolicy
+  candidates: CandidateMode
+  /** cells added around the object's cells in fast mode */
+  margin: number
+  includeCrowd: boolean
+  tokenStyle: TokenStyle
+  /** prompts per decoder run */
+  batch: number
+}
+
+export interface CurateRecord {
+  image: string
+  image_id: number
+  ann_id: number
+  category: string
+  category_id: number
+  width: number
+  height: number
+  iscrowd: boolean
+  area: number
+  grid: number
+  points: Cell[]
+  seg: string
+  box: string
+  tokens: number
+  iou: number
+  tau: number
+  reached: boolean
+  stop: GreedyResult['stop']
+  policy: MaskPolicy
+  candidates: CandidateMode
+  model: string
+  model_hash: string
+  token_style: TokenStyle
+}
+
+export interface ImageResult {
+  records: CurateRecord[]
+  skips: Skip[]
+  decoderCalls: number
+  /** greedy traces per annotation, for τ sweeps */
+  traces: {ann: CocoAnnotation; result: GreedyResult}[]
+}
+
+export interface PreparedObject {
+  ann: CocoAnnotation
+  mask: Mask
+  /** COCO's area, or the mask's pixel count where the file has none */
+  area: number
+  /** COCO's [x, y, w, h], or the mask's tight box where the file has none */
+  bbox: [number, number, number, number]
+}
+
+/** Ground-truth masks for an image's annotations; bad or unwanted ones become skips with a reason. */
+export function prepareObjects(
+  image: CocoImage,
+  anns: readonly CocoAnnotation[],
+  includeCrowd: boolean,
+): {objects: PreparedObject[]; skips: Skip[]} {
+  const objects: PreparedObject[] = []
+  const skips: Skip[] = []
+  for (const ann of anns) {
+    if (ann.iscrowd && !includeCrowd) {
+      skips.push({image_id: image.id, ann_id: ann.id, reason: 'crowd annotation (use --include-crowd)'})
+      continue
+    }
+    try {
+      const mask = annotationToMask(ann, image)
+      objects.push({ann, mask, area: ann.area ?? maskArea(mask), bbox: ann.bbox ?? maskToBoxXywh(mask)!})
+    } catch (error) {
+      skips.push({image_id: image.id, ann_id: ann.id, reason: (error as Error).message})
+    }
+  }
+  return {objects, skips}
+}
+
+/** Box corners at the nearest anchors of the COCO box [x, y, w, h] (SPEC §2). */
+export function boxToCorners(bbox: readonly number[], f: GridFrame): [Cell, Cell] {
+  const [x, y, w, h] = bbox
+  return [pointToNearestCell(x, y, f), pointToNearestCell(x + w, y + h, f)]
+}
+
+/** Decode the photo, check its size against the annotation file, run the SAM encoder once. */
+export async function encodeImageFile(engine: SamEngine, image: CocoImage, imagePath: string): Promise<ImageEmbedding> {
+  const loaded = await loadImage(imagePath)
+  if (loaded.width !== image.width || loaded.height !== image.height) {
+    throw new GetokError(
+      'image size disagrees with the annotation file (not resized: masks would not line up)',
+      {file: imagePath, record: `image ${image.id}`, field: 'width/height'},
+      `${image.width}x${image.height}`,
+      `${loaded.width}x${loaded.height}`,
+    )
+  }
+  const {rgb, frame} = await resizeForSam(loaded)
+  return engine.encode(rgb, frame)
+}
+
+export async function curateImage(
+  engine: SamEngine,
+  image: CocoImage,
+  imagePath: string,
+  objects: readonly PreparedObject[],
+  categories: ReadonlyMap<number, string>,
+  options: CurateOptions,
+  model: ModelIdentity,
+): Promise<ImageResult> {
+  const result: ImageResult = {records: [], skips: [], decoderCalls: 0, traces: []}
+  if (objects.length === 0) return result
+
+  const embedding = await encodeImageFile(engine, image, imagePath)
+  const grid: GridFrame = {n: options.grid, width: image.width, height: image.height}
+  const cache = new ImageCandidates(engine, embedding, grid, [options.policy], options.batch)
+
+  for (const object of objects) {
+    const {ann, mask} = object
+    const candidates = await cache.get(candidateIndices(mask, grid, options.candidates, options.margin))
+    const greedy = greedySelect(mask, candidates, {tau: options.tau, epsilon: options.epsilon, maxTokens: options.maxTokens})
+    result.traces.push({ann, result: greedy})
+    if (greedy.chosen.length === 0) {
+      result.skips.push({
+        image_id: image.id,
+        ann_id: ann.id,
+        reason: `no grid point's SAM mask overlaps the object at n = ${options.grid} (too small or thin for the grid)`,
+      })
+      continue
+    }
+    result.records.push(toRecord(image, object, categories, greedy, grid, options, model))
+  }
+  result.decoderCalls = cache.decoded
+  return result
+}
+
+export function toRecord(
+  image: CocoImage,
+  {ann, area, bbox}: PreparedObject,
+  categories: ReadonlyMap<number, string>,
+  greedy: GreedyResult,
+  grid: GridFrame,
+  options: CurateOptions,
+  model: ModelIdentity,
+): CurateRecord {
+  const points = sortCellsRaster(greedy.chosen.map((k) => indexToCell(k, grid.n)), grid.n)
+  const [tl, br] = boxToCorners(bbox, grid)
+  return {
+    image: image.fileName,
+    image_id: image.id,
+    ann_id: ann.id,
+    category: categories.get(ann.categoryId) ?? String(ann.categoryId),
+    category_id: ann.categoryId,
+    width: image.width,
+    height: image.height,
+    iscrowd: ann.iscrowd,
+    area,
+    grid: grid.n,
+    points,
+    seg: cellsToSegTokens(points, grid.n, options.tokenStyle),
+    box: boxToTokens(tl, br, options.tokenStyle),
+    tokens: points.length,
+    iou: round6(greedy.iou),
+    tau: options.tau,
+    // decided on the written value, so a reader checking iou ≥ tau always agrees
+    reached: round6(greedy.iou) >= options.tau,
+    stop: greedy.stop,
+    policy: options.policy,
+    candidates: options.candidates,
+    model: model.name,
+    model_hash: model.hash,
+    token_style: options.tokenStyle,
+  }
+}
+
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6
+

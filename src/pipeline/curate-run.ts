@@ -1,0 +1,110 @@
+/**
+ * `getok curate` end to end: read annotations, choose images, claim the output
+ * folder, curate image by image into shards, write the manifest and summary.
+ */
+import {existsSync, statSync} from 'node:fs'
+import {GetokError} from '../core/errors.js'
+import {type CurateSummary, summarise} from '../core/stats.js'
+import {readCoco} from '../adapters/coco.js'
+import type {SamEngine} from '../adapters/sam.js'
+import type {Skip} from '../adapters/shards.js'
+import {TOOL} from '../version.js'
+import {type CurateOptions, type CurateRecord, curateImage, prepareObjects} from './curate-image.js'
+import {type Progress, silentProgress} from './progress.js'
+import {claimRunDir} from './run-dir.js'
+import {type ImageFilter, resolveImagePath, selectImages} from './select-images.js'
+import {readShardRecords, runSharded, writeManifest} from './sharded-run.js'
+
+export interface CurateRunInput {
+  annotations: string
+  images: string
+  out: string
+  filter: ImageFilter
+  options: CurateOptions
+  shardSize: number
+  strict: boolean
+  overwrite: boolean
+  /** loaded lazily: a run whose work is all done never loads the model */
+  engine: () => Promise<SamEngine>
+  modelFiles: {encoder: string; decoder: string}
+  progress?: Progress
+}
+
+export interface CurateRunResult {
+  out: string
+  manifest: string
+  images: number
+  decoderCalls: number
+  encoderCalls: number
+  seconds: number
+  summary: CurateSummary
+}
+
+export async function runCurate(input: CurateRunInput): Promise<CurateRunResult> {
+  const started = Date.now()
+  if (!existsSync(input.images) || !statSync(input.images).isDirectory()) {
+    throw new GetokError('image folder not found', {file: input.images})
+  }
+  const data = await readCoco(input.annotations)
+  const items = selectImages(data, input.filter)
+  const engine = await input.engine()
+  const config = {
+    command: 'curate',
+    annotations_images: items.length,
+    ...input.options,
+    shard_size: input.shardSize,
+    include_crowd: input.options.includeCrowd,
+    model: engine.identity,
+  }
+  await claimRunDir(input.out, 'curate', config, input.overwrite)
+
+  let decoderCalls = 0
+  const stats = await runSharded(
+    items.map((it) => ({...it, id: it.image.id})),
+    {outDir: input.out, name: 'curate', shardSize: input.shardSize},
+    async ({image, anns}) => {
+      const {objects, skips} = prepareObjects(image, anns, input.options.includeCrowd)
+      if (input.strict && skips.length > 0 && !skips[0].reason.startsWith('crowd')) {
+        throw new GetokError(skips[0].reason, {file: input.annotations, record: `annotation ${skips[0].ann_id} (image ${image.id})`})
+      }
+      try {
+        const path = resolveImagePath(input.images, image, input.annotations)
+        const result = await curateImage(engine, image, path, objects, data.categories, input.options, engine.identity)
+        decoderCalls += result.decoderCalls
+        if (input.strict && result.skips.length > 0) {
+          throw new GetokError(result.skips[0].reason, {file: input.annotations, record: `annotation ${result.skips[0].ann_id} (image ${image.id})`})
+        }
+        return {records: result.records, skips: [...skips, ...result.skips]}
+      } catch (error) {
+        if (input.strict || !(error instanceof GetokError)) throw error
+        // an image-level problem (missing file, wrong size) skips each of its objects, with the reason
+        const reason = error.message
+        return {records: [], skips: [...skips, ...objects.map((o): Skip => ({image_id: image.id, ann_id: o.ann.id, reason}))]}
+      }
+    },
+    input.progress ?? silentProgress,
+  )
+
+  const records = await readShardRecords<CurateRecord>(input.out, stats)
+  const skips = [...data.orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})), ...stats.flatMap((s) => s.skips)]
+  const summary = summarise(records, skips)
+  const manifest = await writeManifest(input.out, {
+    tool: TOOL,
+    command: 'curate',
+    created: new Date().toISOString(),
+    config,
+    model: {...engine.identity, ...input.modelFiles},
+    shards: stats.map((s) => ({file: s.shard, records: s.records, units: s.units, bytes: s.bytes, sha256: s.sha256})),
+    skips,
+    summary,
+  })
+  return {
+    out: input.out,
+    manifest,
+    images: items.length,
+    decoderCalls,
+    encoderCalls: engine.encoderCalls,
+    seconds: (Date.now() - started) / 1000,
+    summary,
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Per-image cache of candidate masks: SAM is prompted at a grid anchor at most
+ * once per image, however many annotations of that image need the point.
+ */
+import {type GridFrame, cellToAnchor, indexToCell} from '../core/grid.js'
+import type {Candidate} from '../core/greedy.js'
+import {type MaskPolicy, maskTokenForPolicy} from '../core/policy.js'
+import {type CropMask, SAM_LOW_RES, lowResLogitsToCropMask} from '../core/sam-geometry.js'
+import type {ImageEmbedding, SamEngine} from '../adapters/sam.js'
+
+export class ImageCandidates {
+  /** per raster index, one mask per policy in `policies` order */
+  private readonly cache = new Map<number, CropMask[]>()
+
+  constructor(
+    private readonly engine: SamEngine,
+    private readonly embedding: ImageEmbedding,
+    private readonly grid: GridFrame,
+    private readonly policies: readonly MaskPolicy[],
+    private readonly batch = 1,
+  ) {}
+
+  get decoded(): number {
+    return this.cache.size
+  }
+
+  /** Candidate masks for these raster indices, prompting SAM only for new ones. */
+  async get(indices: readonly number[], policy: MaskPolicy = this.policies[0]): Promise<Candidate[]> {
+    const slot = this.policies.indexOf(policy)
+    if (slot < 0) throw new Error(`policy ${policy} was not cached for this image`)
+    const missing = indices.filter((k) => !this.cache.has(k))
+    if (missing.length > 0) {
+      const points = missing.map((k) => {
+        const [i, j] = indexToCell(k, this.grid.n)
+        return cellToAnchor(i, j, this.grid)
+      })
+      const outputs = await this.engine.decodePoints(this.embedding, points, this.batch)
+      outputs.forEach((o, m) => {
+        const masks = this.policies.map((p) =>
+          lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, p) * SAM_LOW_RES * SAM_LOW_RES, this.embedding.frame),
+        )
+        this.cache.set(missing[m], masks)
+      })
+    }
+    return indices.map((index) => ({index, mask: this.cache.get(index)![slot]}))
+  }
+}
+
+/** SAM masks at arbitrary points (decoding, SPEC §4): no cache, any policy. */
+export async function masksAtPoints(
+  engine: SamEngine,
+  embedding: ImageEmbedding,
+  points: readonly [number, number][],
+  policy: MaskPolicy,
+): Promise<CropMask[]> {
+  const outputs = await engine.decodePoints(embedding, points)
+  return outputs.map((o) =>
+    lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, policy) * SAM_LOW_RES * SAM_LOW_RES, embedding.frame),
+  )
+}

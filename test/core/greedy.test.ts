@@ -1,0 +1,114 @@
+import {describe, expect, it} from 'vitest'
+import {type Candidate, greedySelect, truncateAtTau, unionIou} from '../../src/core/greedy.js'
+import type {Mask} from '../../src/core/mask.js'
+import type {CropMask} from '../../src/core/sam-geometry.js'
+
+// Hand-made candidate masks stand in for SAM here only: this tests the selector's rule.
+const W = 20
+const H = 10
+
+function rect(x0: number, y0: number, x1: number, y1: number): CropMask {
+  const w = x1 - x0
+  const h = y1 - y0
+  return {x0, y0, w, h, data: new Uint8Array(w * h).fill(1), area: w * h}
+}
+
+function gtRect(x0: number, y0: number, x1: number, y1: number): Mask {
+  const data = new Uint8Array(W * H)
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[y * W + x] = 1
+  return {width: W, height: H, data}
+}
+
+/** Plain full-size IoU, written independently of the selector's incremental counts. */
+function bruteIou(gt: Mask, masks: CropMask[]): number {
+  let inter = 0
+  let union = 0
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const inU = masks.some((m) => x >= m.x0 && x < m.x0 + m.w && y >= m.y0 && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + x - m.x0])
+      const inG = gt.data[y * W + x] === 1
+      if (inU && inG) inter++
+      if (inU || inG) union++
+    }
+  }
+  return inter / union
+}
+
+describe('greedySelect', () => {
+  const gt = gtRect(2, 2, 12, 8) // 10×6 = 60 px
+  const cands: Candidate[] = [
+    {index: 5, mask: rect(2, 2, 7, 8)}, // left half, exact
+    {index: 3, mask: rect(7, 2, 12, 8)}, // right half, exact
+    {index: 9, mask: rect(0, 0, 20, 10)}, // whole image: IoU 0.3
+    {index: 1, mask: rect(2, 2, 7, 8)}, // same mask as index 5: tie goes to the lower index
+    {index: 7, mask: rect(15, 0, 20, 10)}, // outside the object: never helps
+  ]
+
+  it('reaches IoU 1 with the two halves, lower index first on ties', () => {
+    const r = greedySelect(gt, cands, {tau: 0.99, epsilon: 1e-3, maxTokens: 10})
+    expect(r.chosen).toEqual([1, 3])
+    expect(r.iou).toBe(1)
+    expect(r.reached).toBe(true)
+    expect(r.stop).toBe('tau')
+    expect(r.trace[0]).toBeCloseTo(0.5)
+  })
+
+  it('stops as soon as τ is met and agrees with a brute-force IoU', () => {
+    const r = greedySelect(gt, cands, {tau: 0.4, epsilon: 1e-3, maxTokens: 10})
+    expect(r.chosen).toEqual([1])
+    const masks = r.chosen.map((k) => cands.find((c) => c.index === k)!.mask)
+    expect(r.iou).toBeCloseTo(bruteIou(gt, masks), 12)
+    expect(unionIou(gt, masks)).toBeCloseTo(bruteIou(gt, masks), 12)
+  })
+
+  it('respects the token cap and reports it', () => {
+    const r = greedySelect(gt, cands, {tau: 0.99, epsilon: 1e-3, maxTokens: 1})
+    expect(r.chosen.length).toBe(1)
+    expect(r.stop).toBe('cap')
+    expect(r.reached).toBe(false)
+  })
+
+  it('reports when no candidate overlaps the object', () => {
+    const r = greedySelect(gt, [cands[4]], {tau: 0.8, epsilon: 1e-3, maxTokens: 10})
+    expect(r.chosen).toEqual([])
+    expect(r.stop).toBe('no-candidate')
+    expect(r.iou).toBe(0)
+  })
+
+  it('matches an exhaustive brute-force greedy on random masks', () => {
+    let seed = 7
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    for (let trial = 0; trial < 20; trial++) {
+      const g = gtRect(Math.floor(rand() * 5), Math.floor(rand() * 3), 8 + Math.floor(rand() * 10), 5 + Math.floor(rand() * 5))
+      const pool: Candidate[] = Array.from({length: 12}, (_, index) => {
+        const x0 = Math.floor(rand() * 16), y0 = Math.floor(rand() * 8)
+        return {index, mask: rect(x0, y0, x0 + 1 + Math.floor(rand() * (W - x0 - 1)), y0 + 1 + Math.floor(rand() * (H - y0 - 1)))}
+      })
+      const r = greedySelect(g, pool, {tau: 0.95, epsilon: 1e-3, maxTokens: 6})
+      // reference: recompute every candidate's union IoU from scratch at each step
+      const chosen: number[] = []
+      let iou = 0
+      for (let step = 0; step < 6 && iou < 0.95; step++) {
+        let best = -1
+        let bestIou = -1
+        for (const c of pool) {
+          if (chosen.includes(c.index)) continue
+          const v = bruteIou(g, [...chosen.map((k) => pool[k].mask), c.mask])
+          if (v > bestIou + 1e-12) { bestIou = v; best = c.index }
+        }
+        if (best < 0 || bestIou - iou <= 1e-3) break
+        chosen.push(best)
+        iou = bestIou
+      }
+      expect(r.chosen).toEqual(chosen)
+      expect(r.iou).toBeCloseTo(iou, 12)
+    }
+  })
+
+  it('truncates a run at a lower τ to the same prefix', () => {
+    const r = greedySelect(gt, cands, {tau: 0.99, epsilon: 1e-3, maxTokens: 10})
+    const t = truncateAtTau(r, 0.45)
+    expect(t.chosen).toEqual([1])
+    expect(t.reached).toBe(true)
+  })
+})
