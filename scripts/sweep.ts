@@ -33,12 +33,15 @@ const {values: args} = parseArgs({
   },
 })
 const TAUS = [0.7, 0.8, 0.9]
+// With --candidates all every grid point is decoded, so the fast strategies can be
+// replayed on subsets of the same masks: one SAM pass compares them all.
 const POLICIES: MaskPolicy[] = ['single', 'best']
 const n = Number(args.grid)
 const mode = args.candidates as CandidateMode
 const margin = Number(args.margin)
 
 interface Row {
+  strategy: string
   image_id: number
   ann_id: number
   area: number
@@ -52,7 +55,11 @@ interface Row {
 
 const engine = await SamEngine.load()
 const rows: Row[] = []
-const perImage: {image_id: number; decoder_calls: number; seconds: number; objects: number}[] = []
+const perImage: {image_id: number; decoder_calls: number; seconds: number; objects: number; calls: Record<string, number>}[] = []
+const strategies: {name: string; mode: CandidateMode; margin: number}[] =
+  mode === 'all'
+    ? [{name: 'all', mode: 'all', margin: 0}, ...[0, 1, 2].map((m) => ({name: `fast:${m}`, mode: 'fast' as const, margin: m}))]
+    : [{name: `fast:${margin}`, mode, margin}]
 for (const [d, annFile] of (args.annotations ?? []).entries()) {
   const data = await readCoco(annFile)
   const items = selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})
@@ -63,30 +70,38 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
     const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images![d], image, annFile))
     const grid = {n, width: image.width, height: image.height}
     const cache = new ImageCandidates(engine, embedding, grid, POLICIES)
+    const used = new Map(strategies.map((st) => [st.name, new Set<number>()]))
     for (const {ann, mask, area} of objects) {
-      const indices = candidateIndices(mask, grid, mode, margin)
-      for (const policy of POLICIES) {
-        const run = greedySelect(mask, await cache.get(indices, policy), {tau: Math.max(...TAUS), epsilon: 1e-3, maxTokens: 64})
-        for (const tau of TAUS) {
-          const r = truncateAtTau(run, tau)
-          if (r.chosen.length === 0) continue
-          rows.push({image_id: image.id, ann_id: ann.id, area, size: sizeClass(area), policy, tau, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
+      for (const st of strategies) {
+        const indices = candidateIndices(mask, grid, st.mode, st.margin)
+        for (const k of indices) used.get(st.name)!.add(k)
+        for (const policy of POLICIES) {
+          const run = greedySelect(mask, await cache.get(indices, policy), {tau: Math.max(...TAUS), epsilon: 1e-3, maxTokens: 64})
+          for (const tau of TAUS) {
+            const r = truncateAtTau(run, tau)
+            if (r.chosen.length === 0) continue
+            rows.push({strategy: st.name, image_id: image.id, ann_id: ann.id, area, size: sizeClass(area), policy, tau, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
+          }
         }
       }
     }
     const seconds = (performance.now() - t0) / 1000
-    perImage.push({image_id: image.id, decoder_calls: cache.decoded, seconds, objects: objects.length})
+    const calls = Object.fromEntries([...used].map(([k, v]) => [k, v.size]))
+    perImage.push({image_id: image.id, decoder_calls: cache.decoded, seconds, objects: objects.length, calls})
     process.stderr.write(`\r${perImage.length} images, ${cache.decoded} calls, ${seconds.toFixed(1)} s   `)
   }
 }
 process.stderr.write('\n')
 
-const table: string[] = ['| policy | τ | size | objects | mean tokens | mean IoU | reached τ |', '|---|---|---|---|---|---|---|']
-for (const policy of POLICIES) {
-  for (const tau of TAUS) {
-    for (const size of ['all', 'small', 'medium', 'large']) {
-      const rs = rows.filter((r) => r.policy === policy && r.tau === tau && (size === 'all' || r.size === size))
-      table.push(`| ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% |`)
+const table: string[] = ['| candidates | policy | τ | size | objects | mean tokens | mean IoU | reached τ | decoder calls / image |', '|---|---|---|---|---|---|---|---|---|']
+for (const st of strategies) {
+  const calls = mean(perImage.map((p) => p.calls[st.name]))
+  for (const policy of POLICIES) {
+    for (const tau of TAUS) {
+      for (const size of ['all', 'small', 'medium', 'large']) {
+        const rs = rows.filter((r) => r.strategy === st.name && r.policy === policy && r.tau === tau && (size === 'all' || r.size === size))
+        table.push(`| ${st.name} | ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% | ${size === 'all' ? calls.toFixed(0) : ''} |`)
+      }
     }
   }
 }

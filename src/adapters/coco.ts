@@ -71,29 +71,51 @@ type Json = Record<string, unknown>
 /** Read and validate a COCO instances file. */
 export async function readCoco(file: string): Promise<CocoDataset> {
   const root = parseJsonFile(await readText(file), file)
+  const [rawImages, rawCategories, rawAnnotations] = (['images', 'categories', 'annotations'] as const).map((f) => topArray(root, f, file))
+  const dataset: CocoDataset = {
+    file,
+    images: readImages(rawImages, file),
+    categories: readCategories(rawCategories, file),
+    annotationsByImage: new Map(),
+    orphans: [],
+  }
+  groupAnnotations(rawAnnotations, dataset)
+  return dataset
+}
+
+function readImages(raws: unknown[], file: string): Map<number, CocoImage> {
   const images = new Map<number, CocoImage>()
-  topArray(root, 'images', file).forEach((raw, index) => {
+  raws.forEach((raw, index) => {
     const image = parseImageRecord(raw, file, index)
     if (images.has(image.id)) throw new GetokError('duplicate image id', {file, record: `image ${image.id}`, field: 'id'}, 'unique ids', String(image.id))
     images.set(image.id, image)
   })
+  return images
+}
+
+function readCategories(raws: unknown[], file: string): Map<number, string> {
   const categories = new Map<number, string>()
-  topArray(root, 'categories', file).forEach((raw, index) => {
+  raws.forEach((raw, index) => {
     const {id, name} = parseCategoryRecord(raw, file, index)
     if (categories.has(id)) throw new GetokError('duplicate category id', {file, record: `category ${id}`, field: 'id'}, 'unique ids', String(id))
     categories.set(id, name)
   })
-  const dataset: CocoDataset = {file, images, categories, annotationsByImage: new Map(), orphans: []}
-  for (const id of images.keys()) dataset.annotationsByImage.set(id, [])
+  return categories
+}
+
+/** Usable annotations go to their image in file order, the rest to `orphans` with a reason. */
+function groupAnnotations(raws: unknown[], dataset: CocoDataset): void {
+  const {file, images, categories, annotationsByImage, orphans} = dataset
+  for (const id of images.keys()) annotationsByImage.set(id, [])
   const seen = new Set<number>()
-  topArray(root, 'annotations', file).forEach((raw, index) => {
+  raws.forEach((raw, index) => {
     const {ann, reason} = parseAnnotationRecord(raw, file, index)
-    const problem = reason ?? (seen.has(ann.id) ? `duplicate annotation id ${ann.id}` : resolveAnnotation(ann, images.get(ann.imageId), categories))
+    const duplicate = seen.has(ann.id) ? `duplicate annotation id ${ann.id}` : null
     seen.add(ann.id)
-    if (problem) dataset.orphans.push({ann, reason: problem})
-    else dataset.annotationsByImage.get(ann.imageId)!.push(ann)
+    const problem = reason ?? duplicate ?? resolveAnnotation(ann, images.get(ann.imageId), categories)
+    if (problem) orphans.push({ann, reason: problem})
+    else annotationsByImage.get(ann.imageId)!.push(ann)
   })
-  return dataset
 }
 
 async function readText(file: string): Promise<string> {

@@ -21,6 +21,10 @@
  *   [1, 3, 2]      → "132"
  *   [100]          → "T3"    100 = 4 + 3·32: (4 | 0x20) + 48 = 'T', 3 + 48 = '3'
  *   [1, 3, 10, 2]  → "13:O"  the last value is 2 − 3 = −1: 0x1f + 48 = 'O'
+ *
+ * API: maskToRle / rleToMask (row-major Mask ↔ column-major RLE), rleToString /
+ * rleFromString (compressed counts), rleArea, rleToBoxXywh, rleUnion,
+ * checkRleCounts (validation at the boundary).
  */
 import type {Mask} from './mask.js'
 

@@ -8,8 +8,9 @@ import {
   rleToBoxXywh,
   rleToMask,
   rleToString,
+  rleUnion,
 } from '../../src/core/rle.js'
-import {type Mask, maskArea, maskToBoxXywh} from '../../src/core/mask.js'
+import {type Mask, maskArea, maskToBoxXywh, unionInto} from '../../src/core/mask.js'
 
 const FIXTURE = new URL('../../fixtures/coco/instances_val2017.json', import.meta.url)
 /** pycocotools' C output for the same data: see fixtures/coco/SOURCE.md */
@@ -162,6 +163,28 @@ describe('column-major RLE ↔ row-major Mask', () => {
   it('box covers the full column height when a run wraps into the next column', () => {
     // h = 4, w = 3: run of 3 from position 2 covers (x0,y2) (x0,y3) (x1,y0)
     expect(rleToBoxXywh({height: 4, width: 3, counts: [2, 3, 7]})).toEqual([0, 0, 2, 4])
+  })
+})
+
+describe('rleUnion', () => {
+  it('equals the union of the masks, in canonical counts', () => {
+    const rand = seededRandom(3)
+    for (let t = 0; t < 100; t++) {
+      const width = 1 + Math.floor(rand() * 20)
+      const height = 1 + Math.floor(rand() * 20)
+      const masks = Array.from({length: 1 + (t % 4)}, () => randomMask(rand, width, height, 0.1))
+      const expected: Mask = {width, height, data: new Uint8Array(width * height)}
+      for (const m of masks) unionInto(expected, m)
+      expect(rleUnion(masks.map(maskToRle))).toEqual(maskToRle(expected))
+    }
+  })
+
+  it('handles touching runs, empty inputs and refuses mixed sizes', () => {
+    const a = {height: 2, width: 3, counts: [1, 2, 3]} // positions 1..2
+    const b = {height: 2, width: 3, counts: [3, 3]} // positions 3..5
+    expect(rleUnion([a, b]).counts).toEqual([1, 5])
+    expect(rleUnion([{height: 2, width: 3, counts: [6]}]).counts).toEqual([6])
+    expect(() => rleUnion([a, {height: 3, width: 2, counts: [6]}])).toThrow(/sizes differ/)
   })
 })
 
