@@ -3,6 +3,7 @@
  * JPEG/PNG/WebP/TIFF, greyscale and CMYK become 8-bit sRGB; EXIF orientation is
  * applied first, so width and height are those of the upright picture.
  */
+import {existsSync} from 'node:fs'
 import sharp from 'sharp'
 import {GetokError} from '../core/errors.js'
 import {type SamFrame, samFrame} from '../core/sam-geometry.js'
@@ -19,6 +20,7 @@ export interface LoadedImage {
 const LIMIT_INPUT_PIXELS = 20000 * 20000
 
 export async function loadImage(file: string): Promise<LoadedImage> {
+  if (!existsSync(file)) throw new GetokError('image file not found', {file})
   try {
     const pipeline = sharp(file, {limitInputPixels: LIMIT_INPUT_PIXELS, failOn: 'error'}).rotate()
     const meta = await pipeline.metadata()
@@ -30,9 +32,7 @@ export async function loadImage(file: string): Promise<LoadedImage> {
     return {file, width, height, pipeline}
   } catch (error) {
     if (error instanceof GetokError) throw error
-    const code = (error as NodeJS.ErrnoException).code
-    const reason = code === 'ENOENT' ? 'image file not found' : `cannot decode image (${firstLine(error)})`
-    throw new GetokError(reason, {file})
+    throw new GetokError(`cannot decode image (${firstLine(error)})`, {file})
   }
 }
 

@@ -15,7 +15,7 @@ export class GetokError extends Error {
   readonly expected?: string
   readonly got?: string
 
-  constructor(what: string, place: ErrorPlace = {}, expected?: string, got?: string) {
+  constructor(readonly what: string, place: ErrorPlace = {}, expected?: string, got?: string) {
     const where = [place.file, place.record, place.field && `field "${place.field}"`].filter(Boolean).join(', ')
     const detail = [expected && `expected ${expected}`, got !== undefined && `got ${got}`].filter(Boolean).join(', ')
     super([where, what, detail].filter(Boolean).join(': '))
@@ -23,6 +23,11 @@ export class GetokError extends Error {
     this.place = place
     this.expected = expected
     this.got = got
+  }
+
+  /** The same error with more of its place filled in (e.g. the record, once known). */
+  at(place: ErrorPlace): GetokError {
+    return new GetokError(this.what, {...place, ...this.place}, this.expected, this.got)
   }
 }
 

@@ -105,7 +105,9 @@ export function boxToCorners(bbox: readonly number[], f: GridFrame): [Cell, Cell
 
 /** Decode the photo, check its size against the annotation file, run the SAM encoder once. */
 export async function encodeImageFile(engine: SamEngine, image: CocoImage, imagePath: string): Promise<ImageEmbedding> {
-  const loaded = await loadImage(imagePath)
+  const loaded = await loadImage(imagePath).catch((error) => {
+    throw error instanceof GetokError ? error.at({record: `image ${image.id}`}) : error
+  })
   if (loaded.width !== image.width || loaded.height !== image.height) {
     throw new GetokError(
       'image size disagrees with the annotation file (not resized: masks would not line up)',

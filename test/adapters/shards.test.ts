@@ -1,0 +1,58 @@
+import {mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ShardWriter, readShardStats, shardFileName} from '../../src/adapters/shards.js'
+
+describe('shards', () => {
+  it('names shards as <name>-00003-of-00008.jsonl', () => {
+    expect(shardFileName('curate', 3, 8)).toBe('curate-00003-of-00008.jsonl')
+  })
+
+  it('resumes after a crash without keeping a half-written line', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const shard = shardFileName('t', 0, 1)
+    const w1 = await ShardWriter.open(dir, shard)
+    await w1.write(1, [{a: 1}, {a: 2}], [])
+    await w1.write(2, [], [{image_id: 2, ann_id: 9, reason: 'zero-area mask'}])
+    await w1.abandon()
+    // the crash: unit 3's records reached the file, its journal line did not
+    appendFileSync(path.join(dir, `${shard}.partial`), '{"a":3}\n{"a":')
+    expect(await readShardStats(dir, shard)).toBeNull()
+
+    const w2 = await ShardWriter.open(dir, shard)
+    expect([...w2.finishedUnits]).toEqual([1, 2])
+    await w2.write(3, [{a: 3}], [])
+    const stats = await w2.close()
+    expect(readFileSync(path.join(dir, shard), 'utf8')).toBe('{"a":1}\n{"a":2}\n{"a":3}\n')
+    expect(stats.records).toBe(3)
+    expect(stats.units).toBe(3)
+    expect(stats.skips).toEqual([{image_id: 2, ann_id: 9, reason: 'zero-area mask'}])
+    expect(existsSync(path.join(dir, `${shard}.partial`))).toBe(false)
+    expect(await readShardStats(dir, shard)).toEqual(stats)
+  })
+
+  it('ignores a journal line cut by a crash', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const shard = shardFileName('t', 0, 1)
+    const w1 = await ShardWriter.open(dir, shard)
+    await w1.write(5, [{b: 1}], [])
+    await w1.abandon()
+    appendFileSync(path.join(dir, shard.replace('.jsonl', '.journal')), '{"unit":6,"by')
+    const w2 = await ShardWriter.open(dir, shard)
+    expect([...w2.finishedUnits]).toEqual([5])
+    await w2.close()
+    expect(readFileSync(path.join(dir, shard), 'utf8')).toBe('{"b":1}\n')
+  })
+
+  it('starts over when the journal is gone', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const shard = shardFileName('t', 0, 1)
+    writeFileSync(path.join(dir, `${shard}.partial`), '{"stale":true}\n')
+    const w = await ShardWriter.open(dir, shard)
+    expect(w.finishedUnits.size).toBe(0)
+    await w.write(1, [{c: 1}], [])
+    await w.close()
+    expect(readFileSync(path.join(dir, shard), 'utf8')).toBe('{"c":1}\n')
+  })
+})
