@@ -30,6 +30,7 @@ export default class Curate extends GetokCommand {
         policy: flags['mask-policy'],
         candidates: flags.candidates,
         margin: flags.margin,
+        stride: flags.stride,
         includeCrowd: flags['include-crowd'],
         tokenStyle: flags['token-style'],
         batch: flags.batch,

@@ -7,6 +7,8 @@ import {DEVICES} from '../adapters/sam.js'
 import {CANDIDATE_MODES} from '../core/candidates.js'
 import {MASK_POLICIES} from '../core/policy.js'
 import {TOKEN_STYLES} from '../core/tokens.js'
+import {DEFAULT_HARD_BAND, TIE_ORDERS} from '../core/regions.js'
+import {DEFAULT_K, DEFAULT_QUOTA_TEXT} from '../core/sampling.js'
 
 const intList = (text: string): number[] =>
   text.split(',').map((s) => {
@@ -43,12 +45,34 @@ export const curateFlags = {
   epsilon: Flags.string({summary: 'Minimum IoU gain for a token to be added.', default: '0.001'}),
   'max-tokens': Flags.integer({summary: 'Token cap per object.', default: 64, min: 1}),
   candidates: Flags.option({options: CANDIDATE_MODES, summary: 'Grid points SAM is prompted at: fast (cells the object touches, grown by --margin) or all (every point, the exhaustive reference).', default: 'fast' as const})(),
-  margin: Flags.integer({summary: 'Cells added around the object in fast mode.', default: 1, min: 0}),
+  margin: Flags.integer({summary: 'Fast mode: cells added around the cells the object touches to form its candidate pool.', default: 1, min: 0}),
+  stride: Flags.integer({summary: 'Fast mode: probe every stride-th pool cell first, then climb to better neighbours; 1 decodes the whole pool.', default: 2, min: 1}),
   batch: Flags.integer({summary: 'Prompts per decoder run (larger pays on GPUs).', default: 1, min: 1}),
 }
 
 export function parseUnit(name: string, text: string, lo: number, hi: number): number {
   const v = Number(text)
   if (!Number.isFinite(v) || v <= lo || v > hi) throw new Error(`--${name} must be a number in (${lo}, ${hi}], got ${JSON.stringify(text)}`)
+  return v
+}
+
+export const offsetsFlags = {
+  // offsets reads no pixels: the image root is only checked when given
+  images: Flags.string({char: 'i', summary: 'Image root folder; when given, each <images>/<file_name> must exist with the annotated size (only its header is read).'}),
+  k: Flags.integer({summary: `Grid–offset pairs sampled per object (K); default ${DEFAULT_K}, or the sum of count quotas.`, min: 1}),
+  quota: Flags.string({
+    summary: 'Share of the K pairs per region: fractions summing to 1 or whole counts (then K is their sum), e.g. ring=8,inside=4,hard=2,far=2. Missing points of one region go to the others in the order ring, inside, hard, far.',
+    default: DEFAULT_QUOTA_TEXT,
+  }),
+  'hard-band': Flags.string({summary: 'Band around the object, in cells (≥ 0), inside which a point that no move brings into the object is Hard-Delete rather than Far.', default: String(DEFAULT_HARD_BAND)}),
+  seed: Flags.integer({summary: 'Sampling seed (integer); the same seed gives the same pairs.', default: 0}),
+  'flip-v': Flags.boolean({summary: 'Offsets with dv = +1 move up instead of down (image y).', default: false}),
+  ties: Flags.option({options: TIE_ORDERS, summary: 'Which of equally good moves wins (deepest ring landing, nearest box corner): axis-first (axis moves before diagonals) or moves (row-by-row MOVES order).', default: 'axis-first' as const})(),
+  curated: Flags.string({summary: 'Output folder of getok curate at the same grid size: each record also carries that object\'s curated grid tokens.'}),
+}
+
+export function parseNonNegative(name: string, text: string): number {
+  const v = Number(text)
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0, got ${JSON.stringify(text)}`)
   return v
 }

@@ -38,14 +38,14 @@ export interface GreedyResult {
 
 export const DEFAULT_GREEDY: GreedyOptions = {tau: 0.8, epsilon: 1e-3, maxTokens: 64}
 
-interface Counts {
+export interface Counts {
   /** |M ∩ G \ U| */
   gain: number
   /** |M \ (U ∪ G)| */
   cost: number
 }
 
-function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
   let gain = 0
   let cost = 0
   for (let y = 0; y < m.h; y++) {
@@ -61,12 +61,12 @@ function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: num
   return {gain, cost}
 }
 
-function boxesMeet(a: CropMask, b: CropMask): boolean {
+export function boxesMeet(a: CropMask, b: CropMask): boolean {
   return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
 }
 
 /** Mark the mask's pixels in `union`; return how many were new in G and outside G. */
-function addToUnion(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+export function addToUnion(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
   const counts = countAgainst(m, gt, union, width)
   for (let y = 0; y < m.h; y++) {
     const row = (m.y0 + y) * width + m.x0

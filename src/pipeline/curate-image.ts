@@ -5,6 +5,7 @@
  */
 import {type GridFrame, type Cell, indexToCell, pointToNearestCell, sortCellsRaster} from '../core/grid.js'
 import {type GreedyResult, greedySelect} from '../core/greedy.js'
+import {lazyGreedySelect} from '../core/lazy-greedy.js'
 import {type Mask, maskArea, maskToBoxXywh} from '../core/mask.js'
 import type {MaskPolicy} from '../core/policy.js'
 import {type CandidateMode, candidateIndices} from '../core/candidates.js'
@@ -25,6 +26,8 @@ export interface CurateOptions {
   candidates: CandidateMode
   /** cells added around the object's cells in fast mode */
   margin: number
+  /** fast mode probes every stride-th pool cell first; 1 decodes the whole pool */
+  stride: number
   includeCrowd: boolean
   tokenStyle: TokenStyle
   /** prompts per decoder run */
@@ -138,8 +141,7 @@ export async function curateImage(
 
   for (const object of objects) {
     const {ann, mask} = object
-    const candidates = await cache.get(candidateIndices(mask, grid, options.candidates, options.margin))
-    const greedy = greedySelect(mask, candidates, {tau: options.tau, epsilon: options.epsilon, maxTokens: options.maxTokens})
+    const greedy = await selectPoints(mask, grid, cache, options)
     result.traces.push({ann, result: greedy})
     if (greedy.chosen.length === 0) {
       result.skips.push({
@@ -154,6 +156,17 @@ export async function curateImage(
   result.decoderCalls = cache.decoded
   return result
 }
+
+/** Exhaustive: every grid point, the reference. Fast: the lazy selector over the object's pool. */
+export async function selectPoints(mask: Mask, grid: GridFrame, cache: ImageCandidates, options: CurateOptions): Promise<GreedyResult> {
+  const rule = {tau: options.tau, epsilon: options.epsilon, maxTokens: options.maxTokens}
+  if (options.candidates === 'all') return greedySelect(mask, await cache.get(candidateIndices(mask, grid, 'all', 0)), rule)
+  const pool = candidateIndices(mask, grid, 'fast', options.margin)
+  return lazyGreedySelect(mask, grid.n, pool, (ks) => cache.get(ks), {...rule, stride: options.stride, smallPool: LAZY_SMALL_POOL})
+}
+
+/** Pools this small are decoded whole: probing saves little there. */
+export const LAZY_SMALL_POOL = 16
 
 export function toRecord(
   image: CocoImage,

@@ -46,6 +46,10 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
     throw new GetokError('image folder not found', {file: input.images})
   }
   const data = await readCoco(input.annotations)
+  if (input.strict && data.orphans.length > 0) {
+    const {ann, reason} = data.orphans[0]
+    throw new GetokError(reason, {file: input.annotations, record: `annotation ${ann.id}`})
+  }
   const items = selectImages(data, input.filter)
   const engine = await input.engine()
   const config = {
@@ -64,8 +68,9 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
     {outDir: input.out, name: 'curate', shardSize: input.shardSize},
     async ({image, anns}) => {
       const {objects, skips} = prepareObjects(image, anns, input.options.includeCrowd)
-      if (input.strict && skips.length > 0 && !skips[0].reason.startsWith('crowd')) {
-        throw new GetokError(skips[0].reason, {file: input.annotations, record: `annotation ${skips[0].ann_id} (image ${image.id})`})
+      const bad = skips.find((s) => !s.reason.startsWith('crowd'))
+      if (input.strict && bad) {
+        throw new GetokError(bad.reason, {file: input.annotations, record: `annotation ${bad.ann_id} (image ${image.id})`})
       }
       try {
         const path = resolveImagePath(input.images, image, input.annotations)

@@ -29,8 +29,11 @@ export class ImageCandidates {
     const slot = this.policies.indexOf(policy)
     if (slot < 0) throw new Error(`policy ${policy} was not cached for this image`)
     const missing = indices.filter((k) => !this.cache.has(k))
-    if (missing.length > 0) {
-      const points = missing.map((k) => {
+    // chunked so that at most a chunk of raw logits (4×256×256 floats, 1 MB a prompt) is alive at once
+    const chunk = Math.max(this.batch, 16)
+    for (let s = 0; s < missing.length; s += chunk) {
+      const part = missing.slice(s, s + chunk)
+      const points = part.map((k) => {
         const [i, j] = indexToCell(k, this.grid.n)
         return cellToAnchor(i, j, this.grid)
       })
@@ -39,7 +42,7 @@ export class ImageCandidates {
         const masks = this.policies.map((p) =>
           lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, p) * SAM_LOW_RES * SAM_LOW_RES, this.embedding.frame),
         )
-        this.cache.set(missing[m], masks)
+        this.cache.set(part[m], masks)
       })
     }
     return indices.map((index) => ({index, mask: this.cache.get(index)![slot]}))

@@ -37,7 +37,7 @@ describe('curate on real COCO photos with real SAM', () => {
   const out = mkdtempSync(path.join(tmpdir(), 'getok-curate-'))
   const options = {
     grid: 16, tau: 0.8, epsilon: 1e-3, maxTokens: 64, policy: 'single' as const, candidates: 'fast' as const,
-    margin: 1, includeCrowd: false, tokenStyle: 'plain' as const, batch: 1,
+    margin: 1, stride: 2, includeCrowd: false, tokenStyle: 'plain' as const, batch: 1,
   }
 
   beforeAll(async () => {

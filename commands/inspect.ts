@@ -1,0 +1,85 @@
+import {Args, Flags} from '@oclif/core'
+import {GetokCommand} from '../src/cli/base-command.js'
+import {samFlags} from '../src/cli/flags.js'
+import {MASK_POLICIES} from '../src/core/policy.js'
+import {SamEngine, defaultModelFiles} from '../src/adapters/sam.js'
+import {type InspectResult, runInspect} from '../src/pipeline/inspect-run.js'
+
+const intList = (text: string): number[] =>
+  text.split(',').map((s) => {
+    const v = Number(s.trim())
+    if (!Number.isInteger(v)) throw new Error(`expected comma-separated integers, got ${JSON.stringify(s)}`)
+    return v
+  })
+
+export default class Inspect extends GetokCommand {
+  static summary = 'Draw token sets as pictures: grid points, offsets, the decoded mask and the ground truth.'
+  static description =
+    'Red dots are grid tokens on their cell centres, blue arrows their offsets (a blue cross: <DELETE>, a blue ring: <OFF_0_0>), ' +
+    'the green fill is the mask SAM decodes from the tokens (offsets applied, deletions dropped), the yellow line the ground truth. ' +
+    'Reads curate or offsets records, or a model answer given with --image and --tokens. See docs/inspect.md.'
+  static examples = [
+    '<%= config.bin %> inspect out/val -a instances_val2017.json -i val2017 -o pics --worst 24 --sheet',
+    '<%= config.bin %> inspect out/val/curate-00000-of-00008.jsonl -a instances.json -i images -o pics --ann-ids 48152',
+    '<%= config.bin %> inspect --image photo.jpg --tokens "<seg><grid_4_6><grid_5_6></seg>" --offsets "<offset><seg><OFF_1_0><DELETE></seg></offset>" -o pics',
+  ]
+  static args = {
+    source: Args.string({description: 'Records to draw: a shard (.jsonl), a folder of shards, or a manifest.json.'}),
+  }
+  static flags = {
+    annotations: Flags.string({char: 'a', summary: 'COCO instances JSON holding the ground truth (outline and IoU); without it pictures have no ground truth.'}),
+    images: Flags.string({char: 'i', summary: 'Image root folder the records\' image paths are relative to.'}),
+    out: Flags.string({char: 'o', summary: 'Output folder for the PNGs (created if missing).', required: true}),
+    size: Flags.integer({summary: 'Long side of each picture in pixels (the photo is scaled; marks and text keep their size).', default: 1024, min: 64, max: 8192}),
+    sheet: Flags.boolean({summary: 'Lay all selected records on one contact sheet, sheet.png, instead of one PNG each.', default: false}),
+    columns: Flags.integer({summary: 'Contact sheet: pictures per row.', default: 4, min: 1}),
+    thumb: Flags.integer({summary: 'Contact sheet: long side of each picture in pixels.', default: 360, min: 64, max: 4096}),
+    'image-ids': Flags.custom<number[]>({summary: 'Only records of these image ids (comma-separated).', parse: async (t) => intList(t)})(),
+    'ann-ids': Flags.custom<number[]>({summary: 'Only records of these annotation ids (comma-separated).', parse: async (t) => intList(t)})(),
+    category: Flags.string({summary: 'Only records of these categories (comma-separated names or ids).'}),
+    worst: Flags.integer({summary: 'The N records with the lowest iou field, worst first.', min: 1, exclusive: ['best']}),
+    best: Flags.integer({summary: 'The N records with the highest iou field, best first.', min: 1, exclusive: ['worst']}),
+    limit: Flags.integer({summary: 'At most N records, after the other selections.', min: 1}),
+    image: Flags.string({summary: 'Answer mode: the photo the tokens refer to.', dependsOn: ['tokens'], exclusive: ['images']}),
+    tokens: Flags.string({summary: 'Answer mode: grid tokens, e.g. "<seg><grid_4_6><grid_5_6></seg>" (either spelling; groups joined by ", ").', dependsOn: ['image']}),
+    offsets: Flags.string({summary: 'Answer mode: the offset round, "<offset><seg><OFF_1_0><DELETE></seg></offset>", one offset per grid token.', dependsOn: ['tokens']}),
+    grid: Flags.integer({char: 'n', summary: 'Answer mode: grid size n the tokens use.', default: 32, min: 2, max: 256}),
+    'ann-id': Flags.integer({summary: 'Answer mode: the annotation (in --annotations) to outline and measure IoU against.', dependsOn: ['annotations', 'image']}),
+    'flip-v': Flags.boolean({summary: 'Offsets use dv = +1 for up (default: the record\'s setting, else down).', allowNo: true}),
+    'mask-policy': Flags.option({options: MASK_POLICIES, summary: 'SAM mask per point when decoding: single or best (default: the record\'s policy, else single).'})(),
+    palette: Flags.boolean({summary: 'Write 8-bit palette PNGs (several times smaller, slightly dithered).', default: false}),
+    device: samFlags.device,
+    encoder: samFlags.encoder,
+    decoder: samFlags.decoder,
+    threads: samFlags.threads,
+  }
+
+  async run(): Promise<InspectResult> {
+    const {args, flags} = await this.parse(Inspect)
+    const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    let engine: SamEngine | undefined
+    const result = await runInspect({
+      source: args.source,
+      answer: flags.image ? {image: flags.image, tokens: flags.tokens!, offsets: flags.offsets, grid: flags.grid, annId: flags['ann-id']} : undefined,
+      annotations: flags.annotations,
+      images: flags.images,
+      out: flags.out,
+      filter: {
+        imageIds: flags['image-ids'],
+        annIds: flags['ann-ids'],
+        categories: flags.category?.split(',').map((s) => s.trim()),
+        worst: flags.worst,
+        best: flags.best,
+        limit: flags.limit,
+      },
+      sheet: flags.sheet ? {columns: flags.columns, thumb: flags.thumb} : undefined,
+      size: flags.size,
+      policy: flags['mask-policy'],
+      flipV: flags['flip-v'],
+      palette: flags.palette,
+      engine: async () => (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads})),
+    }).finally(() => engine?.release())
+    this.log(result.files.join('\n'))
+    return result
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: stage timings and the fast-vs-exhaustive comparison on real
+ * COCO images, measured in one run so the ratios compare like with like.
+ *
+ *   npm run bench -- [--annotations A --images DIR] [--limit 5] [--grid 32] [--tau 0.8]
+ *                    [--device cpu] [--batch 16] [--no-exhaustive] [--write docs/benchmarks.md]
+ *
+ * Prints a markdown table and JSON; --write appends the table with machine,
+ * device and date to a markdown file.
+ */
+import {appendFileSync, existsSync} from 'node:fs'
+import {cpus, totalmem} from 'node:os'
+import {parseArgs} from 'node:util'
+import {mean, median} from '../src/core/stats.js'
+import {readCoco} from '../src/adapters/coco.js'
+import {loadImage, resizeForSam} from '../src/adapters/images.js'
+import {type Device, SamEngine} from '../src/adapters/sam.js'
+import {type CurateOptions, prepareObjects, selectPoints} from '../src/pipeline/curate-image.js'
+import {ImageCandidates} from '../src/pipeline/image-candidates.js'
+import {resolveImagePath, selectImages} from '../src/pipeline/select-images.js'
+
+const SHARED = '../shared/data/tiny-coco'
+const {values: args} = parseArgs({
+  options: {
+    annotations: {type: 'string', default: `${SHARED}/annotations/instances_val2017.json`},
+    images: {type: 'string', default: `${SHARED}/val2017`},
+    limit: {type: 'string', default: '5'},
+    grid: {type: 'string', default: '32'},
+    tau: {type: 'string', default: '0.8'},
+    device: {type: 'string', default: 'cpu'},
+    batch: {type: 'string', default: '16'},
+    'no-exhaustive': {type: 'boolean', default: false},
+    write: {type: 'string'},
+  },
+})
+if (!existsSync(args.annotations)) {
+  console.error(`bench: ${args.annotations} not found; pass --annotations and --images (real COCO files)`)
+  process.exit(2)
+}
+
+const t = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+  const t0 = performance.now()
+  const v = await f()
+  return [v, performance.now() - t0]
+}
+const base: CurateOptions = {
+  grid: Number(args.grid), tau: Number(args.tau), epsilon: 1e-3, maxTokens: 64, policy: 'single', candidates: 'fast',
+  margin: 1, stride: 2, includeCrowd: false, tokenStyle: 'plain', batch: 1,
+}
+
+const [engine, loadMs] = await t(() => SamEngine.load({device: args.device as Device}))
+const data = await readCoco(args.annotations)
+const items = selectImages(data, {limit: Number(args.limit)}).filter((it) => prepareObjects(it.image, it.anns, false).objects.length > 0)
+
+interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]}
+const modes: Record<string, ModeStats> = {}
+const decodeMs: number[] = []
+const encodeMs: number[] = []
+const perPrompt: Record<string, number[]> = {b1: [], bN: []}
+for (const {image, anns} of items) {
+  const path = resolveImagePath(args.images, image, args.annotations)
+  const [{rgb, frame}, dMs] = await t(async () => resizeForSam(await loadImage(path)))
+  decodeMs.push(dMs)
+  const [embedding, eMs] = await t(() => engine.encode(rgb, frame))
+  encodeMs.push(eMs)
+  // decoder cost per prompt, one by one and batched, on 32 points spread over the image
+  const pts: [number, number][] = Array.from({length: 32}, (_, k) => [((k % 8) + 0.5) * image.width / 8, (Math.floor(k / 8) + 0.5) * image.height / 4])
+  perPrompt.b1.push((await t(() => engine.decodePoints(embedding, pts, 1)))[1] / pts.length)
+  perPrompt.bN.push((await t(() => engine.decodePoints(embedding, pts, Number(args.batch))))[1] / pts.length)
+  const {objects} = prepareObjects(image, anns, false)
+  for (const mode of args['no-exhaustive'] ? ['fast'] : ['fast', 'all'] as const) {
+    const m = (modes[mode] ??= {seconds: [], calls: [], objects: 0, tokens: [], iou: [], reached: [], greedyMs: []})
+    const options = {...base, candidates: mode as 'fast' | 'all'}
+    const t0 = performance.now()
+    const cache = new ImageCandidates(engine, embedding, {n: options.grid, width: image.width, height: image.height}, ['single'])
+    for (const {mask} of objects) {
+      const before = engine.decoderCalls
+      const d0 = performance.now()
+      const r = await selectPoints(mask, {n: options.grid, width: image.width, height: image.height}, cache, options)
+      m.greedyMs.push(performance.now() - d0 - (engine.decoderCalls - before) * mean(perPrompt.b1))
+      m.tokens.push(r.chosen.length)
+      m.iou.push(r.iou)
+      m.reached.push(+r.reached)
+      m.objects++
+    }
+    // end to end: image decode + encoder + selection for this image
+    m.seconds.push((performance.now() - t0 + dMs + eMs) / 1000)
+    m.calls.push(cache.decoded)
+  }
+  process.stderr.write(`\r${encodeMs.length}/${items.length} images`)
+}
+process.stderr.write('\n')
+
+const rss = process.resourceUsage().maxRSS / 1024
+const rows: [string, string][] = [
+  ['images (objects)', `${items.length} (${modes.fast.objects})`],
+  ['model load ms', loadMs.toFixed(0)],
+  ['image decode + resize ms (median)', median(decodeMs).toFixed(1)],
+  ['encoder ms (median)', median(encodeMs).toFixed(0)],
+  ['decoder ms per prompt, batch 1', mean(perPrompt.b1).toFixed(1)],
+  [`decoder ms per prompt, batch ${args.batch}`, mean(perPrompt.bN).toFixed(1)],
+]
+for (const [mode, m] of Object.entries(modes)) {
+  rows.push(
+    [`${mode}: decoder calls per image / per object`, `${mean(m.calls).toFixed(0)} / ${(m.calls.reduce((a, b) => a + b, 0) / m.objects).toFixed(1)}`],
+    [`${mode}: greedy ms per object (SAM excluded)`, mean(m.greedyMs).toFixed(1)],
+    [`${mode}: seconds per image, end to end`, mean(m.seconds).toFixed(2)],
+    [`${mode}: images per hour`, (3600 / mean(m.seconds)).toFixed(0)],
+    [`${mode}: mean tokens / mean IoU / reached τ`, `${mean(m.tokens).toFixed(2)} / ${mean(m.iou).toFixed(4)} / ${(100 * mean(m.reached)).toFixed(1)}%`],
+  )
+}
+if (modes.all) {
+  rows.push(
+    ['fast vs all: decoder calls', `${(mean(modes.all.calls) / mean(modes.fast.calls)).toFixed(1)}× fewer`],
+    ['fast vs all: end-to-end speed', `${(mean(modes.all.seconds) / mean(modes.fast.seconds)).toFixed(1)}× faster`],
+    ['fast − all: mean IoU / mean tokens', `${(mean(modes.fast.iou) - mean(modes.all.iou)).toFixed(4)} / ${(100 * (mean(modes.fast.tokens) / mean(modes.all.tokens) - 1)).toFixed(1)}%`],
+  )
+}
+rows.push(['peak RSS MB', rss.toFixed(0)])
+const header = `### ${new Date().toISOString().slice(0, 10)}, ${args.device} (${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB), n = ${args.grid}, τ = ${args.tau}, ${args.annotations.split('/').pop()}`
+const table = [header, '', '| measure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n')
+console.log(table)
+console.log(JSON.stringify({args, rows: Object.fromEntries(rows)}))
+if (args.write) appendFileSync(args.write, `\n${table}\n`)

@@ -1,0 +1,212 @@
+import {cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+import Offsets from '../../commands/offsets.js'
+import {readCoco} from '../../src/adapters/coco.js'
+import {classifyGrid} from '../../src/core/regions.js'
+import {DEFAULT_K} from '../../src/core/sampling.js'
+import {parseTokens} from '../../src/core/tokens.js'
+import {prepareObjects} from '../../src/pipeline/curate-image.js'
+import type {OffsetsRecord} from '../../src/pipeline/offsets-object.js'
+import type {OffsetsRunResult} from '../../src/pipeline/offsets-run.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const ANN = path.join(ROOT, 'fixtures/sample/instances.json')
+const IMAGES = path.join(ROOT, 'fixtures/sample/images')
+const BROKEN = path.join(ROOT, 'fixtures/coco/broken/bad-annotations.json')
+const SAMPLE = ['-a', ANN, '-i', IMAGES]
+
+/** Run the real command class in-process; its log lines are swallowed. */
+async function offsets(args: string[]): Promise<OffsetsRunResult> {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+  try {
+    return (await Offsets.run(args, ROOT)) as OffsetsRunResult
+  } finally {
+    log.mockRestore()
+  }
+}
+
+const made: string[] = []
+const tempDir = (tag: string) => {
+  const dir = mkdtempSync(path.join(tmpdir(), `getok-offsets-${tag}-`))
+  made.push(dir)
+  return dir
+}
+afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+
+function shardsOf(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]))
+}
+
+function recordsOf(dir: string): OffsetsRecord[] {
+  return Object.values(shardsOf(dir)).flatMap((t) => t.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OffsetsRecord))
+}
+
+const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
+
+describe('getok offsets on the sample photos', () => {
+  const out = tempDir('main')
+  let result: OffsetsRunResult
+  let records: OffsetsRecord[]
+
+  beforeAll(async () => {
+    result = await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
+    records = recordsOf(out)
+  })
+
+  it('writes one record per object into the shards the manifest lists', () => {
+    expect(Object.keys(shardsOf(out))).toEqual(['offsets-00000-of-00002.jsonl', 'offsets-00001-of-00002.jsonl'])
+    const manifest = manifestOf(out)
+    expect(manifest.command).toBe('offsets')
+    expect(manifest.shards.map((s: {records: number}) => s.records).reduce((a: number, b: number) => a + b)).toBe(12)
+    expect(records).toHaveLength(12)
+    expect(result.summary.records).toBe(12)
+    expect(result.summary.skipped).toBe(0)
+  })
+
+  it('counts regions and offset tokens in the manifest exactly as the records hold them', () => {
+    const {summary} = manifestOf(out)
+    const regions: Record<string, number> = {ring: 0, inside: 0, hard_delete: 0, far: 0}
+    const tokens: Record<string, number> = {}
+    for (const r of records) {
+      for (const p of r.pairs) regions[p.region]++
+      for (const g of parseTokens(r.target)) for (const t of g.offsets!) {
+        const key = t === 'delete' ? '<DELETE>' : `<OFF_${t[0]}_${t[1]}>`
+        tokens[key] = (tokens[key] ?? 0) + 1
+      }
+    }
+    expect(summary.regions).toEqual(regions)
+    expect(Object.fromEntries(Object.entries(summary.offsets).filter(([, c]) => c))).toEqual(tokens)
+    expect(summary.pairs).toBe(records.length * DEFAULT_K)
+    const population = records.reduce((s, r) => s + r.population.ring + r.population.inside + r.population.hard_delete + r.population.far, 0)
+    expect(population).toBe(12 * 32 * 32)
+  })
+
+  it('writes prev and target as matching token strings over the sampled pairs', () => {
+    for (const r of records) {
+      expect(r.pairs).toHaveLength(DEFAULT_K)
+      const [prev] = parseTokens(r.prev, 32)
+      const [target] = parseTokens(r.target, 32)
+      expect(prev.cells).toEqual(r.pairs.map((p) => p.point))
+      expect(target.offsets).toEqual(r.pairs.map((p) => p.offset))
+      expect(parseTokens(r.box_prev, 32)[0].kind).toBe('box')
+      expect(parseTokens(r.box_target)[0].offsets).toEqual(r.box_offsets)
+    }
+  })
+
+  it('labels each pair as the classifier labels that grid point of the ground truth', async () => {
+    const data = await readCoco(ANN)
+    for (const r of records) {
+      const image = data.images.get(r.image_id)!
+      const {objects} = prepareObjects(image, data.annotationsByImage.get(image.id)!, false)
+      const mask = objects.find((o) => o.ann.id === r.ann_id)!.mask
+      const grid = classifyGrid(mask, {n: 32, width: image.width, height: image.height}, {hardBand: 2, flipV: false, ties: 'axis-first'})
+      for (const p of r.pairs) {
+        expect(p.region).toBe(grid.regions[p.point[1] * 32 + p.point[0]])
+        expect(p.offset).toEqual(grid.targets[p.point[1] * 32 + p.point[0]])
+      }
+    }
+  })
+
+  it('resumes: a rerun, and a rerun after losing a shard, give the same bytes', async () => {
+    const before = shardsOf(out)
+    await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
+    expect(shardsOf(out)).toEqual(before)
+    rmSync(path.join(out, 'offsets-00001-of-00002.jsonl'))
+    rmSync(path.join(out, 'offsets-00001-of-00002.stats.json'))
+    const again = await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
+    expect(shardsOf(out)).toEqual(before)
+    expect(again.summary).toEqual(result.summary)
+  })
+
+  it('refuses another configuration in the same folder unless --overwrite', async () => {
+    await expect(offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '4'])).rejects.toMatchObject({
+      message: expect.stringMatching(/seed: 3 → 4/),
+      oclif: {exit: 2},
+    })
+    const other = await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '4', '--overwrite'])
+    expect(other.summary.records).toBe(12)
+    expect(shardsOf(out)).not.toEqual({})
+  })
+})
+
+describe('getok offsets options', () => {
+  it('samples per object: the same seed gives the same record whatever else the run holds', async () => {
+    const all = tempDir('all')
+    const one = tempDir('one')
+    await offsets(['-a', ANN, '-o', all, '--seed', '9'])
+    await offsets(['-a', ANN, '-o', one, '--seed', '9', '--image-ids', '25560'])
+    const pick = (rs: OffsetsRecord[]) => rs.filter((r) => r.image_id === 25560)
+    expect(recordsOf(one)).toEqual(pick(recordsOf(all)))
+  })
+
+  it('takes --grid, --k, count quotas, --hard-band, --flip-v and --token-style', async () => {
+    const out = tempDir('opts')
+    const r = await offsets(['-a', ANN, '-o', out, '--grid', '16', '--quota', 'ring=3,inside=2,hard=1,far=0', '--hard-band', '1',
+      '--flip-v', '--token-style', 'paper', '--limit', '1'])
+    const records = recordsOf(out)
+    expect(r.images).toBe(1)
+    for (const rec of records) {
+      expect(rec.grid).toBe(16)
+      expect(rec.pairs.length).toBe(6)
+      expect(rec.pairs.filter((p) => p.region === 'far')).toEqual([])
+      expect(rec.prev).toMatch(/^<seg><grid_\{\d+,\d+\}>/)
+      expect(rec.flip_v).toBe(true)
+      expect(rec.hard_band).toBe(1)
+    }
+    expect(Object.keys(r.summary.offsets)).toContain('<OFF_{0,0}>')
+  })
+
+  it('refuses bad quotas and a --k that disagrees with count quotas', async () => {
+    const out = tempDir('bad')
+    await expect(offsets(['-a', ANN, '-o', out, '--quota', 'ring=0.5'])).rejects.toMatchObject({oclif: {exit: 2}})
+    await expect(offsets(['-a', ANN, '-o', out, '--quota', 'ring=3,inside=2', '--k', '6'])).rejects.toMatchObject({
+      message: expect.stringMatching(/--k disagrees/),
+    })
+    await expect(offsets(['-a', ANN, '-o', out, '--hard-band', '-1'])).rejects.toMatchObject({oclif: {exit: 2}})
+  })
+
+  it('skips and counts bad annotations, and fails on them with --strict', async () => {
+    const r = await offsets(['-a', BROKEN, '-o', tempDir('broken')])
+    expect(r.summary.records).toBeGreaterThan(0)
+    expect(r.summary.skipped).toBeGreaterThan(0)
+    expect(manifestOf(r.out).skips.length).toBe(r.summary.skipped)
+    await expect(offsets(['-a', BROKEN, '-o', tempDir('strict'), '--strict'])).rejects.toMatchObject({oclif: {exit: 2}})
+  })
+
+  it('with --images, skips the objects of an image whose file is missing', async () => {
+    const dir = tempDir('imgs')
+    cpSync(IMAGES, dir, {recursive: true})
+    rmSync(path.join(dir, '000000025560.jpg'))
+    const r = await offsets(['-a', ANN, '-i', dir, '-o', tempDir('missing')])
+    expect(r.summary.records).toBe(8)
+    expect(Object.entries(r.summary.skip_reasons)).toEqual([[expect.stringMatching(/\.jpg: image file not found$/), 4]])
+    await expect(offsets(['-a', ANN, '-i', path.join(dir, 'nope'), '-o', tempDir('x')])).rejects.toMatchObject({
+      message: expect.stringMatching(/image folder not found/),
+    })
+  })
+
+  it('joins curate records by annotation id with --curated', async () => {
+    const curated = tempDir('curated')
+    const lines = [
+      {image_id: 25560, ann_id: 29572, grid: 32, points: [[20, 3], [12, 8]], seg: '<seg><grid_20_3><grid_12_8></seg>'},
+      {image_id: 25560, ann_id: 48152, grid: 32, points: [[1, 1]], seg: '<seg><grid_1_1></seg>'},
+    ]
+    writeFileSync(path.join(curated, 'curate-00000-of-00001.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''))
+    const out = tempDir('joined')
+    const r = await offsets(['-a', ANN, '-o', out, '--curated', curated, '--image-ids', '25560', '--token-style', 'paper'])
+    expect(r.summary.curated).toEqual({joined: 2, missing: 2})
+    const rec = recordsOf(out).find((x) => x.ann_id === 29572)!
+    expect(rec.curated_points).toEqual([[20, 3], [12, 8]])
+    expect(rec.curated_seg).toBe('<seg><grid_{20,3}><grid_{12,8}></seg>')
+    expect(recordsOf(out).find((x) => x.ann_id === 186081)!.curated_points).toBeNull()
+
+    mkdirSync(path.join(curated, 'n16'))
+    writeFileSync(path.join(curated, 'n16', 'curate-00000-of-00001.jsonl'), JSON.stringify({...lines[0], grid: 16}) + '\n')
+    await expect(offsets(['-a', ANN, '-o', tempDir('j16'), '--curated', path.join(curated, 'n16')])).rejects.toMatchObject({
+      message: expect.stringMatching(/another grid size/),
+    })
+  })
+})

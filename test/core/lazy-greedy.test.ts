@@ -1,0 +1,72 @@
+import {describe, expect, it} from 'vitest'
+import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
+import {coarseLattice, lazyGreedySelect} from '../../src/core/lazy-greedy.js'
+import type {Mask} from '../../src/core/mask.js'
+import type {CropMask} from '../../src/core/sam-geometry.js'
+
+// Stand-in masks (discs around each grid anchor) test the selection rule only; the pipeline tests run real SAM.
+const n = 8
+const W = 64
+const H = 64
+
+function disc(cx: number, cy: number, r: number): CropMask {
+  const x0 = Math.max(0, Math.floor(cx - r)), y0 = Math.max(0, Math.floor(cy - r))
+  const x1 = Math.min(W, Math.ceil(cx + r)), y1 = Math.min(H, Math.ceil(cy + r))
+  const w = x1 - x0, h = y1 - y0
+  const data = new Uint8Array(w * h)
+  let area = 0
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (Math.hypot(x0 + x + 0.5 - cx, y0 + y + 0.5 - cy) <= r) { data[y * w + x] = 1; area++ }
+  return {x0, y0, w, h, data, area}
+}
+
+function world(seed: number) {
+  let s = seed
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const gtData = new Uint8Array(W * H)
+  const gx = 10 + rand() * 40, gy = 10 + rand() * 40, gr = 6 + rand() * 14
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (Math.hypot(x + 0.5 - gx, y + 0.5 - gy) <= gr) gtData[y * W + x] = 1
+  const all = new Map<number, Candidate>()
+  for (let k = 0; k < n * n; k++) {
+    const cx = ((k % n) + 0.5) * 8, cy = (Math.floor(k / n) + 0.5) * 8
+    all.set(k, {index: k, mask: disc(cx, cy, 3 + rand() * 12)})
+  }
+  return {gt: {width: W, height: H, data: gtData} as Mask, all}
+}
+
+describe('lazyGreedySelect', () => {
+  const rule = {tau: 0.9, epsilon: 1e-3, maxTokens: 10}
+
+  it('equals the exhaustive rule over the pool when it decodes the whole pool', async () => {
+    for (let seed = 1; seed <= 15; seed++) {
+      const {gt, all} = world(seed)
+      const pool = [...all.keys()]
+      const ref = greedySelect(gt, [...all.values()], rule)
+      const lazy = await lazyGreedySelect(gt, n, pool, async (ks) => ks.map((k) => all.get(k)!), {...rule, stride: 1, smallPool: 0})
+      expect(lazy.chosen).toEqual(ref.chosen)
+      expect(lazy.iou).toBeCloseTo(ref.iou, 12)
+    }
+  })
+
+  it('asks for fewer masks with stride 2 and never asks twice', async () => {
+    let fewer = 0
+    for (let seed = 1; seed <= 15; seed++) {
+      const {gt, all} = world(seed)
+      const asked: number[] = []
+      const lazy = await lazyGreedySelect(gt, n, [...all.keys()], async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, stride: 2, smallPool: 0})
+      expect(new Set(asked).size).toBe(asked.length)
+      if (asked.length < n * n) fewer++
+      // its IoU is the true IoU of the union it chose, and each step gained more than ε
+      expect(lazy.chosen.length).toBeGreaterThan(0)
+      expect(lazy.iou).toBeCloseTo(unionIou(gt, lazy.chosen.map((k) => all.get(k)!.mask)), 12)
+      lazy.trace.forEach((v, k) => expect(v - (k === 0 ? 0 : lazy.trace[k - 1])).toBeGreaterThan(rule.epsilon))
+    }
+    expect(fewer).toBe(15)
+  })
+
+  it('probes a coarse lattice anchored at the pool corner', () => {
+    // pool: columns 3–6 of rows 2–4 on an 8×8 grid
+    const pool = [2, 3, 4].flatMap((j) => [3, 4, 5, 6].map((i) => j * 8 + i))
+    expect(coarseLattice(pool, 8, 2)).toEqual([19, 21, 35, 37])
+    expect(coarseLattice([42], 8, 3)).toEqual([42])
+  })
+})
