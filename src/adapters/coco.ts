@@ -19,8 +19,9 @@
  * id 0, file_name with subfolders, null or missing iscrowd/license, and null or
  * missing bbox/area, which are then filled from the mask (tight box, pixel count).
  */
-import {readFile} from 'node:fs/promises'
+import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
 import {GetokError, showValue} from '../core/errors.js'
+import {JsonScanError, JsonTopScanner, type ScanEvent} from '../core/json-scan.js'
 import type {Mask} from '../core/mask.js'
 import {polygonsToRle} from '../core/polygon.js'
 import {type Rle, checkRleCounts, rleArea, rleFromString, rleToBoxXywh, rleToMask, rleUnion} from '../core/rle.js'
@@ -68,62 +69,201 @@ export interface CocoDataset {
 
 type Json = Record<string, unknown>
 
-/** Read and validate a COCO instances file. */
+/**
+ * Read, validate and index a COCO instances file in one streaming pass (the
+ * file is never held whole: COCO train2017 is 448 MB). Images and categories
+ * are kept; each usable annotation keeps its small fields and the byte range of
+ * its JSON object, and its segmentation is read back from the file when asked
+ * for (IndexedAnnotation), so memory grows with the annotation count, not with
+ * the polygons. See docs/scale.md.
+ */
 export async function readCoco(file: string): Promise<CocoDataset> {
-  const root = parseJsonFile(await readText(file), file)
-  const [rawImages, rawCategories, rawAnnotations] = (['images', 'categories', 'annotations'] as const).map((f) => topArray(root, f, file))
-  const dataset: CocoDataset = {
-    file,
-    images: readImages(rawImages, file),
-    categories: readCategories(rawCategories, file),
-    annotationsByImage: new Map(),
-    orphans: [],
+  const indexer = new CocoIndexer(file)
+  await scanJsonFile(file, (event) => indexer.add(event))
+  return indexer.finish()
+}
+
+const TOP_ARRAYS = ['images', 'annotations', 'categories'] as const
+type TopArray = (typeof TOP_ARRAYS)[number]
+
+/** Builds a CocoDataset from the scanner's events, in any order of the top-level keys. */
+class CocoIndexer {
+  private readonly images = new Map<number, CocoImage>()
+  private readonly categories = new Map<number, string>()
+  private readonly arrays = new Set<string>()
+  private readonly annIds = new Set<number>()
+  private readonly source: AnnotationSource
+  /** per annotation, in file order: the annotation, a field or duplicate problem, and its mask problem (undefined: not checked yet) */
+  private readonly anns: IndexedAnnotation[] = []
+  private readonly fieldProblems: (string | null)[] = []
+  private readonly maskProblems: (string | null | undefined)[] = []
+
+  constructor(private readonly file: string) {
+    this.source = {file}
   }
-  groupAnnotations(rawAnnotations, dataset)
-  return dataset
+
+  add(event: ScanEvent): void {
+    const key = event.key as TopArray
+    if (!TOP_ARRAYS.includes(key)) {
+      if (event.kind !== 'array') parseElement(event, this.file) // other members (info, licenses) must still be valid JSON
+      return
+    }
+    if (event.kind === 'value') throw new GetokError(`missing "${key}" array`, {file: this.file, field: key}, 'an array', showValue(parseElement(event, this.file)))
+    if (event.kind === 'array') {
+      if (this.arrays.has(key)) throw new GetokError(`"${key}" appears twice at the top level`, {file: this.file, field: key})
+      this.arrays.add(key)
+      return
+    }
+    const raw = parseElement(event, this.file)
+    if (key === 'images') this.addImage(parseImageRecord(raw, this.file, event.index))
+    else if (key === 'categories') this.addCategory(parseCategoryRecord(raw, this.file, event.index))
+    else this.addAnnotation(raw, event)
+  }
+
+  private addImage(image: CocoImage): void {
+    if (this.images.has(image.id)) throw new GetokError('duplicate image id', {file: this.file, record: `image ${image.id}`, field: 'id'}, 'unique ids', String(image.id))
+    this.images.set(image.id, image)
+  }
+
+  private addCategory({id, name}: {id: number; name: string}): void {
+    if (this.categories.has(id)) throw new GetokError('duplicate category id', {file: this.file, record: `category ${id}`, field: 'id'}, 'unique ids', String(id))
+    this.categories.set(id, name)
+  }
+
+  /** Field checks now; the mask check too when the image is already known (COCO lists images first). */
+  private addAnnotation(raw: unknown, event: ScanEvent): void {
+    const {ann, reason} = parseAnnotationRecord(raw, this.file, event.index)
+    const problem = reason ?? (this.annIds.has(ann.id) ? `duplicate annotation id ${ann.id}` : null)
+    this.annIds.add(ann.id)
+    const image = this.images.get(ann.imageId)
+    this.maskProblems.push(problem === null && image ? resolveMask(ann, image) : undefined)
+    this.fieldProblems.push(problem)
+    this.anns.push(new IndexedAnnotation(ann, this.source, event.offset, event.bytes.length))
+  }
+
+  /** Cross-references, in the order resolveAnnotation checks them; annotations to their image or to orphans. */
+  finish(): CocoDataset {
+    for (const field of ['images', 'categories', 'annotations'] as const) {
+      if (!this.arrays.has(field)) throw new GetokError(`missing "${field}" array`, {file: this.file, field}, 'an array', 'undefined')
+    }
+    const data: CocoDataset = {file: this.file, images: this.images, categories: this.categories, annotationsByImage: new Map(), orphans: []}
+    for (const id of this.images.keys()) data.annotationsByImage.set(id, [])
+    this.anns.forEach((ann, k) => {
+      const image = this.images.get(ann.imageId)
+      const reason =
+        this.fieldProblems[k] ??
+        (image ? null : `unknown image_id ${ann.imageId}`) ??
+        (this.categories.has(ann.categoryId) ? null : `unknown category_id ${ann.categoryId}`) ??
+        (this.maskProblems[k] === undefined ? resolveMask(ann, image!) : this.maskProblems[k])
+      if (reason) data.orphans.push({ann, reason})
+      else data.annotationsByImage.get(ann.imageId)!.push(ann)
+    })
+    return data
+  }
 }
 
-function readImages(raws: unknown[], file: string): Map<number, CocoImage> {
-  const images = new Map<number, CocoImage>()
-  raws.forEach((raw, index) => {
-    const image = parseImageRecord(raw, file, index)
-    if (images.has(image.id)) throw new GetokError('duplicate image id', {file, record: `image ${image.id}`, field: 'id'}, 'unique ids', String(image.id))
-    images.set(image.id, image)
-  })
-  return images
+interface AnnotationSource {
+  file: string
 }
 
-function readCategories(raws: unknown[], file: string): Map<number, string> {
-  const categories = new Map<number, string>()
-  raws.forEach((raw, index) => {
-    const {id, name} = parseCategoryRecord(raw, file, index)
-    if (categories.has(id)) throw new GetokError('duplicate category id', {file, record: `category ${id}`, field: 'id'}, 'unique ids', String(id))
-    categories.set(id, name)
-  })
-  return categories
+/**
+ * An annotation as the index keeps it: COCO's small fields in memory, the
+ * segmentation read back from its byte range in the file on each access (the
+ * caller converts it to a mask and lets it go).
+ */
+export class IndexedAnnotation implements CocoAnnotation {
+  id: number
+  imageId: number
+  categoryId: number
+  iscrowd: boolean
+  area: number
+  bbox: [number, number, number, number]
+  readonly #source: AnnotationSource
+  readonly #offset: number
+  readonly #length: number
+
+  constructor(ann: CocoAnnotation, source: AnnotationSource, offset: number, length: number) {
+    this.id = ann.id
+    this.imageId = ann.imageId
+    this.categoryId = ann.categoryId
+    this.iscrowd = ann.iscrowd
+    this.area = ann.area
+    this.bbox = ann.bbox
+    this.#source = source
+    this.#offset = offset
+    this.#length = length
+  }
+
+  get segmentation(): unknown {
+    const raw = readJsonSlice(this.#source.file, this.#offset, this.#length)
+    if (!isObject(raw) || raw.id !== this.id) {
+      throw new GetokError('the annotations file changed while it was in use', {file: this.#source.file, record: `annotation ${this.id}`}, `its JSON object at byte ${this.#offset}`)
+    }
+    return raw.segmentation
+  }
 }
 
-/** Usable annotations go to their image in file order, the rest to `orphans` with a reason. */
-function groupAnnotations(raws: unknown[], dataset: CocoDataset): void {
-  const {file, images, categories, annotationsByImage, orphans} = dataset
-  for (const id of images.keys()) annotationsByImage.set(id, [])
-  const seen = new Set<number>()
-  raws.forEach((raw, index) => {
-    const {ann, reason} = parseAnnotationRecord(raw, file, index)
-    const duplicate = seen.has(ann.id) ? `duplicate annotation id ${ann.id}` : null
-    seen.add(ann.id)
-    const problem = reason ?? duplicate ?? resolveAnnotation(ann, images.get(ann.imageId), categories)
-    if (problem) orphans.push({ann, reason: problem})
-    else annotationsByImage.get(ann.imageId)!.push(ann)
-  })
-}
-
-async function readText(file: string): Promise<string> {
+function readJsonSlice(file: string, offset: number, length: number): unknown {
+  let fd: number | undefined
   try {
-    return await readFile(file, 'utf8')
+    fd = openSync(file, 'r')
+    const buf = Buffer.alloc(length)
+    const got = readSync(fd, buf, 0, length, offset)
+    return JSON.parse(buf.toString('utf8', 0, got))
   } catch (error) {
+    throw new GetokError(`cannot read back an annotation (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** Stream the file through the JSON scanner; read errors and syntax errors become GetokErrors naming the position. */
+async function scanJsonFile(file: string, onEvent: (event: ScanEvent) => void): Promise<void> {
+  const scanner = new JsonTopScanner()
+  try {
+    for await (const chunk of createReadStream(file, {highWaterMark: 1 << 22})) {
+      for (const event of scanner.push(chunk as Buffer)) onEvent(event)
+    }
+    scanner.end()
+  } catch (error) {
+    if (error instanceof GetokError) throw error
+    if (error instanceof JsonScanError) throw scanErrorToGetok(error, file)
     const err = error as NodeJS.ErrnoException
     throw new GetokError(`cannot read the annotations file (${err.code ?? err.message})`, {file})
+  }
+}
+
+function scanErrorToGetok(error: JsonScanError, file: string): GetokError {
+  if (error.reason.startsWith('expected "{"')) return new GetokError('not a COCO instances file', {file}, 'a JSON object', showValue(error.near))
+  const where = `line ${error.line}, column ${error.column} (byte ${error.offset})`
+  return new GetokError(`invalid JSON at ${where}, near ${showValue(error.near)}: ${error.reason}`, {file})
+}
+
+/** JSON.parse of one element; a syntax error names its line, column and byte in the whole file. */
+function parseElement(event: ScanEvent, file: string): unknown {
+  const text = Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.length).toString('utf8')
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    const k = safeErrorOffset(text)
+    const before = text.slice(0, k)
+    const lastNewline = before.lastIndexOf('\n')
+    const line = event.line + (before.match(/\n/g)?.length ?? 0)
+    const column = lastNewline < 0 ? event.column + Buffer.byteLength(before) : Buffer.byteLength(before.slice(lastNewline + 1)) + 1
+    const byte = event.offset + Buffer.byteLength(before)
+    const near = showValue(text.slice(Math.max(0, k - 20), k + 20))
+    const message = (error as Error).message.replace(/ in JSON at position \d+[\s\S]*$/, '')
+    const record = event.index >= 0 ? `${event.key}[${event.index}]` : `"${event.key}"`
+    throw new GetokError(`invalid JSON at line ${line}, column ${column} (byte ${byte}) in ${record}, near ${near}: ${message}`, {file})
+  }
+}
+
+/** Where JSON.parse failed inside an element; 0 when the element is too deeply nested to walk. */
+function safeErrorOffset(text: string): number {
+  try {
+    return jsonErrorOffset(text)
+  } catch {
+    return 0
   }
 }
 
@@ -141,13 +281,6 @@ export function parseJsonFile(text: string, file: string): unknown {
     const what = `invalid JSON at line ${line}, column ${column} (char ${offset}), near ${near}: ${(error as Error).message}`
     throw new GetokError(what, {file})
   }
-}
-
-function topArray(root: unknown, field: 'images' | 'annotations' | 'categories', file: string): unknown[] {
-  if (!isObject(root)) throw new GetokError('not a COCO instances file', {file}, 'a JSON object', showValue(root))
-  const value = root[field]
-  if (!Array.isArray(value)) throw new GetokError(`missing "${field}" array`, {file, field}, 'an array', showValue(value))
-  return value
 }
 
 /** One entry of `images`. Throws GetokError naming the record and field. */
@@ -212,6 +345,11 @@ function annotationFieldIssue(raw: Json): string | null {
 export function resolveAnnotation(ann: CocoAnnotation, image: CocoImage | undefined, categories: ReadonlyMap<number, string>): string | null {
   if (!image) return `unknown image_id ${ann.imageId}`
   if (!categories.has(ann.categoryId)) return `unknown category_id ${ann.categoryId}`
+  return resolveMask(ann, image)
+}
+
+/** Why the annotation's segmentation is unusable at this image's size, or null; fills a missing area or bbox from it. */
+function resolveMask(ann: CocoAnnotation, image: CocoImage): string | null {
   let rle: Rle
   try {
     rle = segmentationToRle(ann.segmentation, image)

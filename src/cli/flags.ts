@@ -1,6 +1,6 @@
 /**
  * Flags shared by several commands. Each option is described once, here, with
- * its unit, range and default; docs/cli.md repeats these texts.
+ * its unit, range and default; `getok <command> --help` prints these texts.
  */
 import {Flags} from '@oclif/core'
 import {DEVICES} from '../adapters/sam.js'
@@ -75,4 +75,36 @@ export function parseNonNegative(name: string, text: string): number {
   const v = Number(text)
   if (text.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0, got ${JSON.stringify(text)}`)
   return v
+}
+
+// getok vocab and getok export (grid and token style come from inputFlags for vocab, from the curated folder for export)
+const EXPORT_TASK_NAMES = ['seg', 'box', 'point', 'refine', 'multi'] as const
+
+export const vocabFlags = {
+  format: Flags.option({options: ['list', 'llamafactory', 'json'] as const, summary: 'list: one token per line (ms-swift --new_special_tokens FILE.txt); llamafactory: YAML token → description (new_special_tokens_config); json.', default: 'list' as const})(),
+  out: Flags.string({char: 'o', summary: 'File to write (stdout when omitted).'}),
+  tags: Flags.boolean({summary: 'Also list the 8 structure tags <box> </box> <seg> </seg> <pl> </pl> <offset> </offset> as tokens.', default: false}),
+}
+
+export const exportFlags = {
+  curated: Flags.string({summary: 'Output folder of getok curate (manifest.json and its shards).', required: true}),
+  offsets: Flags.string({summary: 'Output folder of getok offsets at the same grid size and token style; enables the refine task.'}),
+  format: Flags.option({options: ['swift', 'llamafactory', 'llava', 'qwen'] as const, summary: 'Trainer record shape: swift (ms-swift messages JSONL), llamafactory (sharegpt JSONL + dataset_info.json), llava (JSON array), qwen (Qwen-VL fine-tuning JSONL).', required: true})(),
+  out: Flags.string({char: 'o', summary: 'Output folder for the data files, vocabulary and manifest.json (created if missing).', required: true}),
+  refs: Flags.string({summary: 'RefCOCO / RefCOCO+ / RefCOCOg refs(*.p) pickle: referring expressions joined by annotation id, splits kept.', exclusive: ['expressions']}),
+  expressions: Flags.string({summary: 'JSONL of {"ann_id", "expression"} (optional "split", "image_id"), joined by annotation id.', exclusive: ['refs']}),
+  tasks: Flags.custom<(typeof EXPORT_TASK_NAMES)[number][]>({
+    summary: 'Comma-separated tasks out of seg, box, point, refine, multi (default: all; refine only with --offsets).',
+    parse: async (text) => text.split(',').map((s) => {
+      const t = s.trim()
+      if (!(EXPORT_TASK_NAMES as readonly string[]).includes(t)) throw new Error(`unknown task ${JSON.stringify(t)} (known: ${EXPORT_TASK_NAMES.join(', ')})`)
+      return t as (typeof EXPORT_TASK_NAMES)[number]
+    }),
+  })(),
+  templates: Flags.string({summary: 'JSON file replacing prompt and answer wording (keys seg, box, point, multi, refine, refine_one_turn, category_expression, answers).'}),
+  'image-root': Flags.string({summary: 'Prefix written before each image path (default: paths stay relative to the folder curate read images from).'}),
+  'refine-form': Flags.option({options: ['auto', 'two-turn', 'one-turn'] as const, summary: 'Refinement as two turns (segment, then refine; the first answer is context) or one turn with the previous prediction in the prompt; auto: two turns for swift (first answer "loss": false), one turn elsewhere.', default: 'auto' as const})(),
+  'min-iou': Flags.string({summary: 'Skip seg, point and multi answers whose curated IoU is below this (0 to 1); box and refine answers come from COCO and are kept.', default: '0.5'}),
+  split: Flags.string({summary: 'Split name for records whose source has none (category fallback, JSONL without "split").', default: 'train'}),
+  tags: vocabFlags.tags,
 }

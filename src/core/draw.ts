@@ -311,7 +311,8 @@ function legendSvg(layout: Layout, pad: number, y: number): string {
   const parts: string[] = []
   for (const [label, glyph] of glyphs) {
     parts.push(glyph(x), `<text x="${num(x + 2 * g + fs * 0.35)}" y="${y}" font-family="${FONT}" font-size="${fs}" fill="${COLOURS.dim}">${escapeXml(label)}</text>`)
-    x += 2 * g + fs * 0.35 + label.length * CHAR_EM * fs + fs * 1.2
+    // labels are mostly '<', '>', '_' and capitals, wider than average text
+    x += 2 * g + fs * 0.35 + label.length * 0.66 * fs + fs
   }
   return parts.join('')
 }

@@ -184,7 +184,7 @@ describe('whole-run problems throw a GetokError naming file, record and field', 
     const error = await readError(file)
     expect(error.message).toContain(file)
     // the stray comma before "}" on line 3
-    expect(error.message).toMatch(/invalid JSON at line 3, column 74 \(char 89\)/)
+    expect(error.message).toMatch(/invalid JSON at line 3, column 74 \(byte 89\) in images\[0\]/)
   })
 
   it('a missing images array', async () => {
