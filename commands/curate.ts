@@ -1,7 +1,8 @@
 import {GetokCommand} from '../src/cli/base-command.js'
-import {curateFlags, inputFlags, parseUnit, samFlags} from '../src/cli/flags.js'
+import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
 import {SamEngine, defaultModelFiles} from '../src/adapters/sam.js'
 import {type CurateRunResult, runCurate} from '../src/pipeline/curate-run.js'
+import {workerShare} from '../src/pipeline/select-images.js'
 
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
@@ -11,8 +12,9 @@ export default class Curate extends GetokCommand {
   static examples = [
     '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val',
     '<%= config.bin %> curate -a instances.json -i images -o out --grid 16 --tau 0.9 --limit 10 --json',
+    '<%= config.bin %> curate -a instances_train2017.json -i train2017 -o out/w3 --shard-index 3 --shard-count 16',
   ]
-  static flags = {...inputFlags, ...samFlags, ...curateFlags}
+  static flags = {...inputFlags, ...samFlags, ...curateFlags, ...shareFlags}
 
   async run(): Promise<CurateRunResult> {
     const {flags} = await this.parse(Curate)
@@ -38,6 +40,7 @@ export default class Curate extends GetokCommand {
       shardSize: flags['shard-size'],
       strict: flags.strict,
       overwrite: flags.overwrite,
+      share: workerShare(flags['shard-index'], flags['shard-count']),
       engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads}),
       modelFiles: files,
       progress: this.progress('curate'),

@@ -46,7 +46,7 @@ export const curateFlags = {
   'max-tokens': Flags.integer({summary: 'Token cap per object.', default: 64, min: 1}),
   candidates: Flags.option({options: CANDIDATE_MODES, summary: 'Grid points SAM is prompted at: fast (cells the object touches, grown by --margin) or all (every point, the exhaustive reference).', default: 'fast' as const})(),
   margin: Flags.integer({summary: 'Fast mode: cells added around the cells the object touches to form its candidate pool.', default: 1, min: 0}),
-  stride: Flags.integer({summary: 'Fast mode: probe every stride-th pool cell first, then climb to better neighbours; 1 decodes the whole pool.', default: 2, min: 1}),
+  stride: Flags.integer({summary: 'Fast mode: 1 decodes the whole pool (same result as --candidates all on tiny-coco); s > 1 probes every s-th pool cell first and climbs to better neighbours (fewer calls, lower IoU: see docs/curation.md).', default: 1, min: 1}),
   batch: Flags.integer({summary: 'Prompts per decoder run (larger pays on GPUs).', default: 1, min: 1}),
 }
 
@@ -107,4 +107,15 @@ export const exportFlags = {
   'min-iou': Flags.string({summary: 'Skip seg, point and multi answers whose curated IoU is below this (0 to 1); box and refine answers come from COCO and are kept.', default: '0.5'}),
   split: Flags.string({summary: 'Split name for records whose source has none (category fallback, JSONL without "split").', default: 'train'}),
   tags: vocabFlags.tags,
+}
+
+/** Many machines: each worker runs the same command with its own --shard-index and its own --out; `getok merge` joins them. */
+export const shareFlags = {
+  'shard-index': Flags.integer({summary: 'This worker\'s index, 0 … shard-count−1: it takes the images whose id hashes to it (see docs/deploy).', default: 0, min: 0}),
+  'shard-count': Flags.integer({summary: 'Number of workers the images are split over (a deterministic, disjoint split by image id); 1 = the whole run.', default: 1, min: 1}),
+}
+
+export const mergeFlags = {
+  out: Flags.string({char: 'o', summary: 'Output folder for the merged shards and manifest.json (must be new or empty, unless --overwrite).', required: true}),
+  overwrite: Flags.boolean({summary: 'Replace the shards and manifest of an earlier merge in --out.', default: false}),
 }

@@ -251,7 +251,9 @@ function multiConversations(curated: readonly CuratedObject[], referents: readon
   const groups = new Map<string, CuratedObject[]>()
   for (const c of curated) {
     const key = `${c.imageId}\u0000${c.category}`
-    groups.set(key, [...(groups.get(key) ?? []), c])
+    const members = groups.get(key) ?? []
+    members.push(c)
+    groups.set(key, members)
   }
   const splits = imageSplits(referents)
   const out: Conversation[] = []

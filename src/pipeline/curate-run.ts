@@ -12,7 +12,7 @@ import {TOOL} from '../version.js'
 import {type CurateOptions, type CurateRecord, curateImage, prepareObjects} from './curate-image.js'
 import {type Progress, silentProgress} from './progress.js'
 import {claimRunDir} from './run-dir.js'
-import {type ImageFilter, resolveImagePath, selectImages} from './select-images.js'
+import {type ImageFilter, WHOLE_RUN, type WorkerShare, isInShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
 import {readShardRecords, runSharded, writeManifest} from './sharded-run.js'
 
 export interface CurateRunInput {
@@ -24,6 +24,8 @@ export interface CurateRunInput {
   shardSize: number
   strict: boolean
   overwrite: boolean
+  /** this worker's part of the images (--shard-index/--shard-count); the whole run when absent */
+  share?: WorkerShare
   /** loaded lazily: a run whose work is all done never loads the model */
   engine: () => Promise<SamEngine>
   modelFiles: {encoder: string; decoder: string}
@@ -46,26 +48,30 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
     throw new GetokError('image folder not found', {file: input.images})
   }
   const data = await readCoco(input.annotations)
-  if (input.strict && data.orphans.length > 0) {
-    const {ann, reason} = data.orphans[0]
+  const share = input.share ?? WHOLE_RUN
+  const orphans = data.orphans.filter((o) => isInShare(o.ann.imageId, share))
+  if (input.strict && orphans.length > 0) {
+    const {ann, reason} = orphans[0]
     throw new GetokError(reason, {file: input.annotations, record: `annotation ${ann.id}`})
   }
-  const items = selectImages(data, input.filter)
+  const all = selectImages(data, input.filter)
+  const items = takeShare(all, share)
   const engine = await input.engine()
   const config = {
     command: 'curate',
-    annotations_images: items.length,
+    annotations_images: all.length,
     ...input.options,
     shard_size: input.shardSize,
     include_crowd: input.options.includeCrowd,
     model: engine.identity,
+    ...(share.count > 1 ? {shard_index: share.index, shard_count: share.count} : {}),
   }
   await claimRunDir(input.out, 'curate', config, input.overwrite)
 
   let decoderCalls = 0
   const stats = await runSharded(
     items.map((it) => ({...it, id: it.image.id})),
-    {outDir: input.out, name: 'curate', shardSize: input.shardSize},
+    {outDir: input.out, name: workerRunName('curate', share), shardSize: input.shardSize},
     async ({image, anns}) => {
       const {objects, skips} = prepareObjects(image, anns, input.options.includeCrowd)
       const bad = skips.find((s) => !s.reason.startsWith('crowd'))
@@ -90,8 +96,8 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
     input.progress ?? silentProgress,
   )
 
-  const records = await readShardRecords<CurateRecord>(input.out, stats)
-  const skips = [...data.orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})), ...stats.flatMap((s) => s.skips)]
+  const records = await readShardRecords(input.out, stats, (r: CurateRecord) => ({tokens: r.tokens, iou: r.iou, reached: r.reached, area: r.area}))
+  const skips = [...orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})), ...stats.flatMap((s) => s.skips)]
   const summary = summarise(records, skips)
   const manifest = await writeManifest(input.out, {
     tool: TOOL,

@@ -12,7 +12,7 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdir, readFile} from 'node:fs/promises'
+import {mkdir, readFile, rm} from 'node:fs/promises'
 import * as path from 'node:path'
 import {type ExpressionSource, readExpressionFile} from '../adapters/refs.js'
 import {writeFileAtomic} from '../adapters/shards.js'
@@ -23,7 +23,7 @@ import {type ExportFormat, type TrainerRecord, dataFileName, imageTagCount, llam
 import {type VocabOptions, tokensOutsideVocabulary, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../core/vocab.js'
 import {TOOL} from '../version.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
-import {writeManifest} from './sharded-run.js'
+import {type Manifest, writeManifest} from './sharded-run.js'
 
 export interface ExportRunInput {
   curated: string
@@ -137,25 +137,37 @@ function recordsBySplit(input: ExportRunInput, conversations: readonly Conversat
   for (const c of conversations) {
     const record = toTrainerRecord(input.format, c, imagePath(input, c.image))
     const place = {file: dataFileName(input.format, c.split), record: `conversation ${c.id}`}
+    if (!SPLIT_NAME.test(c.split)) throw new GetokError('split name unusable in a file name', {...place, field: 'split'}, 'letters, digits, "_", "-" or "."', showValue(c.split))
     const bad = recordTexts(record).flatMap((t) => tokensOutsideVocabulary(t, vocabulary))
     if (bad.length > 0) throw new GetokError('token outside the exported vocabulary', place, `tokens of the ${vocabulary.size}-token vocabulary`, bad.slice(0, 3).join(' '))
     if (imageTagCount(record) !== 1) throw new GetokError('a record must hold exactly one <image> tag for its one image', place, '1', String(imageTagCount(record)))
-    out.set(c.split, [...(out.get(c.split) ?? []), record])
+    const list = out.get(c.split) ?? []
+    list.push(record)
+    out.set(c.split, list)
   }
   return out
 }
 
-/** Never write over another command's output (e.g. --out pointing at the curated folder). */
+/**
+ * Never write over another command's output (e.g. --out pointing at the curated
+ * folder); files of an earlier export into the same folder are removed, so no
+ * split file of another run is left beside this one.
+ */
 async function claimOutDir(input: ExportRunInput): Promise<void> {
   const file = path.join(input.out, 'manifest.json')
   if (existsSync(file)) {
-    const command = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as {command?: unknown}).command, () => undefined)
-    if (command !== 'export') {
-      throw new GetokError('the output folder holds another command\'s output; choose another --out', {file, field: 'command'}, '"export" or no manifest.json', showValue(command))
+    const previous = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<Manifest>, () => ({} as Partial<Manifest>))
+    if (previous.command !== 'export') {
+      throw new GetokError('the output folder holds another command\'s output; choose another --out', {file, field: 'command'}, '"export" or no manifest.json', showValue(previous.command))
     }
+    const stale = [...(previous.shards ?? []).map((s) => path.basename(String(s.file))), ...EXPORT_SIDE_FILES, 'manifest.json']
+    await Promise.all(stale.map((f) => rm(path.join(input.out, f), {force: true})))
   }
   await mkdir(input.out, {recursive: true})
 }
+
+const EXPORT_SIDE_FILES = ['vocab.txt', 'vocab.yaml', 'dataset_info.json']
+const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
 async function writeDataFile(out: string, format: ExportFormat, split: string, records: readonly TrainerRecord[]): Promise<ExportFile> {
   const file = dataFileName(format, split)

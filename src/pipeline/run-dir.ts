@@ -18,8 +18,9 @@ export async function claimRunDir(dir: string, name: string, config: Record<stri
     const diff = Object.keys({...before, ...config}).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(config[k]))
     if (diff.length > 0 && !overwrite) {
       const shown = diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
+      const hint = diff.includes('shard_index') ? ' (each worker of a sharded run needs its own --out)' : ''
       throw new GetokError(
-        `output folder was made with a different configuration (${shown}); use another --out or --overwrite`,
+        `output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`,
         {file},
       )
     }

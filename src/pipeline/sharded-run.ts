@@ -58,11 +58,16 @@ export async function runSharded<U extends {id: number}, R extends object>(
   return stats as ShardStats[]
 }
 
-export async function readShardRecords<R>(outDir: string, stats: readonly ShardStats[]): Promise<R[]> {
-  const out: R[] = []
+/** Every record of the shards, in order; `pick` keeps only what the caller needs (a full-COCO run has ~860k records). */
+export async function readShardRecords<R, P = R>(outDir: string, stats: readonly ShardStats[], pick?: (record: R) => P): Promise<P[]> {
+  const out: P[] = []
   for (const s of stats) {
     const text = await readFile(path.join(outDir, s.shard), 'utf8')
-    for (const line of text.split('\n')) if (line) out.push(JSON.parse(line) as R)
+    for (const line of text.split('\n')) {
+      if (!line) continue
+      const record = JSON.parse(line) as R
+      out.push(pick ? pick(record) : (record as unknown as P))
+    }
   }
   return out
 }
