@@ -29,6 +29,7 @@ const {values: args} = parseArgs({
     tau: {type: 'string', default: '0.8'},
     device: {type: 'string', default: 'cpu'},
     batch: {type: 'string', default: '16'},
+    stride: {type: 'string', default: '1'},
     'no-exhaustive': {type: 'boolean', default: false},
     write: {type: 'string'},
   },
@@ -45,7 +46,7 @@ const t = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
 }
 const base: CurateOptions = {
   grid: Number(args.grid), tau: Number(args.tau), epsilon: 1e-3, maxTokens: 64, policy: 'single', candidates: 'fast',
-  margin: 1, stride: 2, includeCrowd: false, tokenStyle: 'plain', batch: 1,
+  margin: 1, stride: Number(args.stride), includeCrowd: false, tokenStyle: 'plain', batch: 1,
 }
 
 const [engine, loadMs] = await t(() => SamEngine.load({device: args.device as Device}))

@@ -61,7 +61,8 @@ const strategies: Record<string, Run> = {
 
 interface Row {image_id: number; ann_id: number; policy: MaskPolicy; strategy: string; tokens: number; iou: number; reached: boolean}
 const rows: Row[] = []
-const calls: Record<string, number[]> = Object.fromEntries(Object.keys(strategies).map((s) => [s, []]))
+// distinct points each strategy asked SAM for, per image and policy (the cache is per image)
+const calls: Record<string, number[]> = Object.fromEntries(Object.keys(strategies).flatMap((s) => MASK_POLICIES.map((p) => [`${s}/${p}`, []])))
 const engine = await SamEngine.load()
 const data = await readCoco(args.annotations!)
 let done = 0
@@ -73,14 +74,14 @@ for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.
   const every = Array.from({length: n * n}, (_, k) => k)
   const masks = Object.fromEntries(await Promise.all(MASK_POLICIES.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))])))
   for (const [name, run] of Object.entries(strategies)) {
-    const asked = new Set<number>()
     for (const policy of MASK_POLICIES) {
+      const asked = new Set<number>()
       for (const {ann, mask} of objects) {
         const r = await run(mask, masks[policy], (ks) => ks.forEach((k) => asked.add(k)))
         rows.push({image_id: image.id, ann_id: ann.id, policy, strategy: name, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
       }
+      calls[`${name}/${policy}`].push(asked.size)
     }
-    calls[name].push(asked.size / MASK_POLICIES.length) // both policies come from the same calls
   }
   process.stderr.write(`\r${++done} images`)
 }
@@ -90,8 +91,8 @@ for (const policy of MASK_POLICIES) {
   const ref = rows.filter((r) => r.policy === policy && r.strategy === 'all')
   for (const name of Object.keys(strategies)) {
     const rs = rows.filter((r) => r.policy === policy && r.strategy === name)
-    const c = mean(calls[name])
-    lines.push(`| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls.all) / c).toFixed(1)} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`)
+    const c = mean(calls[`${name}/${policy}`])
+    lines.push(`| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls[`all/${policy}`]) / c).toFixed(1)} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`)
   }
 }
 console.log(`${done} images, n = ${n}, τ = ${tau}`)

@@ -9,7 +9,7 @@
  * from the same prompts; one greedy run to τ = 0.9 gives the runs for lower τ
  * as its prefixes.
  */
-import {writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 import {candidateIndices, type CandidateMode} from '../src/core/candidates.js'
 import {greedySelect, truncateAtTau} from '../src/core/greedy.js'
@@ -30,6 +30,9 @@ const {values: args} = parseArgs({
     margin: {type: 'string', default: '1'},
     grid: {type: 'string', default: '32'},
     out: {type: 'string'},
+    // rows are appended per image to this JSONL, so a long sweep can be stopped and resumed, or reported early
+    journal: {type: 'string'},
+    'report-only': {type: 'boolean', default: false},
   },
 })
 const TAUS = [0.7, 0.8, 0.9]
@@ -56,6 +59,18 @@ interface Row {
 const engine = await SamEngine.load()
 const rows: Row[] = []
 const perImage: {image_id: number; decoder_calls: number; seconds: number; objects: number; calls: Record<string, number>}[] = []
+const rowsBefore = () => rows.length
+
+const journalled = new Set<number>()
+if (args.journal && existsSync(args.journal)) {
+  for (const line of readFileSync(args.journal, 'utf8').split('\n')) {
+    if (!line) continue
+    const entry = JSON.parse(line) as {image: (typeof perImage)[number]; rows: Row[]}
+    perImage.push(entry.image)
+    rows.push(...entry.rows)
+    journalled.add(entry.image.image_id)
+  }
+}
 const strategies: {name: string; mode: CandidateMode; margin: number}[] =
   mode === 'all'
     ? [{name: 'all', mode: 'all', margin: 0}, ...[0, 1, 2].map((m) => ({name: `fast:${m}`, mode: 'fast' as const, margin: m}))]
@@ -65,7 +80,8 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
   const items = selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})
   for (const {image, anns} of items) {
     const {objects} = prepareObjects(image, anns, false)
-    if (objects.length === 0) continue
+    if (objects.length === 0 || journalled.has(image.id) || args['report-only']) continue
+    const firstRow = rowsBefore()
     const t0 = performance.now()
     const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images![d], image, annFile))
     const grid = {n, width: image.width, height: image.height}
@@ -88,6 +104,7 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
     const seconds = (performance.now() - t0) / 1000
     const calls = Object.fromEntries([...used].map(([k, v]) => [k, v.size]))
     perImage.push({image_id: image.id, decoder_calls: cache.decoded, seconds, objects: objects.length, calls})
+    if (args.journal) appendFileSync(args.journal, JSON.stringify({image: perImage[perImage.length - 1], rows: rows.slice(firstRow)}) + '\n')
     process.stderr.write(`\r${perImage.length} images, ${cache.decoded} calls, ${seconds.toFixed(1)} s   `)
   }
 }

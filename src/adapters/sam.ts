@@ -22,6 +22,9 @@ import {type GraphNode, deriveGraph, parseFields, readNode} from './onnx-graph.j
 export type Device = 'cpu' | 'cuda' | 'webgpu'
 export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
 
+// onnxruntime's own log lines would repeat, without context, what our errors say.
+ort.env.logLevel = 'fatal'
+
 const PIXEL_MEAN = [123.675, 116.28, 103.53]
 const PIXEL_STD = [58.395, 57.12, 57.375]
 const LOW_RES_PIXELS = SAM_LOW_RES * SAM_LOW_RES
@@ -83,6 +86,7 @@ export class SamEngine {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
+      logSeverityLevel: 4,
       intraOpNumThreads: options.threads ?? availableParallelism(),
     }
     const [encoder, decoder] = await Promise.all([

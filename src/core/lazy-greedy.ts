@@ -7,7 +7,9 @@
  * picks the best known candidate by the same IoU value, then climbs: it decodes
  * the undecoded pool neighbours of the current best and moves while one is
  * better. With stride 2 every pool cell is next to a probed one. The step is then
- * accepted or refused exactly as in the exhaustive rule.
+ * accepted or refused exactly as in the exhaustive rule; a step that finds no
+ * gain first decodes the rest of the pool, so the selector never stops for lack
+ * of looking. Savings come from objects that reach τ before that.
  *
  * `fetch` returns masks for raster indices; callers cache them per image, so a
  * point decoded for one object is free for the next.
@@ -80,6 +82,11 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
       best = next
     }
     if (!best || value(best) - iou <= options.epsilon) {
+      // before giving up, look at the rest of the pool: stopping is only as good as the search
+      if (known.size < pool.length) {
+        await learn([...pool])
+        continue
+      }
       stop = !best && chosen.length === 0 ? 'no-candidate' : 'no-gain'
       break
     }

@@ -16,6 +16,7 @@ import {loadImage, resizeForSam} from '../adapters/images.js'
 import type {ImageEmbedding, ModelIdentity, SamEngine} from '../adapters/sam.js'
 import type {Skip} from '../adapters/shards.js'
 import {ImageCandidates} from './image-candidates.js'
+import {type ObjectRecordHead, objectRecordHead} from './object-record.js'
 
 export interface CurateOptions {
   grid: number
@@ -34,17 +35,7 @@ export interface CurateOptions {
   batch: number
 }
 
-export interface CurateRecord {
-  image: string
-  image_id: number
-  ann_id: number
-  category: string
-  category_id: number
-  width: number
-  height: number
-  iscrowd: boolean
-  area: number
-  grid: number
+export interface CurateRecord extends ObjectRecordHead {
   points: Cell[]
   seg: string
   box: string
@@ -170,7 +161,7 @@ export const LAZY_SMALL_POOL = 16
 
 export function toRecord(
   image: CocoImage,
-  {ann, area, bbox}: PreparedObject,
+  object: PreparedObject,
   categories: ReadonlyMap<number, string>,
   greedy: GreedyResult,
   grid: GridFrame,
@@ -178,18 +169,9 @@ export function toRecord(
   model: ModelIdentity,
 ): CurateRecord {
   const points = sortCellsRaster(greedy.chosen.map((k) => indexToCell(k, grid.n)), grid.n)
-  const [tl, br] = boxToCorners(bbox, grid)
+  const [tl, br] = boxToCorners(object.bbox, grid)
   return {
-    image: image.fileName,
-    image_id: image.id,
-    ann_id: ann.id,
-    category: categories.get(ann.categoryId) ?? String(ann.categoryId),
-    category_id: ann.categoryId,
-    width: image.width,
-    height: image.height,
-    iscrowd: ann.iscrowd,
-    area,
-    grid: grid.n,
+    ...objectRecordHead(image, object, categories, grid.n),
     points,
     seg: cellsToSegTokens(points, grid.n, options.tokenStyle),
     box: boxToTokens(tl, br, options.tokenStyle),

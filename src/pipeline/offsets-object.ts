@@ -15,6 +15,7 @@ import {
 import {type Quotas, type SampledPair, objectSeed, samplePairs} from '../core/sampling.js'
 import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetToken, offsetsToTokens} from '../core/tokens.js'
 import type {PreparedObject} from './curate-image.js'
+import {type ObjectRecordHead, objectRecordHead} from './object-record.js'
 
 export interface OffsetsOptions extends RegionOptions {
   grid: number
@@ -26,17 +27,7 @@ export interface OffsetsOptions extends RegionOptions {
   includeCrowd: boolean
 }
 
-export interface OffsetsRecord {
-  image: string
-  image_id: number
-  ann_id: number
-  category: string
-  category_id: number
-  width: number
-  height: number
-  iscrowd: boolean
-  area: number
-  grid: number
+export interface OffsetsRecord extends ObjectRecordHead {
   /** sampled pairs, raster order; offset [du, dv] or "delete" */
   pairs: SampledPair[]
   /** the sampled points as a simulated previous prediction, <seg>…</seg> */
@@ -67,25 +58,17 @@ export interface OffsetsRecord {
 
 export function offsetsRecord(
   image: CocoImage,
-  {ann, mask, area, bbox}: PreparedObject,
+  object: PreparedObject,
   categories: ReadonlyMap<number, string>,
   o: OffsetsOptions,
 ): OffsetsRecord {
+  const {ann, mask, bbox} = object
   const frame: GridFrame = {n: o.grid, width: image.width, height: image.height}
   const grid = classifyGrid(mask, frame, o)
   const sample = samplePairs(grid, o.k, o.quotas, objectSeed(o.seed, image.id, ann.id))
   const corners = boxCornerTargets(bbox, frame, o)
   return {
-    image: image.fileName,
-    image_id: image.id,
-    ann_id: ann.id,
-    category: categories.get(ann.categoryId) ?? String(ann.categoryId),
-    category_id: ann.categoryId,
-    width: image.width,
-    height: image.height,
-    iscrowd: ann.iscrowd,
-    area,
-    grid: o.grid,
+    ...objectRecordHead(image, object, categories, o.grid),
     pairs: sample.pairs,
     prev: cellsToSegTokens(sample.pairs.map((p) => p.point), o.grid, o.tokenStyle),
     target: offsetsToTokens('seg', sample.pairs.map((p) => p.offset), o.tokenStyle),

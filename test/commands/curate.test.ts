@@ -74,7 +74,7 @@ describe('getok curate (CLI)', () => {
 
     const strict = getok(['curate', '-a', 'fixtures/bad/mixed.json', '-i', 'fixtures/sample/images', '-o', mkdtempSync(path.join(tmpdir(), 'getok-strict-')), '--grid', '16', '--strict'])
     expect(strict.code).not.toBe(0)
-    expect(strict.stderr.replace(/\s+/g, " ")).toMatch(/mixed\.json, annotation 900004: unknown image_id 777/)
+    expect(strict.stderr.replace(/\s+/g, " ")).toMatch(/mixed\.json, annotation 900001: zero-area mask/)
   })
 
   it.each([

@@ -47,7 +47,8 @@ describe('lazyGreedySelect', () => {
     }
   })
 
-  it('asks for fewer masks with stride 2 and never asks twice', async () => {
+  it('asks for fewer masks with stride 2 when τ is met early, and never asks twice', async () => {
+    const rule = {tau: 0.5, epsilon: 1e-3, maxTokens: 10}
     let fewer = 0
     for (let seed = 1; seed <= 15; seed++) {
       const {gt, all} = world(seed)
@@ -55,12 +56,14 @@ describe('lazyGreedySelect', () => {
       const lazy = await lazyGreedySelect(gt, n, [...all.keys()], async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, stride: 2, smallPool: 0})
       expect(new Set(asked).size).toBe(asked.length)
       if (asked.length < n * n) fewer++
+      // savings only come from meeting τ: a run that stops short of τ has looked at the whole pool
+      if (lazy.stop !== 'tau') expect(asked.length).toBe(n * n)
       // its IoU is the true IoU of the union it chose, and each step gained more than ε
       expect(lazy.chosen.length).toBeGreaterThan(0)
       expect(lazy.iou).toBeCloseTo(unionIou(gt, lazy.chosen.map((k) => all.get(k)!.mask)), 12)
       lazy.trace.forEach((v, k) => expect(v - (k === 0 ? 0 : lazy.trace[k - 1])).toBeGreaterThan(rule.epsilon))
     }
-    expect(fewer).toBe(15)
+    expect(fewer).toBeGreaterThan(7)
   })
 
   it('probes a coarse lattice anchored at the pool corner', () => {
