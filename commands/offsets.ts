@@ -1,5 +1,6 @@
 import {GetokCommand} from '../src/cli/base-command.js'
-import {inputFlags, offsetsFlags, parseNonNegative} from '../src/cli/flags.js'
+import {inputFlags, offsetsFlags, parseNonNegative, shareFlags} from '../src/cli/flags.js'
+import {workerShare} from '../src/pipeline/select-images.js'
 import {GetokError} from '../src/core/errors.js'
 import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/sampling.js'
 import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets-run.js'
@@ -15,7 +16,7 @@ export default class Offsets extends GetokCommand {
     '<%= config.bin %> offsets -a instances.json -o out/off --k 24 --quota ring=0.5,inside=0.3,hard=0.1,far=0.1 --seed 7 --json',
     '<%= config.bin %> offsets -a instances.json -i images -o out/off --curated out/curate',
   ]
-  static flags = {...inputFlags, ...offsetsFlags}
+  static flags = {...inputFlags, ...offsetsFlags, ...shareFlags}
 
   async run(): Promise<OffsetsRunResult> {
     const {flags} = await this.parse(Offsets)
@@ -40,6 +41,7 @@ export default class Offsets extends GetokCommand {
       shardSize: flags['shard-size'],
       strict: flags.strict,
       overwrite: flags.overwrite,
+      share: workerShare(flags['shard-index'], flags['shard-count']),
       progress: this.progress('offsets'),
     })
     const s = result.summary

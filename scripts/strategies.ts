@@ -59,6 +59,41 @@ const strategies: Record<string, Run> = {
   ),
 }
 
+/**
+ * Cover-skip (an experiment): walk the pool from the deepest anchor inside the object outwards and
+ * decode a point only if no mask decoded so far for this object, lying mostly inside the object,
+ * already covers its anchor (SAM tends to return that same mask there).
+ */
+function coverSkip(margin: number, precision: number): Run {
+  return async (gt, all, ask) => {
+    const f = grid(gt)
+    const pool = candidateIndices(gt, f, 'fast', margin)
+    const anchor = (k: number) => [Math.min(gt.width - 1, Math.floor(((k % n) + 0.5) * gt.width / n)), Math.min(gt.height - 1, Math.floor((Math.floor(k / n) + 0.5) * gt.height / n))]
+    const inside = (m: Candidate['mask'], x: number, y: number) => x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + x - m.x0] === 1
+    // anchors inside G first, then the rest, each in raster order
+    const order = [...pool].sort((a, b) => {
+      const [ax, ay] = anchor(a), [bx, by] = anchor(b)
+      return (gt.data[by * gt.width + bx] - gt.data[ay * gt.width + ax]) || a - b
+    })
+    const covers: Candidate['mask'][] = []
+    const decoded: number[] = []
+    for (const k of order) {
+      const [x, y] = anchor(k)
+      if (covers.some((m) => inside(m, x, y))) continue
+      decoded.push(k)
+      const m = all.get(k)!.mask
+      let inG = 0
+      for (let yy = 0; yy < m.h; yy++) for (let xx = 0; xx < m.w; xx++) if (m.data[yy * m.w + xx] && gt.data[(m.y0 + yy) * gt.width + m.x0 + xx]) inG++
+      if (m.area > 0 && inG / m.area >= precision) covers.push(m)
+    }
+    ask(decoded)
+    return greedySelect(gt, pick(all, decoded), base)
+  }
+}
+(strategies as Record<string, Run>)['cover:m1p0.5'] = coverSkip(1, 0.5)
+;(strategies as Record<string, Run>)['cover:m1p0.8'] = coverSkip(1, 0.8)
+;(strategies as Record<string, Run>)['cover:m2p0.8'] = coverSkip(2, 0.8)
+
 interface Row {image_id: number; ann_id: number; policy: MaskPolicy; strategy: string; tokens: number; iou: number; reached: boolean}
 const rows: Row[] = []
 // distinct points each strategy asked SAM for, per image and policy (the cache is per image)

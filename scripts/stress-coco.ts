@@ -18,7 +18,7 @@ import {once} from 'node:events'
 import {fileURLToPath} from 'node:url'
 import {readCoco} from '../src/adapters/coco.js'
 
-const SOURCES = ['instances_train2017.json', 'instances_val2017.json'].map((f) => `/work/shared/data/tiny-coco/annotations/${f}`)
+export const SOURCES = ['instances_train2017.json', 'instances_val2017.json'].map((f) => `/work/shared/data/tiny-coco/annotations/${f}`)
 const IMAGE_ID_STEP = 1_000_000
 const ANN_ID_STEP = 1_000_000_000_000
 
@@ -30,7 +30,7 @@ function arg(name: string, fallback: string): string {
 }
 
 /** Write the stress file element by element (never whole in memory); returns replicas, images and annotations written. */
-async function buildStressFile(out: string, targetBytes: number, sources: string[]): Promise<{replicas: number; images: number; annotations: number}> {
+export async function buildStressFile(out: string, targetBytes: number, sources: string[]): Promise<{replicas: number; images: number; annotations: number}> {
   const data = sources.map((f) => JSON.parse(readFileSync(f, 'utf8')) as {images: Json[]; annotations: Json[]; categories: Json[]})
   const images = data.flatMap((d) => d.images)
   const annotations = data.flatMap((d) => d.annotations)
@@ -105,4 +105,5 @@ async function main(): Promise<void> {
   if (process.argv.includes('--whole')) console.log('whole-file JSON.parse:', JSON.stringify(runChild('whole', out)))
 }
 
-await main()
+// run as a script, not when a test imports buildStressFile
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main()

@@ -1,6 +1,8 @@
 /**
  * COCO instances reader: one JSON file → typed images, categories and
- * annotations grouped by image.
+ * annotations grouped by image. The file is streamed (core/json-scan) and
+ * indexed in one pass, never held whole; an annotation's segmentation stays in
+ * the file and is read back by byte range when asked for (IndexedAnnotation).
  *
  * Whole-run problems (unreadable file, invalid JSON, a missing top-level array,
  * a bad image or category record, duplicate image or category ids) throw a
@@ -68,6 +70,9 @@ export interface CocoDataset {
 }
 
 type Json = Record<string, unknown>
+
+/** Largest image a record may declare: sharp's input limit in adapters/images; masks are full size, one byte a pixel. */
+export const MAX_IMAGE_PIXELS = 20000 * 20000
 
 /**
  * Read, validate and index a COCO instances file in one streaming pass (the
@@ -203,17 +208,23 @@ export class IndexedAnnotation implements CocoAnnotation {
   }
 }
 
+/** The JSON value at a byte range of the file; undefined when those bytes no longer parse (the file changed). */
 function readJsonSlice(file: string, offset: number, length: number): unknown {
   let fd: number | undefined
+  let text: string
   try {
     fd = openSync(file, 'r')
     const buf = Buffer.alloc(length)
-    const got = readSync(fd, buf, 0, length, offset)
-    return JSON.parse(buf.toString('utf8', 0, got))
+    text = buf.toString('utf8', 0, readSync(fd, buf, 0, length, offset))
   } catch (error) {
     throw new GetokError(`cannot read back an annotation (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
   } finally {
     if (fd !== undefined) closeSync(fd)
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 
@@ -294,6 +305,9 @@ export function parseImageRecord(raw: unknown, file: string, index: number): Coc
   for (const field of ['width', 'height']) {
     const v = raw[field]
     if (!Number.isInteger(v) || (v as number) <= 0) throw new GetokError(`bad image ${field}`, place(field), 'a positive integer', showValue(v))
+  }
+  if ((raw.width as number) * (raw.height as number) > MAX_IMAGE_PIXELS) {
+    throw new GetokError('image too large', place('width/height'), `at most ${MAX_IMAGE_PIXELS} pixels (what adapters/images decodes)`, `${raw.width}x${raw.height}`)
   }
   return {id: raw.id as number, fileName: raw.file_name, width: raw.width as number, height: raw.height as number}
 }

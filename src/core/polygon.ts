@@ -22,6 +22,8 @@ import {type Rle, rleToMask, rleUnion} from './rle.js'
 const SCALE = 5
 /** Coordinates beyond this are rejected: they cannot be real image positions and would make the edge walk huge. */
 const MAX_ABS_COORD = 1e6
+/** Longest outline rasterised, in pixels along the edges' major axes (the walk takes ×5 steps, 8 bytes each): hostile input cannot take gigabytes. */
+const MAX_OUTLINE = 2e6
 
 /** Throws an Error naming the problem when a part is not a valid COCO polygon. */
 export function checkPolygon(poly: unknown, part = 0): asserts poly is number[] {
@@ -35,6 +37,19 @@ export function checkPolygon(poly: unknown, part = 0): asserts poly is number[] 
     }
     if (Math.abs(v) > MAX_ABS_COORD) throw new Error(`polygon part ${part} coordinate ${k} is out of range: ${v}`)
   }
+  const outline = outlineLength(poly as number[])
+  if (outline > MAX_OUTLINE) throw new Error(`polygon part ${part} is too long to rasterise: its edges span ${Math.round(outline)} pixels, at most ${MAX_OUTLINE}`)
+}
+
+/** Sum over the closed outline's edges of max(|dx|, |dy|): what the rasteriser walks, over 5. */
+function outlineLength(poly: readonly number[]): number {
+  const k = poly.length / 2
+  let total = 0
+  for (let j = 0; j < k; j++) {
+    const l = (j + 1) % k
+    total += Math.max(Math.abs(poly[2 * l] - poly[2 * j]), Math.abs(poly[2 * l + 1] - poly[2 * j + 1]))
+  }
+  return total
 }
 
 /** Union of the parts' masks, as pycocotools' frPyObjects + merge. Throws on any invalid part. */

@@ -110,7 +110,9 @@ export async function encodeImageFile(engine: SamEngine, image: CocoImage, image
       `${loaded.width}x${loaded.height}`,
     )
   }
-  const {rgb, frame} = await resizeForSam(loaded)
+  const {rgb, frame} = await resizeForSam(loaded).catch((error) => {
+    throw error instanceof GetokError ? error.at({record: `image ${image.id}`}) : error
+  })
   return engine.encode(rgb, frame)
 }
 

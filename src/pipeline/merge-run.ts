@@ -11,8 +11,9 @@
  *   - every shard a manifest lists is there, complete (k-of-K, none missing),
  *     with the listed byte count, sha256 and record count;
  *   - no image id and no annotation id in two inputs (records and skips).
- * Then the shards are copied (their names carry the worker index, so none
- * collide) from the verified bytes, and manifest.json is written last, with the
+ * Then the shards are copied from the verified bytes, renamed into one numbering
+ * (`curate-00000-of-00048.jsonl`, workers in index order; the manifest's
+ * `shards[].from` says where each came from), and manifest.json is written last, with the
  * union of the skips and the statistics recomputed over all records in
  * image-id order: the summary one uninterrupted run reports.
  */
@@ -22,7 +23,7 @@ import {createHash} from 'node:crypto'
 import * as path from 'node:path'
 import {GetokError} from '../core/errors.js'
 import {reasonKey, summarise} from '../core/stats.js'
-import {type Skip, writeFileAtomic} from '../adapters/shards.js'
+import {type Skip, shardFileName, writeFileAtomic} from '../adapters/shards.js'
 import {TOOL} from '../version.js'
 import {type OffsetsRecord, summariseOffsets} from './offsets-object.js'
 import type {CurateRecord} from './curate-image.js'
@@ -66,21 +67,11 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
   checkSameRun(parts)
   checkWorkers(parts)
   parts.forEach(checkShardList)
-  await prepareOut(input.out, parts, input.overwrite)
+  const plan = planShards(parts)
+  await prepareOut(input.out, plan.map((p) => p.file), input.overwrite)
 
   const owners = new Owners()
-  const records: LightRecord[] = []
-  const pick = PICKERS[parts[0].manifest.command]
-  for (const part of parts) {
-    for (const shard of part.manifest.shards) {
-      const bytes = await readVerifiedShard(part.dir, shard)
-      for (const record of parseShard(bytes, path.join(part.dir, shard.file))) {
-        owners.claimRecord(record, part.dir, shard.file)
-        records.push({image_id: record.image_id, ann_id: record.ann_id, summary: pick(record)})
-      }
-      await writeFileAtomic(path.join(input.out, shard.file), bytes)
-    }
-  }
+  const records = await copyVerified(plan, input.out, owners)
   const skips = parts.flatMap((p) => p.manifest.skips.map((s) => (owners.claimSkip(s, p.dir), s)))
   records.sort((a, b) => a.image_id - b.image_id) // stable: a worker's records keep their order within an image
   const first = parts[0].manifest
@@ -91,20 +82,41 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
     created: new Date().toISOString(),
     config: mergedConfig(first.config),
     ...(first.model ? {model: first.model} : {}),
-    shards: parts.flatMap((p) => p.manifest.shards),
+    shards: plan.map(({part, shard, file}) => ({...shard, file, from: path.join(part.dir, shard.file)})),
     skips,
     summary,
   })
-  return {
-    out: input.out,
-    manifest,
-    command: first.command,
-    workers: parts.length,
-    shards: parts.reduce((n, p) => n + p.manifest.shards.length, 0),
-    records: records.length,
-    skipped: skips.length,
-    summary,
+  return {out: input.out, manifest, command: first.command, workers: parts.length, shards: plan.length, records: records.length, skipped: skips.length, summary}
+}
+
+interface PlannedShard {
+  part: Part
+  shard: Manifest['shards'][number]
+  /** its name in the merged folder: one numbering over all inputs, workers in index order */
+  file: string
+}
+
+/** Merged names `<command>-00000-of-000NN.jsonl`, in worker order (input order for unsharded runs). */
+function planShards(parts: readonly Part[]): PlannedShard[] {
+  const index = (p: Part) => (p.manifest.config.shard_index as number | undefined) ?? 0
+  const ordered = [...parts].sort((a, b) => index(a) - index(b))
+  const all = ordered.flatMap((part) => part.manifest.shards.map((shard) => ({part, shard})))
+  return all.map((s, k) => ({...s, file: shardFileName(s.part.manifest.command, k, all.length)}))
+}
+
+/** Verify each shard's bytes, claim its ids, write it under its merged name; what the summary needs of each record. */
+async function copyVerified(plan: readonly PlannedShard[], out: string, owners: Owners): Promise<LightRecord[]> {
+  const records: LightRecord[] = []
+  for (const {part, shard, file} of plan) {
+    const bytes = await readVerifiedShard(part.dir, shard)
+    const pick = PICKERS[part.manifest.command]
+    for (const record of parseShard(bytes, path.join(part.dir, shard.file))) {
+      owners.claimRecord(record, part.dir, shard.file)
+      records.push({image_id: record.image_id, ann_id: record.ann_id, summary: pick(record)})
+    }
+    await writeFileAtomic(path.join(out, file), bytes)
   }
+  return records
 }
 
 /** A worker folder's manifest, checked for the fields merge relies on. */
@@ -189,8 +201,8 @@ function checkShardList({dir, manifest}: Part): void {
 }
 
 /** Empty or new, or holding only what an interrupted merge left; --overwrite clears earlier output first. */
-async function prepareOut(out: string, parts: readonly Part[], overwrite: boolean): Promise<void> {
-  const ours = new Set(parts.flatMap((p) => p.manifest.shards.map((s) => s.file)))
+async function prepareOut(out: string, files: readonly string[], overwrite: boolean): Promise<void> {
+  const ours = new Set(files)
   const present = existsSync(out) ? await readdir(out) : []
   const isOutput = (f: string) => f.endsWith('.jsonl') || f.endsWith('.stats.json') || f === 'manifest.json' || f === 'run.json' || f.includes('.tmp-')
   const foreign = present.filter((f) => !ours.has(f) && !f.includes('.tmp-'))

@@ -20,7 +20,7 @@ import {prepareObjects} from './curate-image.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
 import {type Progress, silentProgress} from './progress.js'
 import {claimRunDir} from './run-dir.js'
-import {type ImageFilter, type WorkItem, resolveImagePath, selectImages} from './select-images.js'
+import {type ImageFilter, type WorkItem, WHOLE_RUN, type WorkerShare, isInShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
 import {type UnitResult, readShardRecords, runSharded, writeManifest} from './sharded-run.js'
 
 export interface OffsetsRunInput {
@@ -35,6 +35,8 @@ export interface OffsetsRunInput {
   shardSize: number
   strict: boolean
   overwrite: boolean
+  /** this worker's share of the images (--shard-index/--shard-count); the whole run by default */
+  share?: WorkerShare
   progress?: Progress
 }
 
@@ -56,24 +58,27 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
   const started = Date.now()
   if (input.images !== undefined && !isDirectory(input.images)) throw new GetokError('image folder not found', {file: input.images})
   const data = await readCoco(input.annotations)
-  if (input.strict && data.orphans.length > 0) {
-    const {ann, reason} = data.orphans[0]
+  const share = input.share ?? WHOLE_RUN
+  // each orphan is reported by the one worker its image id belongs to
+  const orphans = data.orphans.filter((o) => isInShare(o.ann.imageId, share))
+  if (input.strict && orphans.length > 0) {
+    const {ann, reason} = orphans[0]
     throw new GetokError(reason, {file: input.annotations, record: `annotation ${ann.id}`})
   }
-  const items = selectImages(data, input.filter)
+  const items = takeShare(selectImages(data, input.filter), share)
   const curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
-  const config = offsetsConfig(input, items.length)
+  const config = {...offsetsConfig(input, items.length), ...(share.count > 1 ? {shard_index: share.index, shard_count: share.count} : {})}
   await claimRunDir(input.out, 'offsets', config, input.overwrite)
 
   const stats = await runSharded(
     items.map((it) => ({...it, id: it.image.id})),
-    {outDir: input.out, name: 'offsets', shardSize: input.shardSize},
+    {outDir: input.out, name: workerRunName('offsets', share), shardSize: input.shardSize},
     (item) => offsetsForImage(input, data, curated, item),
     input.progress ?? silentProgress,
   )
 
   const records = await readShardRecords<OffsetsRecord>(input.out, stats)
-  const skips = [...data.orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})), ...stats.flatMap((s) => s.skips)]
+  const skips = [...orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})), ...stats.flatMap((s) => s.skips)]
   const reasons: Record<string, number> = {}
   for (const s of skips) reasons[reasonKey(s.reason)] = (reasons[reasonKey(s.reason)] ?? 0) + 1
   const summary = summariseOffsets(records, reasons, skips.length, input.options.tokenStyle)

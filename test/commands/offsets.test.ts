@@ -210,3 +210,19 @@ describe('getok offsets options', () => {
     })
   })
 })
+
+describe('getok offsets across workers', () => {
+  it('splits the images over --shard-count workers, disjointly, with the same records as one run', async () => {
+    const whole = tempDir('whole')
+    await offsets([...SAMPLE, '-o', whole])
+    const workers = [0, 1, 2].map((i) => tempDir(`w${i}`))
+    for (const [i, dir] of workers.entries()) await offsets([...SAMPLE, '-o', dir, '--shard-index', String(i), '--shard-count', '3'])
+    const key = (r: OffsetsRecord) => `${r.image_id}/${r.ann_id}`
+    const parts = workers.map(recordsOf)
+    const ids = parts.flat().map(key)
+    expect(new Set(ids).size).toBe(ids.length)
+    const byKey = (rs: OffsetsRecord[]) => Object.fromEntries(rs.map((r) => [key(r), r]))
+    expect(byKey(parts.flat())).toEqual(byKey(recordsOf(whole)))
+    expect(readdirSync(workers[1]).some((f) => /^offsets-w001-\d{5}-of-\d{5}\.jsonl$/.test(f))).toBe(true)
+  })
+})

@@ -7,6 +7,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 // Many machines and crashes, with the built CLI (npm test builds first) and the real model,
 // on 2 real images at --grid 16, one image per shard.
 const BIN = path.resolve('bin/run.js')
+const SBATCH = path.resolve('docs/deploy/getok-curate.sbatch')
 const SMALL = ['-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images', '--grid', '16', '--image-ids', '443303,184321', '--shard-size', '1']
 // worker shares of these ids (FNV-1a mod 3): 184321 → 0, 443303 → 2, worker 1 gets none
 const WORKERS = 3
@@ -43,30 +44,43 @@ describe('many machines and crashes (CLI, real SAM)', () => {
   const workerDir = (i: number) => path.join(root, `w${i}`)
 
   beforeAll(async () => {
-    // the reference run and the workers, all at once, as a cluster would start them
+    // the reference run, and the workers through the Slurm script as array tasks would run it, all at once
     const codes = await Promise.all([
       run(['curate', ...SMALL, '-o', single, '--threads', '1']),
-      ...Array.from({length: WORKERS}, (_, i) => run(['curate', ...SMALL, '-o', workerDir(i), '--shard-index', String(i), '--shard-count', String(WORKERS), '--threads', '1'])),
+      ...Array.from({length: WORKERS}, (_, i) => slurm({SLURM_ARRAY_TASK_ID: String(i)})),
     ])
     expect(codes).toEqual([0, 0, 0, 0])
   })
 
-  it('gives workers disjoint shares with their own shard names, and merges them into exactly the single run', () => {
+  /** docs/deploy/getok-curate.sbatch with the environment Slurm would give it (sbatch itself is not here). */
+  function slurm(env: Record<string, string>): Promise<number | null> {
+    const settings = {SLURM_JOB_ID: 'local', SLURM_CPUS_PER_TASK: '1', N: String(WORKERS), OUT: root, GETOK: `node ${BIN}`, FLAGS: SMALL.slice(4).join(' ')}
+    const child = spawn('bash', [SBATCH], {stdio: 'ignore', env: {...process.env, ANN: SMALL[1], IMAGES: SMALL[3], ...settings, ...env}})
+    return new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  }
+
+  it('gives workers disjoint shares with their own shard names, and merges them into exactly the single run', async () => {
     const perWorker = Array.from({length: WORKERS}, (_, i) => recordsOf(workerDir(i)).map((r) => r.image_id))
     expect(perWorker.map((ids) => [...new Set(ids)])).toEqual([[184321], [], [443303]])
     expect(readdirSync(workerDir(2)).filter((f) => f.endsWith('.jsonl'))).toEqual(['curate-w002-00000-of-00001.jsonl'])
     expect(manifestOf(workerDir(2)).config).toMatchObject({shard_index: 2, shard_count: 3, annotations_images: 2})
 
-    const out = path.join(root, 'merged')
-    const merged = getok(['merge', ...[0, 1, 2].map(workerDir), '--out', out, '--json'])
+    // by hand, then as the Slurm script's merge step (into $OUT/all)
+    const byHand = path.join(root, 'merged')
+    const merged = getok(['merge', ...[0, 1, 2].map(workerDir), '--out', byHand, '--json'])
     expect(merged.code).toBe(0)
     expect(JSON.parse(merged.stdout)).toMatchObject({workers: 3, shards: 3, records: recordsOf(single).length})
-    expect(recordsOf(out)).toEqual(recordsOf(single))
-    const [a, b] = [manifestOf(single), manifestOf(out)]
-    expect(b.summary).toEqual(a.summary)
-    expect(b.config).toEqual(a.config)
-    expect(sortedSkips(b.skips)).toEqual(sortedSkips(a.skips))
-    expect(b.model).toEqual(a.model)
+    expect(await slurm({STEP: 'merge'})).toBe(0)
+    for (const out of [byHand, path.join(root, 'all')]) {
+      expect(readdirSync(out).sort()).toEqual(['curate-00000-of-00003.jsonl', 'curate-00001-of-00003.jsonl', 'curate-00002-of-00003.jsonl', 'manifest.json'])
+      expect(manifestOf(out).shards.map((s: {from: string}) => path.basename(s.from))).toEqual([0, 1, 2].map((i) => `curate-w00${i}-00000-of-00001.jsonl`))
+      expect(recordsOf(out)).toEqual(recordsOf(single))
+      const [a, b] = [manifestOf(single), manifestOf(out)]
+      expect(b.summary).toEqual(a.summary)
+      expect(b.config).toEqual(a.config)
+      expect(sortedSkips(b.skips)).toEqual(sortedSkips(a.skips))
+      expect(b.model).toEqual(a.model)
+    }
   })
 
   describe('merge refuses broken or mismatched inputs, naming what is wrong', () => {
@@ -147,11 +161,18 @@ describe('many machines and crashes (CLI, real SAM)', () => {
   it('survives SIGKILL at random moments, several times: the restarted run ends with exactly the uninterrupted records', async () => {
     const seed = Number(process.env.GETOK_KILL_SEED ?? 20251125)
     const random = lcg(seed)
+    // the kill moments are drawn from how long one uninterrupted run takes on this machine now
+    const started = Date.now()
+    expect(await run(['curate', ...SMALL, '-o', tmp('solo'), '--threads', '1'])).toBe(0)
+    const soloMs = Date.now() - started
     const kills: string[] = []
-    // one cycle: kill at random moments and restart until a run finishes; more cycles until enough kills
+    // a cycle: up to 4 kills, the k-th at a random moment of the k-th quarter of a run's length (a
+    // restarted run has less left to do, so a late kill may find it finished), then a run to the end;
+    // another cycle in a fresh folder until at least 4 kills have landed
     for (let cycle = 0; cycle < 3 && kills.length < 4; cycle++) {
       const dir = tmp('kill')
-      kills.push(...(await killAndRestartUntilDone(dir, random)))
+      const landed = await killAndRestartUntilDone(dir, (k) => Math.round((0.05 + (0.95 * (k + random())) / 4) * soloMs), 4)
+      kills.push(...landed.map((k) => `cycle ${cycle + 1}: ${k}`))
       expect(recordsOf(dir)).toEqual(recordsOf(single))
       for (const f of readdirSync(single).filter((f) => f.endsWith('.jsonl'))) {
         expect(readFileSync(path.join(dir, f), 'utf8')).toBe(readFileSync(path.join(single, f), 'utf8'))
@@ -159,19 +180,19 @@ describe('many machines and crashes (CLI, real SAM)', () => {
       expect(readdirSync(dir).filter((f) => /\.(partial|journal)$/.test(f))).toEqual([])
       expect(manifestOf(dir).summary).toEqual(manifestOf(single).summary)
     }
-    console.log(`kill test (GETOK_KILL_SEED=${seed}): SIGKILL after ${kills.join(', ')}`)
+    console.log(`kill test (GETOK_KILL_SEED=${seed}, a whole run ${soloMs} ms): SIGKILL at ${kills.join('; ')}`)
     expect(kills.length).toBeGreaterThanOrEqual(3)
-  })
+  }, 480_000) // several restarts of a SAM run; on a loaded 2-core machine each takes 10–30 s
 })
 
 /**
- * Start the run, SIGKILL it after a random 0.2–8 s (a whole run takes about 4–8 s here), check
- * that no cut line survives, restart; returns where each kill landed.
+ * Start the run, SIGKILL it after randomDelay(attempt) ms, check that no cut line survives,
+ * restart; after `attempts` kills let it finish. Returns where each kill landed.
  */
-async function killAndRestartUntilDone(dir: string, random: () => number): Promise<string[]> {
+async function killAndRestartUntilDone(dir: string, randomDelay: (attempt: number) => number, attempts: number): Promise<string[]> {
   const kills: string[] = []
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const delay = 200 + Math.floor(random() * 7800)
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const delay = randomDelay(attempt)
     const outcome = await exitOrKill(spawn('node', [BIN, 'curate', ...SMALL, '-o', dir, '--threads', '1'], {stdio: 'ignore'}), delay)
     if (outcome !== 'killed') {
       expect(outcome).toBe(0)
@@ -181,7 +202,7 @@ async function killAndRestartUntilDone(dir: string, random: () => number): Promi
     expectNoPartialLine(dir)
   }
   expect(await run(['curate', ...SMALL, '-o', dir, '--threads', '1'])).toBe(0)
-  return delays
+  return kills
 }
 
 /** Deterministic [0, 1) numbers from a seed (the kill moments are printed with it). */

@@ -1,0 +1,39 @@
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+// merge on `offsets` output (no SAM needed); the curate workers and every refusal are in scale.test.ts.
+const BIN = path.resolve('bin/run.js')
+const SAMPLE = ['-a', 'fixtures/sample/instances.json', '--grid', '16', '--seed', '3']
+
+const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `getok-${name}-`))
+const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
+const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
+const recordsOf = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+    .sort((a, b) => a.image_id - b.image_id)
+
+describe('getok merge (offsets output)', () => {
+  it('joins runs over disjoint images into the records and summary of one run over all of them', () => {
+    const [a, b, both, out] = ['a', 'b', 'both', 'out'].map((n) => path.join(tmp('merge-offsets'), n))
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303', '-o', a]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '184321', '-o', b]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303,184321', '-o', both]).status).toBe(0)
+    const r = getok(['merge', a, b, '-o', out, '--json'])
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({command: 'offsets', workers: 2, shards: 2})
+    expect(recordsOf(out)).toEqual(recordsOf(both))
+    expect(manifestOf(out).summary).toEqual(manifestOf(both).summary)
+  })
+
+  it('refuses nothing to merge and a folder that is not a run', () => {
+    expect(getok(['merge', '-o', tmp('merge-none')]).stderr).toMatch(/Missing 1 required arg/)
+    const r = getok(['merge', 'fixtures/sample', '-o', path.join(tmp('merge-none'), 'out')])
+    expect(r.status).toBe(2)
+    expect(r.stderr.replace(/\s+/g, ' ')).toMatch(/fixtures\/sample: no manifest\.json: this run has not finished/)
+  })
+})
