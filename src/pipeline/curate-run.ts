@@ -12,7 +12,7 @@ import {TOOL} from '../version.js'
 import {type CurateOptions, type CurateRecord, curateImage, prepareObjects} from './curate-image.js'
 import {type Progress, silentProgress} from './progress.js'
 import {claimRunDir} from './run-dir.js'
-import {type ImageFilter, WHOLE_RUN, type WorkerShare, isInShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
+import {type ImageFilter, WHOLE_RUN, type WorkerShare, orphansOfShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
 import {readShardRecords, runSharded, writeManifest} from './sharded-run.js'
 
 export interface CurateRunInput {
@@ -49,11 +49,7 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
   }
   const data = await readCoco(input.annotations)
   const share = input.share ?? WHOLE_RUN
-  const orphans = data.orphans.filter((o) => isInShare(o.ann.imageId, share))
-  if (input.strict && orphans.length > 0) {
-    const {ann, reason} = orphans[0]
-    throw new GetokError(reason, {file: input.annotations, record: `annotation ${ann.id}`})
-  }
+  const orphans = orphansOfShare(data, share, input.strict)
   const all = selectImages(data, input.filter)
   const items = takeShare(all, share)
   const engine = await input.engine()

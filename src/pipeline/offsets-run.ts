@@ -20,7 +20,7 @@ import {prepareObjects} from './curate-image.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
 import {type Progress, silentProgress} from './progress.js'
 import {claimRunDir} from './run-dir.js'
-import {type ImageFilter, type WorkItem, WHOLE_RUN, type WorkerShare, isInShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
+import {type ImageFilter, type WorkItem, WHOLE_RUN, type WorkerShare, orphansOfShare, resolveImagePath, selectImages, takeShare, workerRunName} from './select-images.js'
 import {type UnitResult, readShardRecords, runSharded, writeManifest} from './sharded-run.js'
 
 export interface OffsetsRunInput {
@@ -59,12 +59,7 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
   if (input.images !== undefined && !isDirectory(input.images)) throw new GetokError('image folder not found', {file: input.images})
   const data = await readCoco(input.annotations)
   const share = input.share ?? WHOLE_RUN
-  // each orphan is reported by the one worker its image id belongs to
-  const orphans = data.orphans.filter((o) => isInShare(o.ann.imageId, share))
-  if (input.strict && orphans.length > 0) {
-    const {ann, reason} = orphans[0]
-    throw new GetokError(reason, {file: input.annotations, record: `annotation ${ann.id}`})
-  }
+  const orphans = orphansOfShare(data, share, input.strict)
   const items = takeShare(selectImages(data, input.filter), share)
   const curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
   const config = {...offsetsConfig(input, items.length), ...(share.count > 1 ? {shard_index: share.index, shard_count: share.count} : {})}

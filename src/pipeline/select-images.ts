@@ -110,3 +110,16 @@ export function takeShare<T extends {image: CocoImage}>(items: readonly T[], sha
 export function workerRunName(name: string, share: WorkerShare): string {
   return share.count === 1 ? name : `${name}-w${String(share.index).padStart(Math.max(3, String(share.count - 1).length), '0')}`
 }
+
+/**
+ * The reader's skipped annotations that this worker reports (each by the one
+ * worker its image id belongs to); with `strict` the first one stops the run.
+ */
+export function orphansOfShare(data: CocoDataset, share: WorkerShare, strict: boolean): CocoDataset['orphans'] {
+  const orphans = data.orphans.filter((o) => isInShare(o.ann.imageId, share))
+  if (strict && orphans.length > 0) {
+    const {ann, reason} = orphans[0]
+    throw new GetokError(reason, {file: data.file, record: `annotation ${ann.id}`})
+  }
+  return orphans
+}
