@@ -127,7 +127,7 @@ export function trainerHints(format: ExportFormat, h: HintContext): string[] {
       return [
         `swift sft --dataset ${train ? at(train.file) : '<data file>'}${others.length ? ` --val_dataset ${others.map((f) => at(f.file)).join(' ')}` : ''} --new_special_tokens ${at('vocab.txt')}`,
         root ? `image paths are relative: run from ${root}, or set ROOT_IMAGE_DIR to it` : 'image paths carry --image-root',
-        'with LoRA (--tuner_type lora) add --modules_to_save embed_tokens lm_head so the new token rows are trained and saved',
+        'with LoRA (--tuner_type lora; --train_type lora in ms-swift 3.x) add --modules_to_save embed_tokens lm_head so the new token rows are trained and saved',
       ]
     case 'llamafactory':
       return [
