@@ -6,7 +6,9 @@
  *
  *   node dist/scripts/strategies.js --annotations A --images DIR [--limit N] [--grid 32] [--tau 0.8] [--out f.json]
  */
-import {writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import * as path from 'node:path'
+import type {CropMask} from '../src/core/sam-geometry.js'
 import {parseArgs} from 'node:util'
 import {candidateIndices} from '../src/core/candidates.js'
 import {type Candidate, greedySelect, type GreedyResult} from '../src/core/greedy.js'
@@ -28,6 +30,8 @@ const {values: args} = parseArgs({
     grid: {type: 'string', default: '32'},
     tau: {type: 'string', default: '0.8'},
     out: {type: 'string'},
+    // folder of per-image candidate masks: written on the first run, read (no SAM) on later ones
+    cache: {type: 'string'},
   },
 })
 const n = Number(args.grid)
@@ -64,7 +68,7 @@ const strategies: Record<string, Run> = {
  * decode a point only if no mask decoded so far for this object, lying mostly inside the object,
  * already covers its anchor (SAM tends to return that same mask there).
  */
-function coverSkip(margin: number, precision: number): Run {
+function coverSkip(margin: number, precision: number, climb = false, climbMargin = margin): Run {
   return async (gt, all, ask) => {
     const f = grid(gt)
     const pool = candidateIndices(gt, f, 'fast', margin)
@@ -86,13 +90,92 @@ function coverSkip(margin: number, precision: number): Run {
       for (let yy = 0; yy < m.h; yy++) for (let xx = 0; xx < m.w; xx++) if (m.data[yy * m.w + xx] && gt.data[(m.y0 + yy) * gt.width + m.x0 + xx]) inG++
       if (m.area > 0 && inG / m.area >= precision) covers.push(m)
     }
-    ask(decoded)
-    return greedySelect(gt, pick(all, decoded), base)
+    if (!climb) {
+      ask(decoded)
+      return greedySelect(gt, pick(all, decoded), base)
+    }
+    // then decode the undecoded pool neighbours of the chosen points until the choice settles
+    const inPool = new Set(candidateIndices(gt, f, 'fast', climbMargin))
+    const have = new Set(decoded)
+    for (;;) {
+      const r = greedySelect(gt, pick(all, [...have]), base)
+      const fresh = r.chosen.flatMap((k) => {
+        const i = k % n, j = Math.floor(k / n)
+        const out: number[] = []
+        for (let v = j - 1; v <= j + 1; v++) for (let u = i - 1; u <= i + 1; u++) {
+          const q = v * n + u
+          if (u >= 0 && v >= 0 && u < n && v < n && inPool.has(q) && !have.has(q)) out.push(q)
+        }
+        return out
+      })
+      if (fresh.length === 0) {
+        ask([...have])
+        return r
+      }
+      fresh.forEach((q) => have.add(q))
+    }
   }
 }
-(strategies as Record<string, Run>)['cover:m1p0.5'] = coverSkip(1, 0.5)
-;(strategies as Record<string, Run>)['cover:m1p0.8'] = coverSkip(1, 0.8)
-;(strategies as Record<string, Run>)['cover:m2p0.8'] = coverSkip(2, 0.8)
+for (const [name, run] of Object.entries({
+  'cover:m1p0.5': coverSkip(1, 0.5),
+  'cover:m1p0.8': coverSkip(1, 0.8),
+  'cover:m2p0.8': coverSkip(2, 0.8),
+  'cover+climb:m1p0.8': coverSkip(1, 0.8, true),
+  'cover+climb:m1p0.5': coverSkip(1, 0.5, true),
+  'cover+climb:m0p0.8': coverSkip(0, 0.8, true),
+  'cover+climb:m2p0.9': coverSkip(2, 0.9, true),
+  'cover+climb:m0p0.9': coverSkip(0, 0.9, true),
+  'cover+climb:m0p0.7': coverSkip(0, 0.7, true),
+  'cover+climb:m0p0.8c1': coverSkip(0, 0.8, true, 1),
+  'cover+climb:m0p0.9c1': coverSkip(0, 0.9, true, 1),
+})) (strategies as Record<string, Run>)[name] = run
+
+/** All n² candidate masks of an image for both policies, from SAM or from --cache. */
+async function imageMasks(image: {id: number; width: number; height: number; fileName: string}, _objects: number): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
+  const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin`)
+  if (file && existsSync(file)) return readMasks(new Uint8Array(readFileSync(file)))
+  const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
+  const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, MASK_POLICIES)
+  const every = Array.from({length: n * n}, (_, k) => k)
+  const out = Object.fromEntries(await Promise.all(MASK_POLICIES.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))]))) as Record<MaskPolicy, Map<number, Candidate>>
+  if (file) {
+    mkdirSync(args.cache!, {recursive: true})
+    writeFileSync(file, writeMasks(out))
+  }
+  return out
+}
+
+// cache layout: per policy, per index: int32 x0, y0, w, h, area, then w·h bytes
+function writeMasks(all: Record<MaskPolicy, Map<number, Candidate>>): Uint8Array {
+  const parts: Uint8Array[] = []
+  for (const p of MASK_POLICIES) {
+    for (let k = 0; k < n * n; k++) {
+      const m = all[p].get(k)!.mask
+      parts.push(new Uint8Array(Int32Array.from([m.x0, m.y0, m.w, m.h, m.area]).buffer), m.data)
+    }
+  }
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0))
+  let at = 0
+  for (const q of parts) { out.set(q, at); at += q.length }
+  return out
+}
+
+function readMasks(buf: Uint8Array): Record<MaskPolicy, Map<number, Candidate>> {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  let at = 0
+  const out = {} as Record<MaskPolicy, Map<number, Candidate>>
+  for (const p of MASK_POLICIES) {
+    out[p] = new Map()
+    for (let k = 0; k < n * n; k++) {
+      const [x0, y0, w, h, area] = [0, 1, 2, 3, 4].map((f) => view.getInt32(at + 4 * f, true))
+      at += 20
+      const mask: CropMask = {x0, y0, w, h, area, data: buf.slice(at, at + w * h)}
+      at += w * h
+      out[p].set(k, {index: k, mask})
+    }
+  }
+  return out
+}
 
 interface Row {image_id: number; ann_id: number; policy: MaskPolicy; strategy: string; tokens: number; iou: number; reached: boolean}
 const rows: Row[] = []
@@ -104,10 +187,7 @@ let done = 0
 for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})) {
   const {objects} = prepareObjects(image, anns, false)
   if (objects.length === 0) continue
-  const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
-  const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, MASK_POLICIES)
-  const every = Array.from({length: n * n}, (_, k) => k)
-  const masks = Object.fromEntries(await Promise.all(MASK_POLICIES.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))])))
+  const masks = await imageMasks(image, objects.length)
   for (const [name, run] of Object.entries(strategies)) {
     for (const policy of MASK_POLICIES) {
       const asked = new Set<number>()

@@ -4,12 +4,14 @@
  *   fast: points whose cell holds at least one object pixel, grown by `margin`
  *         cells in each direction; SAM masks from points far from an object
  *         cannot cover it without covering much else.
+ *   cover: the same pool, prompted only where no earlier mask covers a point
+ *         (core/cover-greedy.ts).
  */
 import {type GridFrame, cellToIndex} from './grid.js'
 import type {Mask} from './mask.js'
 
-export type CandidateMode = 'fast' | 'all'
-export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'all']
+export type CandidateMode = 'fast' | 'cover' | 'all'
+export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'cover', 'all']
 
 /** Raster indices of cells that contain at least one set pixel of the mask. */
 export function cellsTouchedByMask(mask: Mask, f: GridFrame): Uint8Array {
@@ -44,6 +46,7 @@ export function dilateCells(cells: Uint8Array, n: number, margin: number): Uint8
 export function candidateIndices(mask: Mask, f: GridFrame, mode: CandidateMode, margin: number): number[] {
   const n2 = f.n * f.n
   if (mode === 'all') return Array.from({length: n2}, (_, k) => k)
+  // fast and cover share the pool; cover prompts only part of it (core/cover-greedy.ts)
   const cells = dilateCells(cellsTouchedByMask(mask, f), f.n, margin)
   const out: number[] = []
   for (let k = 0; k < n2; k++) if (cells[k]) out.push(k)

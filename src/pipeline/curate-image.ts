@@ -6,6 +6,7 @@
 import {type GridFrame, type Cell, indexToCell, pointToNearestCell, sortCellsRaster} from '../core/grid.js'
 import {type GreedyResult, greedySelect} from '../core/greedy.js'
 import {lazyGreedySelect} from '../core/lazy-greedy.js'
+import {coverGreedySelect} from '../core/cover-greedy.js'
 import {type Mask, maskArea, maskToBoxXywh} from '../core/mask.js'
 import type {MaskPolicy} from '../core/policy.js'
 import {type CandidateMode, candidateIndices} from '../core/candidates.js'
@@ -150,13 +151,21 @@ export async function curateImage(
   return result
 }
 
-/** Exhaustive: every grid point, the reference. Fast: the lazy selector over the object's pool. */
+/** Exhaustive: every grid point, the reference. Fast: the object's pool (lazily with --stride > 1). Cover: cover-and-climb over the pool. */
 export async function selectPoints(mask: Mask, grid: GridFrame, cache: ImageCandidates, options: CurateOptions): Promise<GreedyResult> {
   const rule = {tau: options.tau, epsilon: options.epsilon, maxTokens: options.maxTokens}
   if (options.candidates === 'all') return greedySelect(mask, await cache.get(candidateIndices(mask, grid, 'all', 0)), rule)
+  if (options.candidates === 'cover') {
+    // measured best without a margin: the climb reaches the points just outside the object
+    const pool = candidateIndices(mask, grid, 'fast', 0)
+    return coverGreedySelect(mask, grid, pool, (ks) => cache.get(ks), {...rule, precision: COVER_PRECISION})
+  }
   const pool = candidateIndices(mask, grid, 'fast', options.margin)
   return lazyGreedySelect(mask, grid.n, pool, (ks) => cache.get(ks), {...rule, stride: options.stride, smallPool: LAZY_SMALL_POOL})
 }
+
+/** A mask stands for the points it covers when at least this share of it lies inside the object. */
+export const COVER_PRECISION = 0.8
 
 /** Pools this small are decoded whole: probing saves little there. */
 export const LAZY_SMALL_POOL = 16

@@ -115,6 +115,18 @@ describe('curate on real COCO photos with real SAM', () => {
     expect(again.summary).toEqual(result.summary)
   })
 
+  it('cover mode prompts fewer points and stays close to the fast result', async () => {
+    const coverOut = mkdtempSync(path.join(tmpdir(), 'getok-cover-'))
+    const before = engine.decoderCalls
+    const cover = await runCurate({
+      annotations: ANN, images: IMAGES, out: coverOut, filter: {imageIds: [443303, 184321]}, options: {...options, candidates: 'cover'},
+      shardSize: 1, strict: false, overwrite: false, engine: async () => engine, modelFiles: defaultModelFiles(),
+    })
+    expect(engine.decoderCalls - before).toBeLessThan(result.decoderCalls)
+    expect(cover.summary.records).toBe(result.summary.records)
+    expect(Math.abs(cover.summary.mean_iou - result.summary.mean_iou)).toBeLessThan(0.05)
+  })
+
   it('refuses an output folder made with another configuration', async () => {
     await expect(runCurate({
       annotations: ANN, images: IMAGES, out, filter: {imageIds: [443303, 184321]}, options: {...options, tau: 0.9}, shardSize: 1,
