@@ -13,7 +13,7 @@
  *
  * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates cover`).
  */
-import {type GridFrame, cellToAnchor} from './grid.js'
+import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
 import {type Candidate, type GreedyOptions, type GreedyResult, greedySelect} from './greedy.js'
 import type {Mask} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
@@ -43,7 +43,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const inPool = new Set(pool)
   for (;;) {
     const result = greedySelect(gt, [...known.values()], options)
-    const fresh = [...new Set(result.chosen.flatMap((k) => neighbours(k, f.n)))].filter((q) => inPool.has(q) && !known.has(q))
+    const fresh = [...new Set(result.chosen.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => inPool.has(q) && !known.has(q))
     if (fresh.length === 0) return result
     for (const cand of await fetch(fresh)) known.set(cand.index, cand)
   }
@@ -60,15 +60,4 @@ function insideShare(m: CropMask, gt: Mask): number {
     for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x] && gt.data[row + x]) inside++
   }
   return inside / m.area
-}
-
-/** The 8-connected neighbours of a raster index on an n×n grid. */
-function neighbours(k: number, n: number): number[] {
-  const i = k % n
-  const j = Math.floor(k / n)
-  const out: number[] = []
-  for (let v = j - 1; v <= j + 1; v++) {
-    for (let u = i - 1; u <= i + 1; u++) if ((u !== i || v !== j) && u >= 0 && v >= 0 && u < n && v < n) out.push(v * n + u)
-  }
-  return out
 }

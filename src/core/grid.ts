@@ -65,6 +65,17 @@ export function indexToCell(k: number, n: number): Cell {
   return [k % n, Math.floor(k / n)]
 }
 
+/** Raster indices of the 8-connected neighbours of a cell on an n×n grid (the cell itself excluded). */
+export function cellNeighbours(index: number, n: number): number[] {
+  const i = index % n
+  const j = Math.floor(index / n)
+  const out: number[] = []
+  for (let v = j - 1; v <= j + 1; v++) {
+    for (let u = i - 1; u <= i + 1; u++) if ((u !== i || v !== j) && u >= 0 && v >= 0 && u < n && v < n) out.push(v * n + u)
+  }
+  return out
+}
+
 /** Cells sorted in raster order (by j, then i), duplicates removed. */
 export function sortCellsRaster(cells: readonly Cell[], n: number): Cell[] {
   const seen = new Set<number>()

@@ -15,6 +15,7 @@
  * point decoded for one object is free for the next.
  */
 import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, addToUnion, boxesMeet, countAgainst} from './greedy.js'
+import {cellNeighbours} from './grid.js'
 import type {Mask} from './mask.js'
 
 export interface LazyOptions extends GreedyOptions {
@@ -60,15 +61,7 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
     }
     return best
   }
-  const neighbours = (index: number): number[] => {
-    const i = index % n
-    const j = Math.floor(index / n)
-    const out: number[] = []
-    for (let v = j - 1; v <= j + 1; v++) {
-      for (let u = i - 1; u <= i + 1; u++) if (u >= 0 && v >= 0 && u < n && v < n && inPool.has(v * n + u)) out.push(v * n + u)
-    }
-    return out
-  }
+  const neighbours = (index: number): number[] => cellNeighbours(index, n).filter((k) => inPool.has(k))
 
   await learn(pool.length <= options.smallPool ? [...pool] : coarseLattice(pool, n, options.stride))
   let stop: GreedyResult['stop'] = 'no-gain'

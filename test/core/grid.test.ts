@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {cellToAnchor, indexToCell, cellToIndex, landingPoint, pointToCell, pointToNearestCell, sortCellsRaster} from '../../src/core/grid.js'
+import {cellNeighbours, cellToAnchor, indexToCell, cellToIndex, landingPoint, pointToCell, pointToNearestCell, sortCellsRaster} from '../../src/core/grid.js'
 
 describe('grid geometry', () => {
   const f = {n: 32, width: 640, height: 480}
@@ -44,5 +44,11 @@ describe('grid geometry', () => {
   it('orders cells by row, then column, without duplicates', () => {
     expect(sortCellsRaster([[5, 2], [1, 3], [9, 1], [5, 2], [0, 2]], 32)).toEqual([[9, 1], [0, 2], [5, 2], [1, 3]])
     expect(indexToCell(cellToIndex(7, 11, 32), 32)).toEqual([7, 11])
+  })
+
+  it('lists the 8-connected neighbours of a cell, clipped at the grid edge', () => {
+    expect(cellNeighbours(0, 4)).toEqual([1, 4, 5])
+    expect(cellNeighbours(5, 4)).toEqual([0, 1, 2, 4, 6, 8, 9, 10])
+    expect(cellNeighbours(15, 4)).toEqual([10, 11, 14])
   })
 })

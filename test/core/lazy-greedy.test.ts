@@ -1,36 +1,23 @@
 import {describe, expect, it} from 'vitest'
 import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
 import {coarseLattice, lazyGreedySelect} from '../../src/core/lazy-greedy.js'
-import type {Mask} from '../../src/core/mask.js'
-import type {CropMask} from '../../src/core/sam-geometry.js'
+import {disc, discMask, seededRandom} from '../helpers/disc-world.js'
 
 // Stand-in masks (discs around each grid anchor) test the selection rule only; the pipeline tests run real SAM.
 const n = 8
 const W = 64
 const H = 64
 
-function disc(cx: number, cy: number, r: number): CropMask {
-  const x0 = Math.max(0, Math.floor(cx - r)), y0 = Math.max(0, Math.floor(cy - r))
-  const x1 = Math.min(W, Math.ceil(cx + r)), y1 = Math.min(H, Math.ceil(cy + r))
-  const w = x1 - x0, h = y1 - y0
-  const data = new Uint8Array(w * h)
-  let area = 0
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (Math.hypot(x0 + x + 0.5 - cx, y0 + y + 0.5 - cy) <= r) { data[y * w + x] = 1; area++ }
-  return {x0, y0, w, h, data, area}
-}
-
 function world(seed: number) {
-  let s = seed
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-  const gtData = new Uint8Array(W * H)
+  const rand = seededRandom(seed)
   const gx = 10 + rand() * 40, gy = 10 + rand() * 40, gr = 6 + rand() * 14
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (Math.hypot(x + 0.5 - gx, y + 0.5 - gy) <= gr) gtData[y * W + x] = 1
+  const gt = discMask(gx, gy, gr, W, H)
   const all = new Map<number, Candidate>()
   for (let k = 0; k < n * n; k++) {
     const cx = ((k % n) + 0.5) * 8, cy = (Math.floor(k / n) + 0.5) * 8
-    all.set(k, {index: k, mask: disc(cx, cy, 3 + rand() * 12)})
+    all.set(k, {index: k, mask: disc(cx, cy, 3 + rand() * 12, W, H)})
   }
-  return {gt: {width: W, height: H, data: gtData} as Mask, all}
+  return {gt, all}
 }
 
 describe('lazyGreedySelect', () => {
