@@ -12,16 +12,10 @@
 export type Cell = [i: number, j: number]
 export type Move = [du: number, dv: number]
 
-export const GRID_SIZES = [16, 32, 64] as const
-
 export interface GridFrame {
   n: number
   width: number
   height: number
-}
-
-export function assertGridSize(n: number): void {
-  if (!Number.isInteger(n) || n < 2 || n > 256) throw new Error(`grid size must be an integer in [2, 256], got ${n}`)
 }
 
 /** Cell centre in pixels. */

@@ -8,10 +8,6 @@ export interface Mask {
   data: Uint8Array
 }
 
-export function emptyMask(width: number, height: number): Mask {
-  return {width, height, data: new Uint8Array(width * height)}
-}
-
 export function maskArea(mask: Mask): number {
   let area = 0
   const d = mask.data

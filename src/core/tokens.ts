@@ -33,10 +33,6 @@ export function offsetToken(target: OffsetTarget, style: TokenStyle = 'plain'): 
   return style === 'paper' ? `<OFF_{${du},${dv}}>` : `<OFF_${du}_${dv}>`
 }
 
-export function pointToTokens(cell: Cell, style: TokenStyle = 'plain'): string {
-  return gridToken(cell[0], cell[1], style)
-}
-
 export function boxToTokens(topLeft: Cell, bottomRight: Cell, style: TokenStyle = 'plain'): string {
   return `<box>${gridToken(topLeft[0], topLeft[1], style)}${gridToken(bottomRight[0], bottomRight[1], style)}</box>`
 }
