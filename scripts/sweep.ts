@@ -1,8 +1,8 @@
 /**
  * Measurement for docs/curation.md: the τ sweep (0.7/0.8/0.9) for both mask
- * policies, and fast against exhaustive candidates, on real COCO images.
+ * policies, and pool against exhaustive candidates, on real COCO images.
  *
- *   node dist/scripts/sweep.js --annotations A --images DIR [--limit N] [--candidates fast|all]
+ *   node dist/scripts/sweep.js --annotations A --images DIR [--limit N] [--candidates pool|all]
  *        [--margin M] [--grid n] [--out file.json]
  *
  * One decoder call gives all four mask tokens, so both policies are measured
@@ -11,7 +11,7 @@
  */
 import {appendFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {candidateIndices, type CandidateMode} from '../src/core/candidates.js'
+import {allIndices, objectPool} from '../src/core/candidates.js'
 import {greedySelect, truncateAtTau} from '../src/core/greedy.js'
 import type {MaskPolicy} from '../src/core/policy.js'
 import {mean, sizeClass} from '../src/core/stats.js'
@@ -26,7 +26,7 @@ const {values: args} = parseArgs({
     annotations: {type: 'string', multiple: true},
     images: {type: 'string', multiple: true},
     limit: {type: 'string'},
-    candidates: {type: 'string', default: 'fast'},
+    candidates: {type: 'string', default: 'pool'},
     margin: {type: 'string', default: '1'},
     grid: {type: 'string', default: '32'},
     out: {type: 'string'},
@@ -36,11 +36,11 @@ const {values: args} = parseArgs({
   },
 })
 const TAUS = [0.7, 0.8, 0.9]
-// With --candidates all every grid point is decoded, so the fast strategies can be
+// With --candidates all every grid point is decoded, so the pool strategies can be
 // replayed on subsets of the same masks: one SAM pass compares them all.
 const POLICIES: MaskPolicy[] = ['single', 'best']
 const n = Number(args.grid)
-const mode = args.candidates as CandidateMode
+const mode = args.candidates as 'all' | 'pool'
 const margin = Number(args.margin)
 
 interface Row {
@@ -71,10 +71,10 @@ if (args.journal && existsSync(args.journal)) {
     journalled.add(entry.image.image_id)
   }
 }
-const strategies: {name: string; mode: CandidateMode; margin: number}[] =
+const strategies: {name: string; mode: 'all' | 'pool'; margin: number}[] =
   mode === 'all'
-    ? [{name: 'all', mode: 'all', margin: 0}, ...[0, 1, 2].map((m) => ({name: `fast:${m}`, mode: 'fast' as const, margin: m}))]
-    : [{name: `fast:${margin}`, mode, margin}]
+    ? [{name: 'all', mode: 'all', margin: 0}, ...[0, 1, 2].map((m) => ({name: `pool:${m}`, mode: 'pool' as const, margin: m}))]
+    : [{name: `pool:${margin}`, mode, margin}]
 for (const [d, annFile] of (args.annotations ?? []).entries()) {
   const data = await readCoco(annFile)
   const items = selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})
@@ -89,7 +89,7 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
     const used = new Map(strategies.map((st) => [st.name, new Set<number>()]))
     for (const {ann, mask, area} of objects) {
       for (const st of strategies) {
-        const indices = candidateIndices(mask, grid, st.mode, st.margin)
+        const indices = st.mode === 'all' ? allIndices(n) : objectPool(mask, grid, st.margin)
         for (const k of indices) used.get(st.name)!.add(k)
         for (const policy of POLICIES) {
           const run = greedySelect(mask, await cache.get(indices, policy), {tau: Math.max(...TAUS), epsilon: 1e-3, maxTokens: 64})

@@ -44,9 +44,9 @@ export const curateFlags = {
   tau: Flags.string({summary: 'IoU target τ in (0, 1]: greedy stops once the union of chosen masks reaches it.', default: '0.8'}),
   epsilon: Flags.string({summary: 'Minimum IoU gain for a token to be added.', default: '0.001'}),
   'max-tokens': Flags.integer({summary: 'Token cap per object.', default: 64, min: 1}),
-  candidates: Flags.option({options: CANDIDATE_MODES, summary: 'Grid points SAM is prompted at: fast (the cells the object touches, grown by --margin; same tokens as all on tiny-coco), cover (the cells the object touches, skipping points an earlier mask already covers, then climbing to neighbours of the chosen points: ~9× fewer prompts than all, see docs/benchmarks.md) or all (every point, the exhaustive reference).', default: 'fast' as const})(),
-  margin: Flags.integer({summary: 'Fast mode: cells added around the cells the object touches to form its candidate pool.', default: 1, min: 0}),
-  stride: Flags.integer({summary: 'Fast mode: 1 decodes the whole pool (same result as --candidates all on tiny-coco); s > 1 probes every s-th pool cell first and climbs to better neighbours (fewer calls, lower IoU: see docs/curation.md).', default: 1, min: 1}),
+  candidates: Flags.option({options: CANDIDATE_MODES, summary: 'Grid points SAM is prompted at: fast (the cells the object touches, skipping points an earlier mask already covers, then climbing to neighbours of the best points: ~4× fewer prompts than all, mean IoU within 0.003, see docs/benchmarks.md), pool (every cell the object touches, grown by --margin: nearly the exhaustive token sets, see docs/benchmarks.md) or all (every point, the exhaustive reference).', default: 'fast' as const})(),
+  margin: Flags.integer({summary: 'Pool mode: cells added around the cells the object touches to form its candidate pool.', default: 1, min: 0}),
+  stride: Flags.integer({summary: 'Pool mode: 1 decodes the whole pool; s > 1 probes every s-th pool cell first and climbs to better neighbours (fewer calls, lower IoU: see docs/curation.md).', default: 1, min: 1}),
   batch: Flags.integer({summary: 'Prompts per decoder run (larger pays on GPUs).', default: 1, min: 1}),
 }
 

@@ -1,17 +1,20 @@
 /**
  * Which grid points to prompt for an object (SPEC §3, "faster candidate strategy").
- *   all:  every grid point (the exhaustive reference)
- *   fast: points whose cell holds at least one object pixel, grown by `margin`
- *         cells in each direction; SAM masks from points far from an object
- *         cannot cover it without covering much else.
- *   cover: the same pool, prompted only where no earlier mask covers a point
- *         (core/cover-greedy.ts).
+ *   all:   every grid point (the exhaustive reference)
+ *   pool:  the object's pool, prompted whole: points whose cell holds at least
+ *          one object pixel, grown by `margin` cells in each direction. SAM
+ *          masks from points far from an object rarely cover it without
+ *          covering much else, so the greedy choice is nearly always the
+ *          exhaustive one (docs/benchmarks.md).
+ *   fast:  the pool without margin, prompted only where no earlier mask
+ *          covers a point, then climbing to the neighbours of the best
+ *          points (core/cover-greedy.ts).
  */
 import {type GridFrame, cellToIndex} from './grid.js'
 import type {Mask} from './mask.js'
 
-export type CandidateMode = 'fast' | 'cover' | 'all'
-export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'cover', 'all']
+export type CandidateMode = 'fast' | 'pool' | 'all'
+export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'pool', 'all']
 
 /** Raster indices of cells that contain at least one set pixel of the mask. */
 export function cellsTouchedByMask(mask: Mask, f: GridFrame): Uint8Array {
@@ -43,12 +46,15 @@ export function dilateCells(cells: Uint8Array, n: number, margin: number): Uint8
   return out
 }
 
-export function candidateIndices(mask: Mask, f: GridFrame, mode: CandidateMode, margin: number): number[] {
-  const n2 = f.n * f.n
-  if (mode === 'all') return Array.from({length: n2}, (_, k) => k)
-  // fast and cover share the pool; cover prompts only part of it (core/cover-greedy.ts)
+/** Raster indices of every grid point: the exhaustive candidates. */
+export function allIndices(n: number): number[] {
+  return Array.from({length: n * n}, (_, k) => k)
+}
+
+/** Raster indices of the object's pool: the cells it touches, grown by `margin` cells. */
+export function objectPool(mask: Mask, f: GridFrame, margin: number): number[] {
   const cells = dilateCells(cellsTouchedByMask(mask, f), f.n, margin)
   const out: number[] = []
-  for (let k = 0; k < n2; k++) if (cells[k]) out.push(k)
+  for (let k = 0; k < f.n * f.n; k++) if (cells[k]) out.push(k)
   return out
 }

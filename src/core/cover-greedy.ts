@@ -2,17 +2,20 @@
  * Cover-and-climb: the greedy rule of greedy.ts over far fewer SAM prompts.
  *
  * 1. Cover: walk the object's pool (cells it touches, see candidates.ts) with
- *    anchors inside the object first, each group in raster order, and prompt a
- *    point only when no mask prompted so far for this object covers its anchor
- *    while lying mostly (≥ `precision`) inside the object: SAM returns that
- *    same mask there, so the point would add nothing new.
- * 2. Climb: run the greedy rule over what was prompted, then prompt the
- *    unprompted pool neighbours of the chosen points and run it again, until
- *    the choice settles. The best masks often come from a point beside one that
- *    is almost as good.
+ *    anchors inside the object first, and prompt a point only when no mask
+ *    known so far covers its anchor while lying mostly (≥ `precision`) inside
+ *    the object: SAM returns that same mask there, so the point would add
+ *    nothing new.
+ * 2. Climb: run the greedy rule over what was prompted, then prompt the unprompted
+ *    neighbours of the chosen points (and, with `climbRatio`, of every point whose
+ *    mask alone is nearly as good as the best), within the pool grown by
+ *    `climbMargin`, and run it again, until the choice settles. The best masks
+ *    often come from a point beside one that is almost as good.
  *
- * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates cover`).
+ * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates fast`).
  */
+import {dilateCells} from './candidates.js'
+import {distanceInside} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
 import {type Candidate, type GreedyOptions, type GreedyResult, greedySelect} from './greedy.js'
 import type {Mask} from './mask.js'
@@ -21,31 +24,64 @@ import type {CropMask} from './sam-geometry.js'
 export interface CoverOptions extends GreedyOptions {
   /** share of a mask that must lie inside the object for it to stand for the points it covers */
   precision: number
+  /** walk order of the inside anchors: raster, or deepest inside the object first */
+  order?: 'raster' | 'depth'
+  /** prompt the pool points whose anchor lies outside the object in the cover walk too (else only the climb reaches them) */
+  outside?: boolean
+  /** in the climb, skip neighbours whose anchor a mask at least this precise already covers (default: never skip) */
+  climbPrecision?: number
+  /** the climb may leave the pool by this many cells (default 0) */
+  climbMargin?: number
+  /** climb also from every prompted point whose mask alone reaches this share of the best single-mask IoU (default: only from the chosen points) */
+  climbRatio?: number
 }
 
 type Fetch = (indices: number[]) => Promise<Candidate[]>
 
 export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly number[], fetch: Fetch, options: CoverOptions): Promise<GreedyResult> {
-  const known = new Map<number, Candidate>()
+  const {order = 'raster', outside = true, climbPrecision = Infinity, climbMargin = 0, climbRatio = Infinity} = options
+  const have = new Map<number, Candidate>()
+  const covers: {mask: CropMask; share: number}[] = []
+  // IoU of each prompted mask alone with the object
+  const alone = new Map<number, number>()
+  let gtArea = 0
+  for (let p = 0; p < gt.data.length; p++) gtArea += gt.data[p]
+  const learn = (cand: Candidate): void => {
+    have.set(cand.index, cand)
+    const inside = insideCount(cand.mask, gt)
+    alone.set(cand.index, inside / Math.max(1, cand.mask.area + gtArea - inside))
+    const share = cand.mask.area > 0 ? inside / cand.mask.area : 0
+    if (share >= Math.min(options.precision, climbPrecision)) covers.push({mask: cand.mask, share})
+  }
+  const inPool = new Set(climbMargin > 0 ? growCells(pool, f.n, climbMargin) : pool)
+
   const anchorPixel = (k: number): number => {
     const [x, y] = cellToAnchor(k % f.n, Math.floor(k / f.n), f)
     return Math.min(f.height - 1, Math.floor(y)) * f.width + Math.min(f.width - 1, Math.floor(x))
   }
-  const order = [...pool].sort((a, b) => gt.data[anchorPixel(b)] - gt.data[anchorPixel(a)] || a - b)
-  const covers: CropMask[] = []
-  for (const k of order) {
+  const covered = (k: number, precision: number): boolean => {
     const p = anchorPixel(k)
-    if (covers.some((m) => maskHas(m, p % f.width, Math.floor(p / f.width)))) continue
-    const [cand] = await fetch([k])
-    known.set(k, cand)
-    if (cand.mask.area > 0 && insideShare(cand.mask, gt) >= options.precision) covers.push(cand.mask)
+    return covers.some((c) => c.share >= precision && maskHas(c.mask, p % f.width, Math.floor(p / f.width)))
   }
-  const inPool = new Set(pool)
+  // depth 0 outside the object, so inside anchors come first in either order
+  const depth = order === 'depth' ? distanceInside(gt) : gt.data
+  const walk = pool
+    .filter((k) => outside || gt.data[anchorPixel(k)])
+    .sort((a, b) => depth[anchorPixel(b)] - depth[anchorPixel(a)] || a - b)
+  for (const k of walk) {
+    if (have.has(k) || covered(k, options.precision)) continue
+    const [cand] = await fetch([k])
+    learn(cand)
+  }
   for (;;) {
-    const result = greedySelect(gt, [...known.values()], options)
-    const fresh = [...new Set(result.chosen.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => inPool.has(q) && !known.has(q))
-    if (fresh.length === 0) return result
-    for (const cand of await fetch(fresh)) known.set(cand.index, cand)
+    const result = greedySelect(gt, [...have.values()], options)
+    const best = Math.max(0, ...alone.values())
+    const from = [...result.chosen, ...[...alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
+    const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => inPool.has(q) && !have.has(q) && !covered(q, climbPrecision))
+    // nothing known yet (no inside anchor, outside walk off): start the climb from the whole pool
+    const next = have.size === 0 ? [...pool] : fresh
+    if (next.length === 0) return result
+    for (const cand of await fetch(next)) learn(cand)
   }
 }
 
@@ -53,11 +89,18 @@ function maskHas(m: CropMask, x: number, y: number): boolean {
   return x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + (x - m.x0)] === 1
 }
 
-function insideShare(m: CropMask, gt: Mask): number {
+function insideCount(m: CropMask, gt: Mask): number {
   let inside = 0
   for (let y = 0; y < m.h; y++) {
     const row = (m.y0 + y) * gt.width + m.x0
     for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x] && gt.data[row + x]) inside++
   }
-  return inside / m.area
+  return inside
+}
+
+function growCells(cells: readonly number[], n: number, margin: number): number[] {
+  const marks = new Uint8Array(n * n)
+  for (const k of cells) marks[k] = 1
+  const grown = dilateCells(marks, n, margin)
+  return [...grown.keys()].filter((k) => grown[k])
 }

@@ -36,7 +36,7 @@ describe('category fallback', () => {
     expect(multi.length).toBe(1)
     expect(multi[0].turns).toEqual([{
       user: 'Please segment all the couches.', train: true,
-      assistant: '<seg><grid_4_4><grid_13_4><grid_11_5></seg>, <seg><grid_0_9><grid_2_11></seg>',
+      assistant: '<seg><grid_4_4><grid_11_5><grid_15_9></seg>, <seg><grid_1_6><grid_2_11></seg>',
     }])
     expect(multi[0].annIds).toEqual([1604105, 97882])
   })

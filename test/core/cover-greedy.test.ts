@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
 import {coverGreedySelect} from '../../src/core/cover-greedy.js'
-import {candidateIndices} from '../../src/core/candidates.js'
+import {objectPool} from '../../src/core/candidates.js'
+import {cellNeighbours} from '../../src/core/grid.js'
 import {disc, discMask, seededRandom} from '../helpers/disc-world.js'
 
 // Stand-in masks (discs around the anchors) test the selection rule only; the pipeline tests run real SAM.
@@ -44,7 +45,7 @@ describe('coverGreedySelect', () => {
     for (let seed = 1; seed <= 12; seed++) {
       const {gt, all} = world(seed)
       const asked: number[] = []
-      const pool = candidateIndices(gt, f, 'fast', 0)
+      const pool = objectPool(gt, f, 0)
       const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.5})
       expect(new Set(asked).size).toBe(asked.length)
       expect(asked.every((k) => pool.includes(k))).toBe(true)
@@ -56,4 +57,102 @@ describe('coverGreedySelect', () => {
     console.log(`cover prompted ${askedTotal} of ${poolTotal} pool points`)
     expect(askedTotal).toBeLessThan(0.8 * poolTotal)
   })
+
+  const variants = [
+    {order: 'depth' as const},
+    {outside: false},
+    {climbPrecision: 0.9},
+    {order: 'depth' as const, outside: false, climbPrecision: 0.95},
+    {climbMargin: 1},
+    {climbRatio: 0.9},
+    {order: 'depth' as const, climbMargin: 1, climbRatio: 0.9},
+  ]
+  for (const variant of variants) {
+    it(`keeps its promises with ${JSON.stringify(variant)}`, async () => {
+      for (let seed = 1; seed <= 12; seed++) {
+        const {gt, all} = world(seed)
+        const asked: number[] = []
+        const pool = objectPool(gt, f, 0)
+        const reach = objectPool(gt, f, 'climbMargin' in variant ? variant.climbMargin : 0)
+        const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, ...variant})
+        expect(new Set(asked).size).toBe(asked.length)
+        expect(asked.every((k) => reach.includes(k))).toBe(true)
+        // every point beyond the walk's pool is a climb step: next to a point prompted before it
+        asked.forEach((k, at) => {
+          if (!pool.includes(k)) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+        })
+        expect(got.chosen.every((k) => asked.includes(k))).toBe(true)
+        expect(got.iou).toBeCloseTo(unionIou(gt, got.chosen.map((k) => all.get(k)!.mask)), 12)
+        // the result is the greedy rule over exactly what was prompted
+        expect(got.chosen).toEqual(greedySelect(gt, asked.map((k) => all.get(k)!), rule).chosen)
+        if (variant.outside === false) {
+          // a point with its anchor outside the object is prompted only by the climb, next to a point chosen before
+          const insideAnchors = pool.filter((k) => anchorInside(gt, k)).length
+          asked.forEach((k, at) => {
+            if (!anchorInside(gt, k) && insideAnchors > 0) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+          })
+        }
+      }
+    })
+  }
+
+  it('reaches a best point outside the pool only when the climb may leave it, from near-best points', async () => {
+    // the object's own mask comes only from the point at cell (5, 3), just right of the cells it touches;
+    // every point of the pool returns the same inner part of it, so the greedy choice is the first of them
+    const gt = discMask(28, 28, 10, W, H)
+    const pool = objectPool(gt, f, 0)
+    const outsider = 3 * n + 5
+    expect(pool).not.toContain(outsider)
+    const cand = (k: number): Candidate => ({index: k, mask: k === outsider ? disc(28, 28, 10, W, H) : pool.includes(k) ? disc(28, 28, 6, W, H) : disc(4, 60, 2, W, H)})
+    const run = (options: object) => coverGreedySelect(gt, f, pool, async (ks) => ks.map(cand), {...rule, precision: 0.8, ...options})
+    expect((await run({climbMargin: 1, climbRatio: 0.9})).chosen).toEqual([outsider])
+    expect((await run({climbMargin: 1, climbRatio: 0.9})).iou).toBe(1)
+    expect((await run({climbRatio: 0.9})).chosen).not.toContain(outsider)
+    expect((await run({climbMargin: 1})).chosen).not.toContain(outsider)
+  })
+
+  it('walks the deepest anchor first with order depth', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const asked: number[] = []
+      await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth'})
+      // depth by brute force: distance from the anchor's pixel centre to the nearest background pixel centre
+      const depth = (k: number): number => {
+        const [x, y] = anchorPixel(k)
+        if (!gt.data[y * W + x]) return 0
+        let best = Infinity
+        for (let v = 0; v < H; v++) for (let u = 0; u < W; u++) if (!gt.data[v * W + u]) best = Math.min(best, Math.hypot(u - x, v - y))
+        return best
+      }
+      const deepest = Math.max(...pool.map(depth))
+      expect(depth(asked[0])).toBeCloseTo(deepest, 9)
+    }
+  })
+
+  it('prompts fewer points with the fast settings than with the plain walk', async () => {
+    let plain = 0
+    let fast = 0
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const count = async (options: object) => {
+        let calls = 0
+        await coverGreedySelect(gt, f, pool, async (ks) => { calls += ks.length; return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, ...options})
+        return calls
+      }
+      plain += await count({})
+      fast += await count({order: 'depth', outside: false, climbPrecision: 0.95})
+    }
+    expect(fast).toBeLessThan(plain)
+  })
 })
+
+function anchorPixel(k: number): [number, number] {
+  return [(k % n) * 8 + 4, Math.floor(k / n) * 8 + 4]
+}
+
+function anchorInside(gt: {data: Uint8Array}, k: number): boolean {
+  const [x, y] = anchorPixel(k)
+  return gt.data[y * W + x] === 1
+}

@@ -36,7 +36,7 @@ describe('curate on real COCO photos with real SAM', () => {
   let records: CurateRecord[]
   const out = mkdtempSync(path.join(tmpdir(), 'getok-curate-'))
   const options = {
-    grid: 16, tau: 0.8, epsilon: 1e-3, maxTokens: 64, policy: 'single' as const, candidates: 'fast' as const,
+    grid: 16, tau: 0.8, epsilon: 1e-3, maxTokens: 64, policy: 'single' as const, candidates: 'pool' as const,
     margin: 1, stride: 2, includeCrowd: false, tokenStyle: 'plain' as const, batch: 1,
   }
 
@@ -115,16 +115,21 @@ describe('curate on real COCO photos with real SAM', () => {
     expect(again.summary).toEqual(result.summary)
   })
 
-  it('cover mode prompts fewer points and stays close to the fast result', async () => {
-    const coverOut = mkdtempSync(path.join(tmpdir(), 'getok-cover-'))
-    const before = engine.decoderCalls
-    const cover = await runCurate({
-      annotations: ANN, images: IMAGES, out: coverOut, filter: {imageIds: [443303, 184321]}, options: {...options, candidates: 'cover'},
-      shardSize: 1, strict: false, overwrite: false, engine: async () => engine, modelFiles: defaultModelFiles(),
-    })
-    expect(engine.decoderCalls - before).toBeLessThan(result.decoderCalls)
-    expect(cover.summary.records).toBe(result.summary.records)
-    expect(Math.abs(cover.summary.mean_iou - result.summary.mean_iou)).toBeLessThan(0.05)
+  it('fast mode prompts a part of the pool mode\'s points and stays close to its result', async () => {
+    // fast climbs at most one cell beyond the cells an object touches: inside the margin-1 pool
+    const run = async (candidates: 'fast' | 'pool') => {
+      const before = engine.decoderCalls
+      const got = await runCurate({
+        annotations: ANN, images: IMAGES, out: mkdtempSync(path.join(tmpdir(), `getok-${candidates}-`)), filter: {imageIds: [443303, 184321]},
+        options: {...options, candidates, stride: 1}, shardSize: 1, strict: false, overwrite: false, engine: async () => engine, modelFiles: defaultModelFiles(),
+      })
+      return {calls: engine.decoderCalls - before, summary: got.summary}
+    }
+    const pool = await run('pool')
+    const fast = await run('fast')
+    expect(fast.calls).toBeLessThan(pool.calls)
+    expect(fast.summary.records).toBe(pool.summary.records)
+    expect(Math.abs(fast.summary.mean_iou - pool.summary.mean_iou)).toBeLessThan(0.05)
   })
 
   it('refuses an output folder made with another configuration', async () => {
