@@ -5,14 +5,20 @@
  * image, since the cache is shared by all objects of an image).
  *
  *   node dist/scripts/strategies.js --annotations A --images DIR [--limit N] [--grid 32] [--tau 0.8] [--out f.json]
+ *        [--cache DIR [--cached-only]] [--only 'name,name']
+ *
+ * --cache keeps each image's masks (gzip, a few MB an image) so that later replays need no SAM;
+ * --cached-only replays only the images already there; --only picks strategies (`all` always runs).
  */
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import * as path from 'node:path'
 import type {CropMask} from '../src/core/sam-geometry.js'
 import {parseArgs} from 'node:util'
-import {candidateIndices} from '../src/core/candidates.js'
+import {objectPool} from '../src/core/candidates.js'
 import {type Candidate, greedySelect, type GreedyResult} from '../src/core/greedy.js'
 import {lazyGreedySelect} from '../src/core/lazy-greedy.js'
+import {coverGreedySelect} from '../src/core/cover-greedy.js'
 import type {Mask} from '../src/core/mask.js'
 import {MASK_POLICIES, type MaskPolicy} from '../src/core/policy.js'
 import {mean} from '../src/core/stats.js'
@@ -32,6 +38,10 @@ const {values: args} = parseArgs({
     out: {type: 'string'},
     // folder of per-image candidate masks: written on the first run, read (no SAM) on later ones
     cache: {type: 'string'},
+    // replay only the images already in --cache (no SAM)
+    'cached-only': {type: 'boolean', default: false},
+    // comma-separated strategy names to replay (default: all of them)
+    only: {type: 'string'},
   },
 })
 const n = Number(args.grid)
@@ -48,13 +58,13 @@ const strategies: Record<string, Run> = {
     return greedySelect(gt, pick(all, ks), base)
   },
   ...Object.fromEntries([0, 1, 2].map((m) => [`pool:m${m}`, (async (gt, all, ask) => {
-    const ks = candidateIndices(gt, grid(gt), 'fast', m)
+    const ks = objectPool(gt, grid(gt), m)
     ask(ks)
     return greedySelect(gt, pick(all, ks), base)
   }) as Run])),
   ...Object.fromEntries(
     [[1, 2], [1, 3], [2, 2], [2, 3]].map(([m, s]) => [`lazy:m${m}s${s}`, (async (gt, all, ask) => {
-      const pool = candidateIndices(gt, grid(gt), 'fast', m)
+      const pool = objectPool(gt, grid(gt), m)
       return lazyGreedySelect(gt, n, pool, async (ks) => {
         ask(ks)
         return pick(all, ks)
@@ -64,83 +74,80 @@ const strategies: Record<string, Run> = {
 }
 
 /**
- * Cover-skip (an experiment): walk the pool from the deepest anchor inside the object outwards and
- * decode a point only if no mask decoded so far for this object, lying mostly inside the object,
- * already covers its anchor (SAM tends to return that same mask there).
+ * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
+ * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-function coverSkip(margin: number, precision: number, climb = false, climbMargin = margin): Run {
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number}
+function cover(v: CoverVariant): Run {
   return async (gt, all, ask) => {
-    const f = grid(gt)
-    const pool = candidateIndices(gt, f, 'fast', margin)
-    const anchor = (k: number) => [Math.min(gt.width - 1, Math.floor(((k % n) + 0.5) * gt.width / n)), Math.min(gt.height - 1, Math.floor((Math.floor(k / n) + 0.5) * gt.height / n))]
-    const inside = (m: Candidate['mask'], x: number, y: number) => x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + x - m.x0] === 1
-    // anchors inside G first, then the rest, each in raster order
-    const order = [...pool].sort((a, b) => {
-      const [ax, ay] = anchor(a), [bx, by] = anchor(b)
-      return (gt.data[by * gt.width + bx] - gt.data[ay * gt.width + ax]) || a - b
-    })
-    const covers: Candidate['mask'][] = []
-    const decoded: number[] = []
-    for (const k of order) {
-      const [x, y] = anchor(k)
-      if (covers.some((m) => inside(m, x, y))) continue
-      decoded.push(k)
-      const m = all.get(k)!.mask
-      let inG = 0
-      for (let yy = 0; yy < m.h; yy++) for (let xx = 0; xx < m.w; xx++) if (m.data[yy * m.w + xx] && gt.data[(m.y0 + yy) * gt.width + m.x0 + xx]) inG++
-      if (m.area > 0 && inG / m.area >= precision) covers.push(m)
+    const pool = objectPool(gt, grid(gt), v.margin)
+    const fetch = async (ks: number[]) => {
+      ask(ks)
+      return pick(all, ks)
     }
-    if (!climb) {
-      ask(decoded)
-      return greedySelect(gt, pick(all, decoded), base)
-    }
-    // then decode the undecoded pool neighbours of the chosen points until the choice settles
-    const inPool = new Set(candidateIndices(gt, f, 'fast', climbMargin))
-    const have = new Set(decoded)
-    for (;;) {
-      const r = greedySelect(gt, pick(all, [...have]), base)
-      const fresh = r.chosen.flatMap((k) => {
-        const i = k % n, j = Math.floor(k / n)
-        const out: number[] = []
-        for (let v = j - 1; v <= j + 1; v++) for (let u = i - 1; u <= i + 1; u++) {
-          const q = v * n + u
-          if (u >= 0 && v >= 0 && u < n && v < n && inPool.has(q) && !have.has(q)) out.push(q)
-        }
-        return out
-      })
-      if (fresh.length === 0) {
-        ask([...have])
-        return r
-      }
-      fresh.forEach((q) => have.add(q))
-    }
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio}
+    return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
-for (const [name, run] of Object.entries({
-  'cover:m1p0.5': coverSkip(1, 0.5),
-  'cover:m1p0.8': coverSkip(1, 0.8),
-  'cover:m2p0.8': coverSkip(2, 0.8),
-  'cover+climb:m1p0.8': coverSkip(1, 0.8, true),
-  'cover+climb:m1p0.5': coverSkip(1, 0.5, true),
-  'cover+climb:m0p0.8': coverSkip(0, 0.8, true),
-  'cover+climb:m2p0.9': coverSkip(2, 0.9, true),
-  'cover+climb:m0p0.9': coverSkip(0, 0.9, true),
-  'cover+climb:m0p0.7': coverSkip(0, 0.7, true),
-  'cover+climb:m0p0.8c1': coverSkip(0, 0.8, true, 1),
-  'cover+climb:m0p0.9c1': coverSkip(0, 0.9, true, 1),
-})) (strategies as Record<string, Run>)[name] = run
+const coverVariants: Record<string, CoverVariant> = {
+  'cover+climb:m1p0.8': {margin: 1, precision: 0.8},
+  'cover+climb:m0p0.8': {margin: 0, precision: 0.8},
+  'cover+climb:m0p0.7': {margin: 0, precision: 0.7},
+  'cover+climb:m0p0.9': {margin: 0, precision: 0.9},
+  'cover+climb:m0p0.8 depth': {margin: 0, precision: 0.8, order: 'depth'},
+  'cover+climb:m0p0.8 inside': {margin: 0, precision: 0.8, outside: false},
+  'cover+climb:m0p0.8 depth inside': {margin: 0, precision: 0.8, order: 'depth', outside: false},
+  'cover+climb:m0p0.7 inside': {margin: 0, precision: 0.7, outside: false},
+  'cover+climb:m0p0.9 inside': {margin: 0, precision: 0.9, outside: false},
+  'cover+climb:m1p0.8 inside': {margin: 1, precision: 0.8, outside: false},
+  'cover+climb:m1p0.9 inside': {margin: 1, precision: 0.9, outside: false},
+  'cover+climb:m0p0.8 depth inside skip0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.9},
+  'cover+climb:m0p0.8 raster inside skip0.9': {margin: 0, precision: 0.8, order: 'raster', outside: false, skip: 0.9},
+  'cover+climb:m0p0.8 depth inside skip0.95': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.95},
+  'cover+climb:m0p0.8 raster inside skip0.95': {margin: 0, precision: 0.8, order: 'raster', outside: false, skip: 0.95},
+  'cover+climb:m1p0.8 depth inside skip0.9': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.9},
+  'cover+climb:m1p0.8 raster inside skip0.9': {margin: 1, precision: 0.8, order: 'raster', outside: false, skip: 0.9},
+  'cover+climb:m1p0.8 depth inside skip0.95': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.95},
+  'cover+climb:m1p0.8 raster inside skip0.95': {margin: 1, precision: 0.8, order: 'raster', outside: false, skip: 0.95},
+  'cover+climb:m1p0.9 depth inside skip0.9': {margin: 1, precision: 0.9, order: 'depth', outside: false, skip: 0.9},
+  'cover+climb:m1p0.9 depth inside skip0.95': {margin: 1, precision: 0.9, order: 'depth', outside: false, skip: 0.95},
+  'cover+climb:m1p0.8 depth inside skip0.8': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.8},
+  'cover+climb:m0p0.8 depth inside skip0.8': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.8},
+  'cover+climb:m0p0.8 depth inside cm1': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1},
+  'cover+climb:m0p0.8 depth inside cm2': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2},
+  'cover+climb:m0p0.8 depth inside r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, ratio: 0.9},
+  'cover+climb:m0p0.8 depth inside cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.9},
+  'cover+climb:m0p0.8 depth inside cm2r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.9},
+  'cover+climb:m0p0.8 depth inside cm2r0.8': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.8},
+  'cover+climb:m0p0.8 depth inside skip0.95 cm2r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.95, cm: 2, ratio: 0.9},
+  'cover+climb:m0p0.8 depth cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.9},
+  'cover+climb:m0p0.8 depth inside cm1r0.95': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.95},
+  'cover+climb:m0p0.8 depth cm1': {margin: 0, precision: 0.8, order: 'depth', cm: 1},
+  'cover+climb:m1p0.8 depth inside r0.95': {margin: 1, precision: 0.8, order: 'depth', outside: false, ratio: 0.95},
+  'cover+climb:m0p0.7 depth inside cm1': {margin: 0, precision: 0.7, order: 'depth', outside: false, cm: 1},
+  'cover+climb:m0p0.9 depth inside cm1': {margin: 0, precision: 0.9, order: 'depth', outside: false, cm: 1},
+  'cover+climb:m0p0.8 raster inside cm1': {margin: 0, precision: 0.8, order: 'raster', outside: false, cm: 1},
+  'cover+climb:m0p0.8 depth inside skip0.98 cm1': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.98, cm: 1},
+}
+for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
+if (args.only) {
+  const keep = new Set(['all', ...args.only.split(',')])
+  for (const name of Object.keys(strategies)) if (!keep.has(name)) delete strategies[name]
+}
 
 /** All n² candidate masks of an image for both policies, from SAM or from --cache. */
 async function imageMasks(image: {id: number; width: number; height: number; fileName: string}, _objects: number): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
-  const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin`)
-  if (file && existsSync(file)) return readMasks(new Uint8Array(readFileSync(file)))
+  // gzip: SAM masks are long runs, so the cache shrinks ~50× and reads back faster than raw bytes
+  const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin.gz`)
+  if (file && existsSync(file)) return readMasks(new Uint8Array(gunzipSync(readFileSync(file))))
   const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
   const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, MASK_POLICIES)
   const every = Array.from({length: n * n}, (_, k) => k)
   const out = Object.fromEntries(await Promise.all(MASK_POLICIES.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))]))) as Record<MaskPolicy, Map<number, Candidate>>
   if (file) {
     mkdirSync(args.cache!, {recursive: true})
-    writeFileSync(file, writeMasks(out))
+    writeFileSync(`${file}.partial`, gzipSync(writeMasks(out), {level: 1}))
+    renameSync(`${file}.partial`, file)
   }
   return out
 }
@@ -187,6 +194,7 @@ let done = 0
 for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.limit) : undefined})) {
   const {objects} = prepareObjects(image, anns, false)
   if (objects.length === 0) continue
+  if (args['cached-only'] && !existsSync(path.join(args.cache ?? '', `${image.id}-n${n}.bin.gz`))) continue
   const masks = await imageMasks(image, objects.length)
   for (const [name, run] of Object.entries(strategies)) {
     for (const policy of MASK_POLICIES) {
