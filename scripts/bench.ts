@@ -62,7 +62,7 @@ const [engine, loadMs] = await t(() => SamEngine.load({device: args.device as De
 const data = await readCoco(args.annotations)
 const items = selectImages(data, {limit: args.limit === undefined ? undefined : Number(args.limit)}).filter((it) => prepareObjects(it.image, it.anns, false).objects.length > 0)
 
-interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]; points: string[]}
+interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]}
 interface RecordRow {image_id: number; ann_id: number; mode: CandidateMode; points: number[]; iou: number}
 const records: RecordRow[] = []
 const runModes: CandidateMode[] = CANDIDATE_MODES.filter((m) => m !== 'all')
@@ -86,7 +86,7 @@ for (const {image, anns} of items) {
   perPrompt.bN.push((await t(() => engine.decodePoints(embedding, pts, Number(args.batch))))[1] / pts.length)
   const {objects} = prepareObjects(image, anns, false)
   for (const mode of runModes) {
-    const m = (modes[mode] ??= {seconds: [], calls: [], objects: 0, tokens: [], iou: [], reached: [], greedyMs: [], points: []})
+    const m = (modes[mode] ??= {seconds: [], calls: [], objects: 0, tokens: [], iou: [], reached: [], greedyMs: []})
     const options = {...base, candidates: mode}
     const t0 = performance.now()
     const cache = new ImageCandidates(engine, embedding, {n: options.grid, width: image.width, height: image.height}, ['single'])

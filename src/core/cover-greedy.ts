@@ -53,7 +53,8 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     const share = cand.mask.area > 0 ? inside / cand.mask.area : 0
     if (share >= Math.min(options.precision, climbPrecision)) covers.push({mask: cand.mask, share})
   }
-  const inPool = new Set(climbMargin > 0 ? growCells(pool, f.n, climbMargin) : pool)
+  // where the climb may go
+  const reach = new Set(climbMargin > 0 ? growCells(pool, f.n, climbMargin) : pool)
 
   const anchorPixel = (k: number): number => {
     const [x, y] = cellToAnchor(k % f.n, Math.floor(k / f.n), f)
@@ -69,7 +70,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     .filter((k) => outside || gt.data[anchorPixel(k)])
     .sort((a, b) => depth[anchorPixel(b)] - depth[anchorPixel(a)] || a - b)
   for (const k of walk) {
-    if (have.has(k) || covered(k, options.precision)) continue
+    if (covered(k, options.precision)) continue
     const [cand] = await fetch([k])
     learn(cand)
   }
@@ -77,7 +78,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     const result = greedySelect(gt, [...have.values()], options)
     const best = Math.max(0, ...alone.values())
     const from = [...result.chosen, ...[...alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
-    const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => inPool.has(q) && !have.has(q) && !covered(q, climbPrecision))
+    const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => reach.has(q) && !have.has(q) && !covered(q, climbPrecision))
     // nothing known yet (no inside anchor, outside walk off): start the climb from the whole pool
     const next = have.size === 0 ? [...pool] : fresh
     if (next.length === 0) return result
