@@ -5,7 +5,7 @@
  *   npm run bench -- [--annotations A --images DIR] [--limit N] [--grid 32] [--tau 0.8]
  *                    [--device cpu] [--batch 16] [--no-exhaustive] [--write docs/benchmarks.md] [--out bench.json]
  *
- * Default: every tiny-coco val2017 image (about 25 min on 2 cores, most of it the
+ * Default: every tiny-coco val2017 image (over 30 min on 2 cores, most of it the
  * exhaustive pass; --limit 5 takes about 2 min). Prints a markdown table and JSON;
  * --write appends the table with machine, device and date to a markdown file;
  * --out writes every record's token set and IoU per mode.
