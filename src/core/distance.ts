@@ -19,7 +19,7 @@
  * stays deep there (as scipy's distance_transform_edt and OpenCV treat it).
  * A mask that fills the whole image has infinite depth.
  */
-import type {Mask} from './mask.js'
+import {type Mask, maskToBoxXywh} from './mask.js'
 
 /**
  * 1D squared distance transform of f (Infinity = no feature) with weight w,
@@ -94,4 +94,38 @@ export function distanceInside(mask: Mask): Float32Array {
 /** Distance of each pixel to the nearest mask pixel (0 on the mask), per-axis weighted; Infinity for an empty mask. */
 export function distanceToMask(mask: Mask, wx = 1, wy = 1): Float32Array {
   return Float32Array.from(squaredDistanceToFeatures(mask.data, mask.width, mask.height, wx, wy), Math.sqrt)
+}
+
+/** Depth of a mask's pixels inside a window of the image; 0 outside the window. */
+export interface DepthWindow {
+  x0: number
+  y0: number
+  w: number
+  h: number
+  /** depth at (x0 + u, y0 + v) is data[v·w + u] */
+  data: Float32Array
+}
+
+/**
+ * distanceInside computed over the mask's bounding box grown by one pixel only: the same values
+ * (every pixel beyond the box is background, and the ring holds the nearest of them, or the
+ * image border that does not count), at a cost that follows the object's size, not the image's.
+ */
+export function distanceInsideWindow(mask: Mask): DepthWindow {
+  const box = maskToBoxXywh(mask)
+  if (!box) return {x0: 0, y0: 0, w: 0, h: 0, data: new Float32Array(0)}
+  const x0 = Math.max(0, box[0] - 1)
+  const y0 = Math.max(0, box[1] - 1)
+  const w = Math.min(mask.width, box[0] + box[2] + 1) - x0
+  const h = Math.min(mask.height, box[1] + box[3] + 1) - y0
+  const crop = new Uint8Array(w * h)
+  for (let v = 0; v < h; v++) crop.set(mask.data.subarray((y0 + v) * mask.width + x0, (y0 + v) * mask.width + x0 + w), v * w)
+  return {x0, y0, w, h, data: distanceInside({width: w, height: h, data: crop})}
+}
+
+/** The depth a window gives a pixel of the image. */
+export function depthAt(d: DepthWindow, x: number, y: number): number {
+  const u = x - d.x0
+  const v = y - d.y0
+  return u >= 0 && v >= 0 && u < d.w && v < d.h ? d.data[v * d.w + u] : 0
 }

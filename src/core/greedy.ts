@@ -7,7 +7,8 @@
  * For a candidate M, with U' = U ∪ G:
  *   IoU(U ∪ M, G) = (|U ∩ G| + |M ∩ G \ U|) / (|U'| + |M \ U'|)
  * so each candidate only needs two counts over its own bounding box, and after a
- * step only candidates whose box meets the new mask's box need counting again.
+ * step only candidates whose box meets the new mask's box need counting again,
+ * and of those only the ones whose old counts say they could still win.
  */
 import type {Mask} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
@@ -75,29 +76,64 @@ export function addToUnion(m: CropMask, gt: Uint8Array, union: Uint8Array, width
   return counts
 }
 
-export function greedySelect(gt: Mask, candidates: readonly Candidate[], options: GreedyOptions = DEFAULT_GREEDY): GreedyResult {
+/**
+ * `firstCounts`, when given, holds each candidate's counts against the empty union (|M ∩ G| and
+ * |M \ G|), by raster index, so a caller that already counted them saves the first pass.
+ */
+export function greedySelect(
+  gt: Mask,
+  candidates: readonly Candidate[],
+  options: GreedyOptions = DEFAULT_GREEDY,
+  firstCounts?: ReadonlyMap<number, Counts>,
+): GreedyResult {
   const {width} = gt
   let gtArea = 0
   for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
   const union = new Uint8Array(gt.data.length)
   // raster order makes "first best wins" the lower-index tie rule
   const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
-  const counts = pool.map((c) => countAgainst(c.mask, gt.data, union, width))
+  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width))
   const used = new Uint8Array(pool.length)
+  // Counts go stale when a chosen mask's box meets the candidate's; they are recounted only when
+  // they could still win. A stale count bounds the true value: the gain only shrinks as U grows,
+  // and the cost shrinks by at most the pixels U ∪ G gained since the count (`countedAt`).
+  const stale = new Uint8Array(pool.length)
+  const countedAt = new Float64Array(pool.length)
   let inter = 0
   let unionWithG = gtArea
+  countedAt.fill(unionWithG)
   let iou = 0
   const chosen: number[] = []
   const trace: number[] = []
   let stop: GreedyResult['stop'] = pool.length === 0 ? 'no-candidate' : 'no-gain'
 
+  const valueOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + counts[c].cost)
+  const boundOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + Math.max(0, counts[c].cost - (unionWithG - countedAt[c])))
   while (iou < options.tau && chosen.length < options.maxTokens) {
     let best = -1
     let bestIou = -1
     for (let c = 0; c < pool.length; c++) {
-      if (used[c] || counts[c].gain === 0) continue
-      const value = (inter + counts[c].gain) / (unionWithG + counts[c].cost)
+      if (used[c] || stale[c] || counts[c].gain === 0) continue
+      const value = valueOf(c)
       if (value > bestIou) {
+        bestIou = value
+        best = c
+      }
+    }
+    const doubtful: number[] = []
+    for (let c = 0; c < pool.length; c++) if (stale[c] && !used[c] && counts[c].gain > 0) doubtful.push(c)
+    const bound = doubtful.map(boundOf)
+    const order = doubtful.map((_, k) => k).sort((a, b) => bound[b] - bound[a] || doubtful[a] - doubtful[b])
+    for (const k of order) {
+      const c = doubtful[k]
+      if (bound[k] < bestIou) break
+      if (bound[k] === bestIou && c > best) continue
+      counts[c] = countAgainst(pool[c].mask, gt.data, union, width)
+      countedAt[c] = unionWithG
+      stale[c] = 0
+      if (counts[c].gain === 0) continue
+      const value = valueOf(c)
+      if (value > bestIou || (value === bestIou && c < best)) {
         bestIou = value
         best = c
       }
@@ -113,9 +149,7 @@ export function greedySelect(gt: Mask, candidates: readonly Candidate[], options
     used[best] = 1
     chosen.push(pool[best].index)
     trace.push(iou)
-    for (let c = 0; c < pool.length; c++) {
-      if (!used[c] && boxesMeet(pool[c].mask, pool[best].mask)) counts[c] = countAgainst(pool[c].mask, gt.data, union, width)
-    }
+    for (let c = 0; c < pool.length; c++) if (!used[c] && boxesMeet(pool[c].mask, pool[best].mask)) stale[c] = 1
   }
   if (iou >= options.tau) stop = 'tau'
   else if (chosen.length >= options.maxTokens) stop = 'cap'

@@ -24,6 +24,12 @@ export class ImageCandidates {
     return this.cache.size
   }
 
+  /** Every candidate decoded so far for this image: free to reuse for the next object. */
+  known(policy: MaskPolicy = this.policies[0]): Candidate[] {
+    const slot = this.policies.indexOf(policy)
+    return [...this.cache].map(([index, masks]) => ({index, mask: masks[slot]}))
+  }
+
   /** Candidate masks for these raster indices, prompting SAM only for new ones. */
   async get(indices: readonly number[], policy: MaskPolicy = this.policies[0]): Promise<Candidate[]> {
     const slot = this.policies.indexOf(policy)

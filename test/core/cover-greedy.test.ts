@@ -111,6 +111,40 @@ describe('coverGreedySelect', () => {
     expect((await run({climbMargin: 1})).chosen).not.toContain(outsider)
   })
 
+  it('takes masks known for the image as free candidates: never prompted again, chosen like prompted ones', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const rand = seededRandom(100 + seed)
+      const known = [...all.values()].filter(() => rand() < 0.3)
+      const asked: number[] = []
+      const pool = objectPool(gt, f, 0)
+      const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth', climbMargin: 1, known})
+      expect(asked.filter((k) => known.some((c) => c.index === k))).toEqual([])
+      expect(new Set(asked).size).toBe(asked.length)
+      const seen = [...asked.map((k) => all.get(k)!), ...known]
+      expect(got.chosen).toEqual(greedySelect(gt, seen, rule).chosen)
+      expect(got.iou).toBeCloseTo(unionIou(gt, got.chosen.map((k) => all.get(k)!.mask)), 12)
+    }
+  })
+
+  it('chooses a known mask from far away, yet still walks from its own deepest anchor', async () => {
+    // the pool's points return an inner part of the object; a point decoded for another object, far
+    // outside this one's pool, happens to return the object itself
+    const gt = discMask(28, 28, 10, W, H)
+    const pool = objectPool(gt, f, 0)
+    const far = 7 * n + 7
+    expect(pool).not.toContain(far)
+    const asked: number[] = []
+    const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => ({index: k, mask: disc(28, 28, 6, W, H)})) },
+      {...rule, precision: 0.8, order: 'depth', known: [{index: far, mask: disc(28, 28, 10, W, H)}]})
+    expect(got.chosen).toEqual([far])
+    expect(got.iou).toBe(1)
+    expect(asked).not.toContain(far)
+    // the known mask lies wholly inside the object but does not stand for the anchors it covers
+    const [x, y] = anchorPixel(asked[0])
+    expect(Math.hypot(x - 28, y - 28)).toBe(Math.min(...pool.map((k) => Math.hypot(anchorPixel(k)[0] - 28, anchorPixel(k)[1] - 28))))
+  })
+
   it('walks the deepest anchor first with order depth', async () => {
     for (let seed = 1; seed <= 12; seed++) {
       const {gt, all} = world(seed)

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {distanceInside, distanceToMask, squaredDistanceInside, squaredDistanceToFeatures} from '../../src/core/distance.js'
+import {depthAt, distanceInside, distanceInsideWindow, distanceToMask, squaredDistanceInside, squaredDistanceToFeatures} from '../../src/core/distance.js'
 import type {Mask} from '../../src/core/mask.js'
 import {mulberry32} from '../../src/core/sampling.js'
 
@@ -87,5 +87,25 @@ describe('distanceToMask', () => {
     expect(d[2 * 7 + 5]).toBeCloseTo(1, 6) // two pixels right, weight 0.5
     expect(d[0 * 7 + 3]).toBeCloseTo(4, 6) // two pixels up, weight 2
     expect(d[0]).toBeCloseTo(Math.hypot(1.5, 4), 6)
+  })
+})
+
+describe('distanceInsideWindow', () => {
+  it('gives every pixel the depth distanceInside gives it, small objects and ones at the image border alike', () => {
+    for (let seed = 0; seed < 40; seed++) {
+      // sparse blobs kept off part of the image, and dense ones that reach the border
+      const m = randomMask(20, 14, seed % 2 ? 0.3 : 0.85, seed)
+      if (seed % 2) for (let k = 0; k < m.data.length; k++) if (k % 20 < 5 || Math.floor(k / 20) > 10) m.data[k] = 0
+      const full = distanceInside(m)
+      const window = distanceInsideWindow(m)
+      for (let y = 0; y < 14; y++) for (let x = 0; x < 20; x++) expect(depthAt(window, x, y)).toBe(full[y * 20 + x])
+      if (seed % 2 && m.data.some((v) => v)) expect(window.w * window.h).toBeLessThan(20 * 14)
+    }
+  })
+
+  it('is an empty window for an empty mask', () => {
+    const window = distanceInsideWindow({width: 4, height: 3, data: new Uint8Array(12)})
+    expect(window.w * window.h).toBe(0)
+    expect(depthAt(window, 1, 1)).toBe(0)
   })
 })

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {type Candidate, greedySelect, truncateAtTau, unionIou} from '../../src/core/greedy.js'
+import {type Candidate, type GreedyOptions, countAgainst, greedySelect, truncateAtTau, unionIou} from '../../src/core/greedy.js'
 import type {Mask} from '../../src/core/mask.js'
 import type {CropMask} from '../../src/core/sam-geometry.js'
 
@@ -32,6 +32,37 @@ function bruteIou(gt: Mask, masks: CropMask[]): number {
     }
   }
   return inter / union
+}
+
+function lcg(seed: number): () => number {
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+}
+
+/** A rectangle somewhere in the W×H frame, at most `maxSide` wide when given. */
+function randomRect(rand: () => number, maxSide = W): CropMask {
+  const x0 = Math.floor(rand() * 16), y0 = Math.floor(rand() * 8)
+  const x1 = Math.min(W, x0 + 1 + Math.floor(rand() * Math.min(maxSide, W - x0 - 1)))
+  const y1 = Math.min(H, y0 + 1 + Math.floor(rand() * Math.min(maxSide, H - y0 - 1)))
+  return rect(x0, y0, Math.max(x0 + 1, x1), Math.max(y0 + 1, y1))
+}
+
+/** The greedy rule by brute force: every candidate's union IoU recomputed from scratch at each step. */
+function bruteGreedy(g: Mask, pool: Candidate[], options: GreedyOptions): {chosen: number[]; iou: number} {
+  const chosen: number[] = []
+  let iou = 0
+  for (let step = 0; step < options.maxTokens && iou < options.tau; step++) {
+    let best = -1
+    let bestIou = -1
+    for (const c of pool) {
+      if (chosen.includes(c.index)) continue
+      const v = bruteIou(g, [...chosen.map((k) => pool[k].mask), c.mask])
+      if (v > bestIou + 1e-12) { bestIou = v; best = c.index }
+    }
+    if (best < 0 || bestIou - iou <= options.epsilon) break
+    chosen.push(best)
+    iou = bestIou
+  }
+  return {chosen, iou}
 }
 
 describe('greedySelect', () => {
@@ -76,32 +107,46 @@ describe('greedySelect', () => {
   })
 
   it('matches an exhaustive brute-force greedy on random masks', () => {
-    let seed = 7
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const rand = lcg(7)
     for (let trial = 0; trial < 20; trial++) {
       const g = gtRect(Math.floor(rand() * 5), Math.floor(rand() * 3), 8 + Math.floor(rand() * 10), 5 + Math.floor(rand() * 5))
-      const pool: Candidate[] = Array.from({length: 12}, (_, index) => {
-        const x0 = Math.floor(rand() * 16), y0 = Math.floor(rand() * 8)
-        return {index, mask: rect(x0, y0, x0 + 1 + Math.floor(rand() * (W - x0 - 1)), y0 + 1 + Math.floor(rand() * (H - y0 - 1)))}
-      })
-      const r = greedySelect(g, pool, {tau: 0.95, epsilon: 1e-3, maxTokens: 6})
-      // reference: recompute every candidate's union IoU from scratch at each step
-      const chosen: number[] = []
-      let iou = 0
-      for (let step = 0; step < 6 && iou < 0.95; step++) {
-        let best = -1
-        let bestIou = -1
-        for (const c of pool) {
-          if (chosen.includes(c.index)) continue
-          const v = bruteIou(g, [...chosen.map((k) => pool[k].mask), c.mask])
-          if (v > bestIou + 1e-12) { bestIou = v; best = c.index }
-        }
-        if (best < 0 || bestIou - iou <= 1e-3) break
-        chosen.push(best)
-        iou = bestIou
-      }
-      expect(r.chosen).toEqual(chosen)
-      expect(r.iou).toBeCloseTo(iou, 12)
+      const pool = Array.from({length: 12}, (_, index) => ({index, mask: randomRect(rand)}))
+      const options = {tau: 0.95, epsilon: 1e-3, maxTokens: 6}
+      const r = greedySelect(g, pool, options)
+      const ref = bruteGreedy(g, pool, options)
+      expect(r.chosen).toEqual(ref.chosen)
+      expect(r.iou).toBeCloseTo(ref.iou, 12)
+    }
+  })
+
+  // Many overlapping masks, exact duplicates and long runs: the recounts skipped on stale bounds must
+  // never change a choice, ties included (the lower index wins).
+  it('matches the brute-force greedy with many overlapping, duplicated candidates and long runs', () => {
+    const rand = lcg(11)
+    let steps = 0
+    for (let trial = 0; trial < 40; trial++) {
+      const g = gtRect(Math.floor(rand() * 6), Math.floor(rand() * 4), 6 + Math.floor(rand() * 14), 4 + Math.floor(rand() * 6))
+      const masks = Array.from({length: 20}, () => randomRect(rand, 6))
+      // every fourth candidate repeats an earlier mask at a higher index
+      const pool = Array.from({length: 28}, (_, index) => ({index, mask: index < 20 ? masks[index] : masks[Math.floor(rand() * 20)]}))
+      const options = {tau: 0.999, epsilon: 0, maxTokens: 12}
+      const r = greedySelect(g, pool, options)
+      const ref = bruteGreedy(g, pool, options)
+      expect(r.chosen).toEqual(ref.chosen)
+      expect(r.iou).toBeCloseTo(ref.iou, 12)
+      steps += r.chosen.length
+    }
+    // the runs are long enough for counts to go stale and be skipped
+    expect(steps).toBeGreaterThan(40 * 3)
+  })
+
+  it('gives the same run when handed the counts against the empty union', () => {
+    const rand = lcg(5)
+    for (let trial = 0; trial < 10; trial++) {
+      const g = gtRect(2, 1, 14, 8)
+      const pool = Array.from({length: 16}, (_, index) => ({index, mask: randomRect(rand, 6)}))
+      const first = new Map(pool.map((c) => [c.index, countAgainst(c.mask, g.data, new Uint8Array(W * H), W)]))
+      expect(greedySelect(g, pool, {tau: 0.99, epsilon: 0, maxTokens: 8}, first)).toEqual(greedySelect(g, pool, {tau: 0.99, epsilon: 0, maxTokens: 8}))
     }
   })
 
