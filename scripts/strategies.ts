@@ -48,7 +48,8 @@ const n = Number(args.grid)
 const tau = Number(args.tau)
 const base = {tau, epsilon: 1e-3, maxTokens: 64}
 
-type Run = (gt: Mask, all: Map<number, Candidate>, ask: (k: number[]) => void) => Promise<GreedyResult>
+// `asked`: the points prompted so far for the image's earlier objects (what a shared per-image cache holds)
+type Run = (gt: Mask, all: Map<number, Candidate>, ask: (k: number[]) => void, asked: ReadonlySet<number>) => Promise<GreedyResult>
 const pick = (all: Map<number, Candidate>, ks: number[]) => ks.map((k) => all.get(k)!)
 const grid = (gt: Mask) => ({n, width: gt.width, height: gt.height})
 const strategies: Record<string, Run> = {
@@ -77,15 +78,16 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number}
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]}
 function cover(v: CoverVariant): Run {
-  return async (gt, all, ask) => {
+  return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
     const fetch = async (ks: number[]) => {
       ask(ks)
       return pick(all, ks)
     }
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio}
+    const known = v.shared ? pick(all, [...asked]) : undefined
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}}
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -128,6 +130,17 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.9 depth inside cm1': {margin: 0, precision: 0.9, order: 'depth', outside: false, cm: 1},
   'cover+climb:m0p0.8 raster inside cm1': {margin: 0, precision: 0.8, order: 'raster', outside: false, cm: 1},
   'cover+climb:m0p0.8 depth inside skip0.98 cm1': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.98, cm: 1},
+  // `shared`: masks prompted for the image's earlier objects join as free candidates
+  'cover+climb:m0p0.8 depth cm1 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true},
+  'cover+climb:m0p0.8 depth cm1r0.9 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.9, shared: true},
+  'cover+climb:m0p0.8 depth inside cm1 shared': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, shared: true},
+  'cover+climb:m0p0.8 depth cm1r0.95 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.95, shared: true},
+  // `sparseC/Q`: pools of more than C cells walked on a checkerboard, of more than Q on every other row and column
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200]},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/∞': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, Infinity]},
+  'cover+climb:m0p0.8 depth cm1 shared sparse32/∞': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [32, Infinity]},
+  'cover+climb:m0p0.8 depth cm1 shared sparse∞/32': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [Infinity, 32]},
+  'cover+climb:m0p0.8 depth cm1 shared sparse16/64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [16, 64]},
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {
@@ -200,7 +213,7 @@ for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.
     for (const policy of MASK_POLICIES) {
       const asked = new Set<number>()
       for (const {ann, mask} of objects) {
-        const r = await run(mask, masks[policy], (ks) => ks.forEach((k) => asked.add(k)))
+        const r = await run(mask, masks[policy], (ks) => ks.forEach((k) => asked.add(k)), asked)
         rows.push({image_id: image.id, ann_id: ann.id, policy, strategy: name, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
       }
       calls[`${name}/${policy}`].push(asked.size)

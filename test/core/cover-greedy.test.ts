@@ -145,6 +145,36 @@ describe('coverGreedySelect', () => {
     expect(Math.hypot(x - 28, y - 28)).toBe(Math.min(...pool.map((k) => Math.hypot(anchorPixel(k)[0] - 28, anchorPixel(k)[1] - 28))))
   })
 
+  for (const [lattice, sparseAbove, onLattice] of [
+    ['a checkerboard', {checker: 0, quarter: Infinity}, (k: number) => ((k % n) + Math.floor(k / n)) % 2 === 0],
+    ['every other row and column', {checker: 0, quarter: 0}, (k: number) => (k % n) % 2 === 0 && Math.floor(k / n) % 2 === 0],
+  ] as const) {
+    it(`walks a large pool on ${lattice}, and reaches other cells only by climbing`, async () => {
+      let sparseCalls = 0
+      let denseCalls = 0
+      for (let seed = 1; seed <= 12; seed++) {
+        const {gt, all} = world(seed)
+        const pool = objectPool(gt, f, 0)
+        const run = async (options: object) => {
+          const asked: number[] = []
+          const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth', ...options})
+          return {asked, got}
+        }
+        const {asked, got} = await run({sparseAbove})
+        // the walk comes first and keeps to the lattice; a point off it is a climb step, beside one asked before
+        asked.forEach((k, at) => {
+          if (!onLattice(k)) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+        })
+        expect(got.chosen).toEqual(greedySelect(gt, asked.map((k) => all.get(k)!), rule).chosen)
+        sparseCalls += asked.length
+        denseCalls += (await run({})).asked.length
+        // pools at or below the thresholds are walked whole
+        expect((await run({sparseAbove: {checker: pool.length, quarter: pool.length}})).asked).toEqual((await run({})).asked)
+      }
+      expect(sparseCalls).toBeLessThan(denseCalls)
+    })
+  }
+
   it('walks the deepest anchor first with order depth', async () => {
     for (let seed = 1; seed <= 12; seed++) {
       const {gt, all} = world(seed)
