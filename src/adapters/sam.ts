@@ -74,8 +74,9 @@ export class SamEngine {
     readonly device: Device,
   ) {}
 
-  /** Decoder calls made so far (one per prompt). */
+  /** Decoder calls made so far (one per prompt), and the time spent in them. */
   decoderCalls = 0
+  decoderMs = 0
   encoderCalls = 0
 
   static async load(options: SamOptions = {}): Promise<SamEngine> {
@@ -126,6 +127,7 @@ export class SamEngine {
       coords.set([sx, sy, 0, 0], b * 4)
       labels.set([1, -1], b * 2)
     })
+    const t0 = performance.now()
     const out = await this.decoder.run({
       image_embeddings: embedding.tensor,
       point_coords: new ort.Tensor('float32', coords, [B, 2, 2]),
@@ -134,6 +136,7 @@ export class SamEngine {
       has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
     })
     this.decoderCalls += B
+    this.decoderMs += performance.now() - t0
     const logits = out.all_low_res_masks.data as Float32Array
     const scores = out.all_iou_predictions.data as Float32Array
     return points.map((_, b) => ({
