@@ -34,6 +34,8 @@ export interface CoverOptions extends GreedyOptions {
   order?: 'raster' | 'depth'
   /** prompt the pool points whose anchor lies outside the object in the cover walk too (else only the climb reaches them) */
   outside?: boolean
+  /** with `outside`, walk the outside anchors only of pools of at most this many cells (default: of every pool) */
+  outsideMaxPool?: number
   /** in the climb, skip neighbours whose anchor a mask at least this precise already covers (default: never skip) */
   climbPrecision?: number
   /** the climb may leave the pool by this many cells (default 0) */
@@ -89,7 +91,8 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     return window ? depthAt(window, p % f.width, Math.floor(p / f.width)) : gt.data[p]
   }
   const onLattice = latticeFilter(pool.length, f.n, options.sparseAbove)
-  const walk = pool.filter((k) => (outside || gt.data[anchorPixel(k)]) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
+  const walkOutside = outside && pool.length <= (options.outsideMaxPool ?? Infinity)
+  const walk = pool.filter((k) => (walkOutside || gt.data[anchorPixel(k)]) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
   for (const k of walk) {
     if (have.has(k) || covered(k, options.precision)) continue
     const [cand] = await fetch([k])
@@ -101,8 +104,8 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     const best = Math.max(0, ...alone.values())
     const from = [...result.chosen, ...[...alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
     const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n)))].filter((q) => reach.has(q) && !have.has(q) && !covered(q, climbPrecision))
-    // nothing from the pool known yet (no inside anchor, outside walk off): climb from the whole pool
-    const next = result.chosen.length === 0 && !pool.some((k) => have.has(k)) ? [...pool] : fresh
+    // nothing chosen yet (the walk met no anchor whose mask meets the object): prompt the rest of the pool
+    const next = result.chosen.length === 0 ? pool.filter((k) => !have.has(k)) : fresh
     if (next.length === 0) return result
     for (const cand of await fetch(next)) learn(cand)
   }

@@ -175,6 +175,37 @@ describe('coverGreedySelect', () => {
     })
   }
 
+  it('walks the outside anchors only of pools up to outsideMaxPool cells', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const run = async (options: object) => {
+        const asked: number[] = []
+        await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth', ...options})
+        return asked
+      }
+      expect(await run({outsideMaxPool: pool.length})).toEqual(await run({}))
+      const asked = await run({outsideMaxPool: pool.length - 1})
+      // an outside anchor is reached only by climbing, beside a point asked before it
+      asked.forEach((k, at) => {
+        if (!anchorInside(gt, k) && at > 0) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+      })
+    }
+  })
+
+  it('prompts the rest of the pool when the walk finds nothing that meets the object', async () => {
+    // a thin object between the anchors: no anchor lies inside it and the walk skips outside ones,
+    // yet the point at cell (2, 2) returns its mask
+    const gt = discMask(16, 16, 2, W, H)
+    const pool = objectPool(gt, f, 0)
+    expect(pool.some((k) => anchorInside(gt, k))).toBe(false)
+    const target = 2 * n + 2
+    const cand = (k: number): Candidate => ({index: k, mask: k === target ? disc(16, 16, 2, W, H) : disc(60, 60, 1, W, H)})
+    const got = await coverGreedySelect(gt, f, pool, async (ks) => ks.map(cand), {...rule, precision: 0.8, outside: false, known: [cand(63)]})
+    expect(pool).toContain(target)
+    expect(got.chosen).toEqual([target])
+  })
+
   it('walks the deepest anchor first with order depth', async () => {
     for (let seed = 1; seed <= 12; seed++) {
       const {gt, all} = world(seed)
