@@ -78,7 +78,7 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]}
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -87,7 +87,7 @@ function cover(v: CoverVariant): Run {
       return pick(all, ks)
     }
     const known = v.shared ? pick(all, [...asked]) : undefined
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}}
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax}
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -141,6 +141,13 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.8 depth cm1 shared sparse32/∞': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [32, Infinity]},
   'cover+climb:m0p0.8 depth cm1 shared sparse∞/32': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [Infinity, 32]},
   'cover+climb:m0p0.8 depth cm1 shared sparse16/64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [16, 64]},
+  // `outN`: the walk takes outside anchors only in pools of at most N cells
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 64},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out16': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 16},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.99},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 64, skip: 0.99},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.95': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.95},
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {
