@@ -58,9 +58,9 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const {order = 'raster', outside = true, climbPrecision = Infinity, climbMargin = 0, climbRatio = Infinity} = options
   const have = new Map<number, Candidate>()
   const covers: {mask: CropMask; share: number}[] = []
-  // counts of each known mask against the empty union, for the greedy rule and the climb
+  // for every mask seen (prompted or known): its counts against the empty union, for the greedy rule
   const first = new Map<number, Counts>()
-  // IoU of each known mask alone with the object
+  // and its IoU alone with the object, for the climb
   const alone = new Map<number, number>()
   const gtBox = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
   const gtArea = gt.data.reduce((a, b) => a + b, 0)

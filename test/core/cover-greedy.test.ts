@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
-import {coverGreedySelect} from '../../src/core/cover-greedy.js'
+import {type CoverOptions, coverGreedySelect} from '../../src/core/cover-greedy.js'
+import type {Mask} from '../../src/core/mask.js'
 import {objectPool} from '../../src/core/candidates.js'
 import {cellNeighbours} from '../../src/core/grid.js'
 import {disc, discMask, seededRandom} from '../helpers/disc-world.js'
@@ -155,11 +156,7 @@ describe('coverGreedySelect', () => {
       for (let seed = 1; seed <= 12; seed++) {
         const {gt, all} = world(seed)
         const pool = objectPool(gt, f, 0)
-        const run = async (options: object) => {
-          const asked: number[] = []
-          const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth', ...options})
-          return {asked, got}
-        }
+        const run = (options: object) => recordedRun(gt, all, pool, {...rule, order: 'depth', ...options})
         const {asked, got} = await run({sparseAbove})
         // the walk comes first and keeps to the lattice; a point off it is a climb step, beside one asked before
         asked.forEach((k, at) => {
@@ -179,11 +176,7 @@ describe('coverGreedySelect', () => {
     for (let seed = 1; seed <= 12; seed++) {
       const {gt, all} = world(seed)
       const pool = objectPool(gt, f, 0)
-      const run = async (options: object) => {
-        const asked: number[] = []
-        await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {...rule, precision: 0.8, order: 'depth', ...options})
-        return asked
-      }
+      const run = async (options: object) => (await recordedRun(gt, all, pool, {...rule, order: 'depth', ...options})).asked
       expect(await run({outsideMaxPool: pool.length})).toEqual(await run({}))
       const asked = await run({outsideMaxPool: pool.length - 1})
       // an outside anchor is reached only by climbing, beside a point asked before it
@@ -242,6 +235,13 @@ describe('coverGreedySelect', () => {
     expect(fast).toBeLessThan(plain)
   })
 })
+
+/** A run over the stand-in world at precision 0.8 (unless set), with the points it asked for, in order. */
+async function recordedRun(gt: Mask, all: Map<number, Candidate>, pool: readonly number[], options: Omit<CoverOptions, 'precision'> & {precision?: number}) {
+  const asked: number[] = []
+  const got = await coverGreedySelect(gt, f, pool, async (ks) => { asked.push(...ks); return ks.map((k) => all.get(k)!) }, {precision: 0.8, ...options})
+  return {asked, got}
+}
 
 function anchorPixel(k: number): [number, number] {
   return [(k % n) * 8 + 4, Math.floor(k / n) * 8 + 4]
