@@ -123,7 +123,7 @@ const rows: [string, string][] = [
 for (const [mode, m] of Object.entries(modes)) {
   rows.push(
     [`${mode}: decoder calls per image / per object`, `${mean(m.calls).toFixed(0)} / ${(m.calls.reduce((a, b) => a + b, 0) / m.objects).toFixed(1)}`],
-    [`${mode}: selection ms per object (decoder runs excluded)`, mean(m.greedyMs).toFixed(1)],
+    [`${mode}: greedy ms per object (the selection, decoder runs excluded)`, mean(m.greedyMs).toFixed(1)],
     [`${mode}: seconds per image, end to end`, mean(m.seconds).toFixed(2)],
     [`${mode}: images per hour`, (3600 / mean(m.seconds)).toFixed(0)],
     [`${mode}: mean tokens / mean IoU / reached τ`, `${mean(m.tokens).toFixed(2)} / ${mean(m.iou).toFixed(4)} / ${(100 * mean(m.reached)).toFixed(1)}%`],
