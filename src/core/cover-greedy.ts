@@ -23,7 +23,7 @@
 import {dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
-import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, greedySelect} from './greedy.js'
+import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, boxesMeet, countAgainst, greedySelect} from './greedy.js'
 import {type Mask, maskToBoxXywh} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
@@ -62,12 +62,15 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const first = new Map<number, Counts>()
   // and its IoU alone with the object, for the climb
   const alone = new Map<number, number>()
-  const gtBox = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
+  const [x0, y0, w, h] = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
   const gtArea = gt.data.reduce((a, b) => a + b, 0)
+  const empty = new Uint8Array(gt.data.length)
   const learn = (cand: Candidate, standsFor = true): void => {
     have.set(cand.index, cand)
-    const inside = meetsBox(cand.mask, gtBox) ? insideCount(cand.mask, gt) : 0
-    first.set(cand.index, {gain: inside, cost: cand.mask.area - inside})
+    // masks far from the object (most known ones) skip the pixel count
+    const counts = boxesMeet(cand.mask, {x0, y0, w, h}) ? countAgainst(cand.mask, gt.data, empty, gt.width) : {gain: 0, cost: cand.mask.area}
+    first.set(cand.index, counts)
+    const inside = counts.gain
     alone.set(cand.index, inside / Math.max(1, cand.mask.area + gtArea - inside))
     const share = cand.mask.area > 0 ? inside / cand.mask.area : 0
     if (standsFor && share >= Math.min(options.precision, climbPrecision)) covers.push({mask: cand.mask, share})
@@ -117,21 +120,8 @@ function latticeFilter(poolSize: number, n: number, sparse?: {checker: number; q
   return () => true
 }
 
-function meetsBox(m: CropMask, [x, y, w, h]: readonly number[]): boolean {
-  return m.x0 < x + w && x < m.x0 + m.w && m.y0 < y + h && y < m.y0 + m.h
-}
-
 function maskHas(m: CropMask, x: number, y: number): boolean {
   return x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + (x - m.x0)] === 1
-}
-
-function insideCount(m: CropMask, gt: Mask): number {
-  let inside = 0
-  for (let y = 0; y < m.h; y++) {
-    const row = (m.y0 + y) * gt.width + m.x0
-    for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x] && gt.data[row + x]) inside++
-  }
-  return inside
 }
 
 function growCells(cells: readonly number[], n: number, margin: number): number[] {

@@ -62,7 +62,10 @@ export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, wid
   return {gain, cost}
 }
 
-export function boxesMeet(a: CropMask, b: CropMask): boolean {
+/** A crop's or a mask's box in image pixels. */
+export type Box = Pick<CropMask, 'x0' | 'y0' | 'w' | 'h'>
+
+export function boxesMeet(a: Box, b: Box): boolean {
   return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
 }
 
