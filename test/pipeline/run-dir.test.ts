@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -19,6 +19,18 @@ describe('claimRunDir', () => {
     const dir = fresh()
     await claimRunDir(dir, 'curate', CONFIG, false)
     await expect(claimRunDir(dir, 'curate', {...CONFIG, ...change}, false)).rejects.toThrow(message)
+  })
+
+  it('refuses to resume with another getok version, also a folder written before run.json held one', async () => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false, '0.1.0')
+    await expect(claimRunDir(dir, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(/tool_version: "0\.1\.0" → "0\.2\.0"\) \(another getok version may pick other points/)
+    const old = fresh()
+    mkdirSync(old)
+    writeFileSync(path.join(old, 'run.json'), JSON.stringify(CONFIG))
+    await expect(claimRunDir(old, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(/tool_version: undefined → "0\.2\.0"/)
+    await claimRunDir(old, 'curate', CONFIG, true, '0.2.0')
+    expect(JSON.parse(readFileSync(path.join(old, 'run.json'), 'utf8')).tool_version).toBe('0.2.0')
   })
 
   it('accepts the same configuration again (resume), and another one with --overwrite, clearing the old shards', async () => {
