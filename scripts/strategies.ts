@@ -5,10 +5,12 @@
  * image, since the cache is shared by all objects of an image).
  *
  *   node dist/scripts/strategies.js --annotations A --images DIR [--limit N] [--grid 32] [--tau 0.8] [--out f.json]
- *        [--cache DIR [--cached-only]] [--only 'name,name']
+ *        [--cache DIR [--cached-only]] [--only 'name,name'] [--policies single]
  *
  * --cache keeps each image's masks (gzip, a few MB an image) so that later replays need no SAM;
- * --cached-only replays only the images already there; --only picks strategies (`all` always runs).
+ * --cached-only replays only the images already there; --only picks strategies (`all` always runs);
+ * --policies replays (and caches) only these mask policies: `single` alone builds the cache in about
+ * half the time (each policy's masks are converted to image resolution separately).
  */
 import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {gunzipSync, gzipSync} from 'node:zlib'
@@ -42,8 +44,14 @@ const {values: args} = parseArgs({
     'cached-only': {type: 'boolean', default: false},
     // comma-separated strategy names to replay (default: all of them)
     only: {type: 'string'},
+    // comma-separated mask policies, in MASK_POLICIES order (default: all of them)
+    policies: {type: 'string'},
   },
 })
+const policies = args.policies ? MASK_POLICIES.filter((p) => args.policies!.split(',').includes(p)) : MASK_POLICIES
+if (policies.length === 0) throw new Error(`--policies: none of ${MASK_POLICIES.join(', ')}`)
+// a cache file holds a prefix of MASK_POLICIES (block b is MASK_POLICIES[b]), so it is built up to the last policy asked for
+const cached = MASK_POLICIES.slice(0, MASK_POLICIES.indexOf(policies[policies.length - 1]) + 1)
 const n = Number(args.grid)
 const tau = Number(args.tau)
 const base = {tau, epsilon: 1e-3, maxTokens: 64}
@@ -78,7 +86,7 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number}
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edges?: boolean}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -87,7 +95,7 @@ function cover(v: CoverVariant): Run {
       return pick(all, ks)
     }
     const known = v.shared ? pick(all, [...asked]) : undefined
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax}
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbConnectivity: (v.edges ? 4 : 8) as 4 | 8}
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -156,14 +164,14 @@ if (args.only) {
 }
 
 /** All n² candidate masks of an image for both policies, from SAM or from --cache. */
-async function imageMasks(image: {id: number; width: number; height: number; fileName: string}, _objects: number): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
+async function imageMasks(image: {id: number; width: number; height: number; fileName: string}): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
   // gzip: SAM masks are long runs, so the cache shrinks ~50× and reads back faster than raw bytes
   const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin.gz`)
   if (file && existsSync(file)) return readMasks(new Uint8Array(gunzipSync(readFileSync(file))))
   const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
-  const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, MASK_POLICIES)
+  const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, cached)
   const every = Array.from({length: n * n}, (_, k) => k)
-  const out = Object.fromEntries(await Promise.all(MASK_POLICIES.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))]))) as Record<MaskPolicy, Map<number, Candidate>>
+  const out = Object.fromEntries(await Promise.all(cached.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))]))) as Record<MaskPolicy, Map<number, Candidate>>
   if (file) {
     mkdirSync(args.cache!, {recursive: true})
     writeFileSync(`${file}.partial`, gzipSync(writeMasks(out), {level: 1}))
@@ -172,10 +180,10 @@ async function imageMasks(image: {id: number; width: number; height: number; fil
   return out
 }
 
-// cache layout: per policy, per index: int32 x0, y0, w, h, area, then w·h bytes
+// cache layout: per policy (a prefix of MASK_POLICIES), per index: int32 x0, y0, w, h, area, then w·h bytes
 function writeMasks(all: Record<MaskPolicy, Map<number, Candidate>>): Uint8Array {
   const parts: Uint8Array[] = []
-  for (const p of MASK_POLICIES) {
+  for (const p of cached) {
     for (let k = 0; k < n * n; k++) {
       const m = all[p].get(k)!.mask
       parts.push(new Uint8Array(Int32Array.from([m.x0, m.y0, m.w, m.h, m.area]).buffer), m.data)
@@ -191,7 +199,8 @@ function readMasks(buf: Uint8Array): Record<MaskPolicy, Map<number, Candidate>> 
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   let at = 0
   const out = {} as Record<MaskPolicy, Map<number, Candidate>>
-  for (const p of MASK_POLICIES) {
+  for (const p of cached) {
+    if (at >= buf.length) throw new Error(`a cache file holds no ${p} masks: rebuild it, or replay with --policies ${Object.keys(out).join(',')}`)
     out[p] = new Map()
     for (let k = 0; k < n * n; k++) {
       const [x0, y0, w, h, area] = [0, 1, 2, 3, 4].map((f) => view.getInt32(at + 4 * f, true))
@@ -207,7 +216,7 @@ function readMasks(buf: Uint8Array): Record<MaskPolicy, Map<number, Candidate>> 
 interface Row {image_id: number; ann_id: number; policy: MaskPolicy; strategy: string; tokens: number; iou: number; reached: boolean}
 const rows: Row[] = []
 // distinct points each strategy asked SAM for, per image and policy (the cache is per image)
-const calls: Record<string, number[]> = Object.fromEntries(Object.keys(strategies).flatMap((s) => MASK_POLICIES.map((p) => [`${s}/${p}`, []])))
+const calls: Record<string, number[]> = Object.fromEntries(Object.keys(strategies).flatMap((s) => policies.map((p) => [`${s}/${p}`, []])))
 const engine = await SamEngine.load()
 const data = await readCoco(args.annotations!)
 let done = 0
@@ -215,9 +224,9 @@ for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.
   const {objects} = prepareObjects(image, anns, false)
   if (objects.length === 0) continue
   if (args['cached-only'] && !existsSync(path.join(args.cache ?? '', `${image.id}-n${n}.bin.gz`))) continue
-  const masks = await imageMasks(image, objects.length)
+  const masks = await imageMasks(image)
   for (const [name, run] of Object.entries(strategies)) {
-    for (const policy of MASK_POLICIES) {
+    for (const policy of policies) {
       const asked = new Set<number>()
       for (const {ann, mask} of objects) {
         const r = await run(mask, masks[policy], (ks) => ks.forEach((k) => asked.add(k)), asked)
@@ -230,7 +239,7 @@ for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.
 }
 process.stderr.write('\n')
 const lines = ['| strategy | policy | decoder calls / image | × fewer than all | mean tokens | mean IoU | reached τ | IoU − all (mean) |', '|---|---|---|---|---|---|---|---|']
-for (const policy of MASK_POLICIES) {
+for (const policy of policies) {
   const ref = rows.filter((r) => r.policy === policy && r.strategy === 'all')
   for (const name of Object.keys(strategies)) {
     const rs = rows.filter((r) => r.policy === policy && r.strategy === name)

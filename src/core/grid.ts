@@ -59,13 +59,16 @@ export function indexToCell(k: number, n: number): Cell {
   return [k % n, Math.floor(k / n)]
 }
 
-/** Raster indices of the 8-connected neighbours of a cell on an n×n grid (the cell itself excluded). */
-export function cellNeighbours(index: number, n: number): number[] {
+/** Raster indices of the 8-connected (or, with 4, edge-sharing) neighbours of a cell on an n×n grid, the cell itself excluded. */
+export function cellNeighbours(index: number, n: number, connectivity: 4 | 8 = 8): number[] {
   const i = index % n
   const j = Math.floor(index / n)
   const out: number[] = []
   for (let v = j - 1; v <= j + 1; v++) {
-    for (let u = i - 1; u <= i + 1; u++) if ((u !== i || v !== j) && u >= 0 && v >= 0 && u < n && v < n) out.push(v * n + u)
+    for (let u = i - 1; u <= i + 1; u++) {
+      if ((u === i && v === j) || (connectivity === 4 && u !== i && v !== j)) continue
+      if (u >= 0 && v >= 0 && u < n && v < n) out.push(v * n + u)
+    }
   }
   return out
 }

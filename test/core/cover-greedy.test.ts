@@ -67,6 +67,8 @@ describe('coverGreedySelect', () => {
     {climbMargin: 1},
     {climbRatio: 0.9},
     {order: 'depth' as const, climbMargin: 1, climbRatio: 0.9},
+    {climbMargin: 1, climbConnectivity: 4 as const},
+    {order: 'depth' as const, outside: false, climbMargin: 1, climbConnectivity: 4 as const},
   ]
   for (const variant of variants) {
     it(`keeps its promises with ${JSON.stringify(variant)}`, async () => {
@@ -79,8 +81,10 @@ describe('coverGreedySelect', () => {
         expect(new Set(asked).size).toBe(asked.length)
         expect(asked.every((k) => reach.includes(k))).toBe(true)
         // every point beyond the walk's pool is a climb step: next to a point prompted before it
+        // (sharing an edge with it when the climb keeps to edges)
+        const step = 'climbConnectivity' in variant ? variant.climbConnectivity : 8
         asked.forEach((k, at) => {
-          if (!pool.includes(k)) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+          if (!pool.includes(k)) expect(cellNeighbours(k, n, step).some((q) => asked.slice(0, at).includes(q))).toBe(true)
         })
         expect(got.chosen.every((k) => asked.includes(k))).toBe(true)
         expect(got.iou).toBeCloseTo(unionIou(gt, got.chosen.map((k) => all.get(k)!.mask)), 12)

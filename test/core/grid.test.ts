@@ -51,4 +51,17 @@ describe('grid geometry', () => {
     expect(cellNeighbours(5, 4)).toEqual([0, 1, 2, 4, 6, 8, 9, 10])
     expect(cellNeighbours(15, 4)).toEqual([10, 11, 14])
   })
+
+  it('lists the 4 edge-sharing neighbours with connectivity 4, clipped at the grid edge', () => {
+    expect(cellNeighbours(0, 4, 4)).toEqual([1, 4])
+    expect(cellNeighbours(5, 4, 4)).toEqual([1, 4, 6, 9])
+    expect(cellNeighbours(7, 4, 4)).toEqual([3, 6, 11])
+    // every edge neighbour is an 8-neighbour one grid step away along one axis only
+    for (let k = 0; k < 64; k++) {
+      for (const q of cellNeighbours(k, 8, 4)) {
+        expect(cellNeighbours(k, 8)).toContain(q)
+        expect(Math.abs((q % 8) - (k % 8)) + Math.abs(Math.floor(q / 8) - Math.floor(k / 8))).toBe(1)
+      }
+    }
+  })
 })
