@@ -16,9 +16,9 @@
  *    neighbours of the chosen points (and, with `climbRatio`, of every point whose
  *    mask alone is nearly as good as the best), within the pool grown by
  *    `climbMargin`, and run it again, until the choice settles. The best masks
- *    often come from a point beside one that is almost as good. Climbing along
- *    edges only (`climbConnectivity` 4) halves the neighbours of each step; a
- *    diagonal neighbour is still reached through an edge one that improves.
+ *    often come from a point beside one that is almost as good. Large pools may
+ *    climb along edges only (`climbEdgesAbove`): on their sparse lattice the
+ *    diagonal neighbours were walked already (or covered), the edge ones not.
  *
  * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates fast`).
  */
@@ -42,8 +42,8 @@ export interface CoverOptions extends GreedyOptions {
   climbPrecision?: number
   /** the climb may leave the pool by this many cells (default 0) */
   climbMargin?: number
-  /** climb to the 4 edge-sharing neighbours of a point (the default, 8, adds the diagonal ones) */
-  climbConnectivity?: 4 | 8
+  /** pools of more than this many cells climb to the 4 edge-sharing neighbours of a point only, not the diagonal ones (default: none) */
+  climbEdgesAbove?: number
   /** climb also from every prompted point whose mask alone reaches this share of the best single-mask IoU (default: only from the chosen points) */
   climbRatio?: number
   /**
@@ -59,7 +59,7 @@ export interface CoverOptions extends GreedyOptions {
 type Fetch = (indices: number[]) => Promise<Candidate[]>
 
 export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly number[], fetch: Fetch, options: CoverOptions): Promise<GreedyResult> {
-  const {order = 'raster', outside = true, climbPrecision = Infinity, climbMargin = 0, climbRatio = Infinity, climbConnectivity = 8} = options
+  const {order = 'raster', outside = true, climbPrecision = Infinity, climbMargin = 0, climbRatio = Infinity, climbEdgesAbove = Infinity} = options
   const have = new Map<number, Candidate>()
   const covers: {mask: CropMask; share: number}[] = []
   // for every mask seen (prompted or known): its counts against the empty union, for the greedy rule
@@ -98,6 +98,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     return window ? depthAt(window, p % f.width, Math.floor(p / f.width)) : gt.data[p]
   }
   const onLattice = latticeFilter(pool.length, f.n, options.sparseAbove)
+  const step = pool.length > climbEdgesAbove ? 4 : 8
   const walkOutside = outside && pool.length <= (options.outsideMaxPool ?? Infinity)
   const walk = pool.filter((k) => (walkOutside || gt.data[anchorPixel(k)]) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
   for (const k of walk) {
@@ -110,7 +111,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
     const result = greedySelect(gt, [...have.values()].filter((c) => first.get(c.index)!.gain > 0), options, first)
     const best = Math.max(0, ...alone.values())
     const from = [...result.chosen, ...[...alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
-    const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n, climbConnectivity)))].filter((q) => reach.has(q) && !have.has(q) && !covered(q, climbPrecision))
+    const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n, step)))].filter((q) => reach.has(q) && !have.has(q) && !covered(q, climbPrecision))
     // nothing chosen yet (the walk met no anchor whose mask meets the object): prompt the rest of the pool
     const next = result.chosen.length === 0 ? pool.filter((k) => !have.has(k)) : fresh
     if (next.length === 0) return result

@@ -67,8 +67,9 @@ describe('coverGreedySelect', () => {
     {climbMargin: 1},
     {climbRatio: 0.9},
     {order: 'depth' as const, climbMargin: 1, climbRatio: 0.9},
-    {climbMargin: 1, climbConnectivity: 4 as const},
-    {order: 'depth' as const, outside: false, climbMargin: 1, climbConnectivity: 4 as const},
+    {climbMargin: 1, climbEdgesAbove: 0},
+    {order: 'depth' as const, outside: false, climbMargin: 1, climbEdgesAbove: 0},
+    {order: 'depth' as const, climbMargin: 1, climbEdgesAbove: 20},
   ]
   for (const variant of variants) {
     it(`keeps its promises with ${JSON.stringify(variant)}`, async () => {
@@ -82,7 +83,7 @@ describe('coverGreedySelect', () => {
         expect(asked.every((k) => reach.includes(k))).toBe(true)
         // every point beyond the walk's pool is a climb step: next to a point prompted before it
         // (sharing an edge with it when the climb keeps to edges)
-        const step = 'climbConnectivity' in variant ? variant.climbConnectivity : 8
+        const step = 'climbEdgesAbove' in variant && pool.length > variant.climbEdgesAbove ? 4 : 8
         asked.forEach((k, at) => {
           if (!pool.includes(k)) expect(cellNeighbours(k, n, step).some((q) => asked.slice(0, at).includes(q))).toBe(true)
         })
@@ -114,6 +115,20 @@ describe('coverGreedySelect', () => {
     expect((await run({climbMargin: 1, climbRatio: 0.9})).iou).toBe(1)
     expect((await run({climbRatio: 0.9})).chosen).not.toContain(outsider)
     expect((await run({climbMargin: 1})).chosen).not.toContain(outsider)
+  })
+
+  it('climbs to diagonal neighbours only in pools no larger than climbEdgesAbove', async () => {
+    // the object's own mask comes only from a point diagonal to a corner of the cells it touches
+    const gt = discMask(28, 28, 10, W, H)
+    const pool = objectPool(gt, f, 0)
+    const ring = objectPool(gt, f, 1).filter((k) => !pool.includes(k))
+    const corner = ring.find((k) => !cellNeighbours(k, n, 4).some((q) => pool.includes(q)))!
+    expect(cellNeighbours(corner, n).some((q) => pool.includes(q))).toBe(true)
+    const cand = (k: number): Candidate => ({index: k, mask: k === corner ? disc(28, 28, 10, W, H) : pool.includes(k) ? disc(28, 28, 6, W, H) : disc(4, 60, 2, W, H)})
+    const run = (options: object) => coverGreedySelect(gt, f, pool, async (ks) => ks.map(cand), {...rule, precision: 0.8, climbMargin: 1, climbRatio: 0.9, ...options})
+    expect((await run({})).chosen).toEqual([corner])
+    expect((await run({climbEdgesAbove: pool.length})).chosen).toEqual([corner])
+    expect((await run({climbEdgesAbove: pool.length - 1})).chosen).not.toContain(corner)
   })
 
   it('takes masks known for the image as free candidates: never prompted again, chosen like prompted ones', async () => {
