@@ -10,25 +10,36 @@
  *          covers a point, then climbing to the neighbours of the best
  *          points (core/cover-greedy.ts).
  */
-import {type GridFrame, cellToIndex} from './grid.js'
+import type {GridFrame} from './grid.js'
 import type {Mask} from './mask.js'
 
 export type CandidateMode = 'fast' | 'pool' | 'all'
 export const CANDIDATE_MODES: readonly CandidateMode[] = ['fast', 'pool', 'all']
 
-/** Raster indices of cells that contain at least one set pixel of the mask. */
-export function cellsTouchedByMask(mask: Mask, f: GridFrame): Uint8Array {
-  const touched = new Uint8Array(f.n * f.n)
+/**
+ * Share of each cell's pixels that the mask sets, raster order. A pixel belongs to the cell that
+ * holds its centre, so every pixel counts in exactly one cell.
+ */
+export function cellCoverage(mask: Mask, f: GridFrame): Float32Array {
+  const set = new Float64Array(f.n * f.n)
+  const all = new Float64Array(f.n * f.n)
   const {width, height, data} = mask
   // column → cell lookup once, so the scan is one pass over the pixels
   const colCell = new Int32Array(width)
   for (let x = 0; x < width; x++) colCell[x] = Math.min(f.n - 1, Math.floor(((x + 0.5) * f.n) / width))
   for (let y = 0; y < height; y++) {
-    const j = Math.min(f.n - 1, Math.floor(((y + 0.5) * f.n) / height))
-    const row = y * width
-    for (let x = 0; x < width; x++) if (data[row + x]) touched[cellToIndex(colCell[x], j, f.n)] = 1
+    const row = Math.min(f.n - 1, Math.floor(((y + 0.5) * f.n) / height)) * f.n
+    for (let x = 0; x < width; x++) {
+      all[row + colCell[x]]++
+      if (data[y * width + x]) set[row + colCell[x]]++
+    }
   }
-  return touched
+  return Float32Array.from(set, (v, k) => (all[k] > 0 ? v / all[k] : 0))
+}
+
+/** Raster indices of cells that contain at least one set pixel of the mask. */
+export function cellsTouchedByMask(mask: Mask, f: GridFrame): Uint8Array {
+  return Uint8Array.from(cellCoverage(mask, f), (c) => (c > 0 ? 1 : 0))
 }
 
 /** Grow a set of cells by `margin` cells (Chebyshev distance). */

@@ -22,7 +22,7 @@
  *
  * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates fast`).
  */
-import {dilateCells} from './candidates.js'
+import {cellCoverage, dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
 import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, boxesMeet, countAgainst, greedySelect} from './greedy.js'
@@ -38,6 +38,8 @@ export interface CoverOptions extends GreedyOptions {
   outside?: boolean
   /** with `outside`, walk the outside anchors only of pools of at most this many cells (default: of every pool) */
   outsideMaxPool?: number
+  /** with `outside`, walk an outside anchor only when the object covers at least this share of its cell (default 0: every one) */
+  outsideMinCover?: number
   /** in the climb, skip neighbours whose anchor a mask at least this precise already covers (default: never skip) */
   climbPrecision?: number
   /** the climb may leave the pool by this many cells (default 0) */
@@ -100,7 +102,10 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const onLattice = latticeFilter(pool.length, f.n, options.sparseAbove)
   const step = pool.length > climbEdgesAbove ? 4 : 8
   const walkOutside = outside && pool.length <= (options.outsideMaxPool ?? Infinity)
-  const walk = pool.filter((k) => (walkOutside || gt.data[anchorPixel(k)]) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
+  // a cell the object only grazes: SAM at its anchor mostly segments what lies beside the object
+  const share = walkOutside && options.outsideMinCover ? cellCoverage(gt, f) : undefined
+  const walksOutside = (k: number): boolean => walkOutside && (!share || share[k] >= options.outsideMinCover!)
+  const walk = pool.filter((k) => (gt.data[anchorPixel(k)] || walksOutside(k)) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
   for (const k of walk) {
     if (have.has(k) || covered(k, options.precision)) continue
     const [cand] = await fetch([k])

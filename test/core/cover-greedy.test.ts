@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
 import {type CoverOptions, coverGreedySelect} from '../../src/core/cover-greedy.js'
 import type {Mask} from '../../src/core/mask.js'
-import {objectPool} from '../../src/core/candidates.js'
+import {cellCoverage, objectPool} from '../../src/core/candidates.js'
 import {cellNeighbours} from '../../src/core/grid.js'
 import {disc, discMask, seededRandom} from '../helpers/disc-world.js'
 
@@ -203,6 +203,24 @@ describe('coverGreedySelect', () => {
         if (!anchorInside(gt, k) && at > 0) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
       })
     }
+  })
+
+  it('walks an outside anchor only when the object covers outsideMinCover of its cell', async () => {
+    let skipped = 0
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const share = cellCoverage(gt, f)
+      const run = async (options: object) => (await recordedRun(gt, all, pool, {...rule, order: 'depth', ...options})).asked
+      expect(await run({outsideMinCover: 0})).toEqual(await run({}))
+      const asked = await run({outsideMinCover: 0.3})
+      // an outside anchor of a cell the object covers less is reached only by climbing, beside a point asked before it
+      asked.forEach((k, at) => {
+        if (!anchorInside(gt, k) && share[k] < 0.3 && at > 0) expect(cellNeighbours(k, n).some((q) => asked.slice(0, at).includes(q))).toBe(true)
+      })
+      skipped += pool.filter((k) => !anchorInside(gt, k) && share[k] < 0.3 && !asked.includes(k)).length
+    }
+    expect(skipped).toBeGreaterThan(0)
   })
 
   it('prompts the rest of the pool when the walk finds nothing that meets the object', async () => {
