@@ -86,7 +86,7 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edgesAbove?: number}
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edgesAbove?: number; minCover?: number}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -95,7 +95,7 @@ function cover(v: CoverVariant): Run {
       return pick(all, ks)
     }
     const known = v.shared ? pick(all, [...asked]) : undefined
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbEdgesAbove: v.edgesAbove}
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbEdgesAbove: v.edgesAbove, outsideMinCover: v.minCover}
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -156,6 +156,14 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.99},
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 64, skip: 0.99},
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.95': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.95},
+  // `edgesN`: pools of more than N cells climb along edges only; `coverC`: the walk takes an outside anchor only where the object covers C of its cell
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges0': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 0},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.15': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.15},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, skip: 0.99},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, skip: 0.99},
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {
