@@ -171,7 +171,7 @@ if (args.only) {
   for (const name of Object.keys(strategies)) if (!keep.has(name)) delete strategies[name]
 }
 
-/** All n² candidate masks of an image for both policies, from SAM or from --cache. */
+/** All n² candidate masks of an image for the cached policies, from SAM or from --cache. */
 async function imageMasks(image: {id: number; width: number; height: number; fileName: string}): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
   // gzip: SAM masks are long runs, so the cache shrinks ~50× and reads back faster than raw bytes
   const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin.gz`)
