@@ -17,8 +17,8 @@
  *    mask alone is nearly as good as the best), within the pool grown by
  *    `climbMargin`, and run it again, until the choice settles. The best masks
  *    often come from a point beside one that is almost as good. Large pools may
- *    climb along edges only (`climbEdgesAbove`): on their sparse lattice the
- *    diagonal neighbours were walked already (or covered), the edge ones not.
+ *    climb along edges only (`climbEdgesAbove`): on a checkerboard the diagonal
+ *    neighbours were walked already (or covered), the edge ones not.
  *
  * Measured against the exhaustive rule in docs/benchmarks.md (`--candidates fast`).
  */
