@@ -172,7 +172,7 @@ async function createSession(
       throw new GetokError(
         `the ${device} execution provider is not available here (${message}). ` +
           (device === 'cuda'
-            ? 'onnxruntime-node ships its CUDA provider separately: reinstall it with `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (or ONNXRUNTIME_NODE_INSTALL=cuda12) on a machine with CUDA 12 and cuDNN 9; see docs/gpu.md. '
+            ? 'onnxruntime-node ships its CUDA provider separately: fetch it with `(cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js)` on a machine with CUDA 12 and cuDNN 9; see docs/gpu.md. '
             : 'WebGPU needs a GPU visible through Vulkan; see docs/gpu.md. ') +
           'Use --device cpu to run on the CPU.',
         {file},
