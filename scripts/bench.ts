@@ -51,6 +51,12 @@ const {values: args} = parseArgs({
     'budget-s': {type: 'string'},
   },
 })
+const asked = args.modes.split(',').map((m) => m.trim())
+const unknown = asked.filter((m) => !(CANDIDATE_MODES as readonly string[]).includes(m))
+if (unknown.length > 0) {
+  console.error(`bench: unknown mode ${unknown.join(', ')} in --modes (known: ${CANDIDATE_MODES.join(', ')})`)
+  process.exit(2)
+}
 if (!existsSync(args.annotations)) {
   console.error(`bench: ${args.annotations} not found; pass --annotations and --images (real COCO files)`)
   process.exit(2)
@@ -73,12 +79,6 @@ const items = selectImages(data, {limit: args.limit === undefined ? undefined : 
 interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]}
 interface RecordRow {image_id: number; ann_id: number; mode: CandidateMode; points: number[]; iou: number}
 const records: RecordRow[] = []
-const asked = args.modes.split(',').map((m) => m.trim())
-const unknown = asked.filter((m) => !(CANDIDATE_MODES as readonly string[]).includes(m))
-if (unknown.length > 0) {
-  console.error(`bench: unknown mode ${unknown.join(', ')} in --modes (known: ${CANDIDATE_MODES.join(', ')})`)
-  process.exit(2)
-}
 // the exhaustive pass last: it is the slow one, and the others must not find its masks cached
 const runModes = CANDIDATE_MODES.filter((m) => asked.includes(m) && m !== 'all')
 if (asked.includes('all') && !args['no-exhaustive']) runModes.push('all')

@@ -5,11 +5,11 @@
 //   node check.mjs IMAGE cpu webgpu cuda
 import {SamEngine} from '../dist/src/adapters/sam.js'
 import {loadImage, resizeForSam} from '../dist/src/adapters/images.js'
+import {median} from '../dist/src/core/stats.js'
 const [, , imageFile, ...devices] = process.argv
 const {rgb, frame} = await resizeForSam(await loadImage(imageFile))
 const img = await loadImage(imageFile)
 const pts = Array.from({length: 256}, (_, k) => [((k % 16) + 0.5) * img.width / 16, (Math.floor(k / 16) + 0.5) * img.height / 16])
-const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const results = {}
 for (const device of devices) {
   const t0 = performance.now()
@@ -25,7 +25,7 @@ for (const device of devices) {
     const n = b === 1 ? 32 : 256
     const times = []
     for (let r = 0; r < 3; r++) { const s = performance.now(); const m = await engine.decodePoints(emb, pts.slice(0, n), b); times.push((performance.now() - s) / n); if (b === 64) masks = m }
-    dec[b] = +med(times.slice(1)).toFixed(3)
+    dec[b] = +median(times.slice(1)).toFixed(3)
   }
   results[device] = {emb: emb.tensor.data, masks}
   console.log(JSON.stringify({device, threads: process.env.THREADS ?? 'all', loadMs: Math.round(loadMs), encoderMs: enc.map((x) => Math.round(x)), decoderMsPerPrompt: dec}))
