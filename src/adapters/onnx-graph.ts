@@ -139,12 +139,15 @@ const FLOAT = 1
 /**
  * Rewrite a model: new graph outputs taken from inner values (renamed through
  * Identity nodes), nodes and initializers that no output needs dropped, unused
- * inputs dropped, and chosen inputs re-declared with new dims.
+ * inputs dropped, and chosen inputs re-declared with new dims. `newInputs` are
+ * inner float values that become graph inputs under their own names: what only
+ * they needed is dropped, which is how a graph is cut in two.
  */
 export function deriveGraph(
   model: Uint8Array,
   outputs: OutputSpec[],
   inputDims: Record<string, (number | string)[]> = {},
+  newInputs: string[] = [],
 ): Uint8Array {
   const modelFields = parseFields(model)
   const graphField = modelFields.find((f) => f.no === 7)
@@ -156,6 +159,8 @@ export function deriveGraph(
   const producer = new Map<string, GraphNode>()
   for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
   for (const o of outputs) if (!producer.has(o.from)) throw new Error(`value ${o.from} not found in the graph`)
+  for (const v of newInputs) if (!producer.has(v)) throw new Error(`value ${v} not found in the graph`)
+  const cut = new Set(newInputs)
   const needed = new Set<string>()
   const keep = new Set<GraphNode>()
   const stack = outputs.map((o) => o.from)
@@ -163,16 +168,22 @@ export function deriveGraph(
     const v = stack.pop()!
     if (needed.has(v)) continue
     needed.add(v)
-    const n = producer.get(v)
+    const n = cut.has(v) ? undefined : producer.get(v)
     if (n && !keep.has(n)) {
       keep.add(n)
       for (const i of n.inputs) if (i) stack.push(i)
     }
   }
 
+  for (const n of keep) {
+    const clash = n.outputs.find((o) => cut.has(o))
+    if (clash) throw new Error(`value ${clash} cannot become an input: node ${n.name} is still needed for another output`)
+  }
+
   const identity = (o: OutputSpec) =>
     bytesField(1, concat([stringField(1, o.from), stringField(2, o.as), stringField(3, `derived_${o.as}`), stringField(4, 'Identity')]))
   const rebuilt: Uint8Array[] = []
+  const declared = newInputs.filter((v) => needed.has(v)).map((v) => bytesField(11, tensorValueInfo(v, FLOAT)))
   for (const f of graph) {
     if (f.no === 1) {
       if (keep.has(nodes.find((n) => n.field === f)!)) rebuilt.push(f.raw)
@@ -184,6 +195,7 @@ export function deriveGraph(
       continue // old outputs and stale shape hints go; ORT infers shapes again
     } else rebuilt.push(f.raw)
   }
+  rebuilt.push(...declared)
   for (const o of outputs) rebuilt.push(identity(o))
   for (const o of outputs) rebuilt.push(bytesField(12, tensorValueInfo(o.as, FLOAT, o.dims)))
 

@@ -7,7 +7,9 @@
  * returns all four mask tokens and their scores for a batch of prompts:
  *   point_coords [B,N,2], point_labels [B,N] → all_low_res_masks [B,4,256,256], all_iou_predictions [B,4]
  * (the shipped graph computes a full-resolution `masks` output we never use and
- * keeps one of the four masks only; see docs/decisions.md).
+ * keeps one of the four masks only). On the CPU that graph is also cut in two:
+ * its prompt-independent part runs once per image, at encode time
+ * (sam-graph.ts; docs/benchmarks.md has what it saves).
  */
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
@@ -17,7 +19,7 @@ import * as path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {GetokError} from '../core/errors.js'
 import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords, samFrame} from '../core/sam-geometry.js'
-import {type GraphNode, deriveGraph, parseFields, readNode} from './onnx-graph.js'
+import {deriveAllMasksDecoder, imageSideOutput, splitDecoder} from './sam-graph.js'
 
 export type Device = 'cpu' | 'cuda' | 'webgpu'
 export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
@@ -50,6 +52,8 @@ export interface ModelIdentity {
 export interface ImageEmbedding {
   frame: SamFrame
   tensor: ort.Tensor
+  /** the split decoder's per-image values, by prompt-side input name (empty when it is not split) */
+  imageSide: Record<string, ort.Tensor>
 }
 
 /** Four mask tokens per prompt: logits [4,256,256] and SAM's predicted IoU for each. */
@@ -64,12 +68,24 @@ export interface SamOptions {
   device?: Device
   /** intra-op threads; default: all cores */
   threads?: number
+  /**
+   * Run the decoder's prompt-independent part once per image (same masks, ~20%
+   * less per prompt on a CPU). Default: on for the CPU; GPU runs keep the
+   * whole graph, which is what was measured there.
+   */
+  imageSideCache?: boolean
+}
+
+/** The decoder, whole or as an image side run at encode time plus a prompt side. */
+interface DecoderSessions {
+  prompt: ort.InferenceSession
+  image?: {session: ort.InferenceSession; cut: string[]}
 }
 
 export class SamEngine {
   private constructor(
     private readonly encoder: ort.InferenceSession,
-    private readonly decoder: ort.InferenceSession,
+    private readonly decoder: DecoderSessions,
     readonly identity: ModelIdentity,
     readonly device: Device,
   ) {}
@@ -84,25 +100,42 @@ export class SamEngine {
     const device = options.device ?? 'cpu'
     const [encBytes, decBytes] = await Promise.all([readModel(files.encoder), readModel(files.decoder)])
     const derived = deriveAllMasksDecoder(decBytes, files.decoder)
+    const split = (options.imageSideCache ?? device === 'cpu') ? splitDecoder(derived) : undefined
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
       logSeverityLevel: 4,
       intraOpNumThreads: options.threads ?? availableParallelism(),
     }
-    const [encoder, decoder] = await Promise.all([
+    const [encoder, prompt, image] = await Promise.all([
       createSession(encBytes, sessionOptions, files.encoder, device),
-      createSession(derived, sessionOptions, files.decoder, device),
+      createSession(split?.promptSide ?? derived, sessionOptions, files.decoder, device),
+      split && createSession(split.imageSide, sessionOptions, files.decoder, device),
     ])
+    const decoder = {prompt, image: image && split && {session: image, cut: split.cut}}
     return new SamEngine(encoder, decoder, modelIdentity(files, encBytes, decBytes), device)
   }
 
-  /** rgb: W×H×3 interleaved 8-bit, already resized to the frame's resized size. */
+  /**
+   * rgb: W×H×3 interleaved 8-bit, already resized to the frame's resized size.
+   * Also runs the decoder's image side, when it is split.
+   */
   async encode(resizedRgb: Uint8Array, frame: SamFrame): Promise<ImageEmbedding> {
     const input = normaliseToTensor(resizedRgb, frame)
     const out = await this.encoder.run({[this.encoder.inputNames[0]]: input})
     this.encoderCalls++
-    return {frame, tensor: out[this.encoder.outputNames[0]] as ort.Tensor}
+    const embedding: ImageEmbedding = {frame, tensor: out[this.encoder.outputNames[0]] as ort.Tensor, imageSide: {}}
+    await this.fillImageSide(embedding)
+    return embedding
+  }
+
+  /** Computes the split decoder's per-image values once (also for an embedding made elsewhere). */
+  private async fillImageSide(embedding: ImageEmbedding): Promise<void> {
+    const image = this.decoder.image
+    if (!image || image.cut.every((v) => v in embedding.imageSide)) return
+    // The image side needs a prompt only for its batch size: one dummy click.
+    const out = await image.session.run(decoderFeeds(image.session, embedding, Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, -1])))
+    image.cut.forEach((v, k) => (embedding.imageSide[v] = out[imageSideOutput(k)] as ort.Tensor))
   }
 
   /**
@@ -127,14 +160,9 @@ export class SamEngine {
       coords.set([sx, sy, 0, 0], b * 4)
       labels.set([1, -1], b * 2)
     })
+    await this.fillImageSide(embedding)
     const t0 = performance.now()
-    const out = await this.decoder.run({
-      image_embeddings: embedding.tensor,
-      point_coords: new ort.Tensor('float32', coords, [B, 2, 2]),
-      point_labels: new ort.Tensor('float32', labels, [B, 2]),
-      mask_input: new ort.Tensor('float32', new Float32Array(LOW_RES_PIXELS), [1, 1, SAM_LOW_RES, SAM_LOW_RES]),
-      has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
-    })
+    const out = await this.decoder.prompt.run(decoderFeeds(this.decoder.prompt, embedding, coords, labels))
     this.decoderCalls += B
     this.decoderMs += performance.now() - t0
     const logits = out.all_low_res_masks.data as Float32Array
@@ -146,8 +174,22 @@ export class SamEngine {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.encoder.release(), this.decoder.release()])
+    await Promise.all([this.encoder.release(), this.decoder.prompt.release(), this.decoder.image?.session.release()])
   }
+}
+
+/** Feeds for either decoder session: B prompts of two points each (a click and SAM's padding point). */
+function decoderFeeds(session: ort.InferenceSession, embedding: ImageEmbedding, coords: Float32Array, labels: Float32Array): ort.InferenceSession.FeedsType {
+  const B = labels.length / 2
+  const all: ort.InferenceSession.FeedsType = {
+    image_embeddings: embedding.tensor,
+    point_coords: new ort.Tensor('float32', coords, [B, 2, 2]),
+    point_labels: new ort.Tensor('float32', labels, [B, 2]),
+    mask_input: new ort.Tensor('float32', new Float32Array(LOW_RES_PIXELS), [1, 1, SAM_LOW_RES, SAM_LOW_RES]),
+    has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
+    ...embedding.imageSide,
+  }
+  return Object.fromEntries(session.inputNames.map((name) => [name, all[name]]))
 }
 
 async function readModel(file: string): Promise<Uint8Array> {
@@ -202,34 +244,4 @@ function normaliseToTensor(rgb: Uint8Array, frame: SamFrame): ort.Tensor {
     }
   }
   return new ort.Tensor('float32', data, [1, 3, S, S])
-}
-
-/**
- * Find, in a standard SAM ONNX decoder, the values before the one-of-four mask
- * selection and make them the graph outputs; drop the full-resolution upsampling.
- * The walk goes back from `low_res_masks` / `iou_predictions` through the
- * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
- */
-export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
-  const graph = parseFields(parseFields(decoder).find((f) => f.no === 7)?.body ?? new Uint8Array())
-  const producer = new Map<string, GraphNode>()
-  for (const f of graph) if (f.no === 1) for (const o of readNode(f).outputs) producer.set(o, readNode(f))
-  const before = (output: string): string => {
-    let value = output
-    for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {
-      value = n.inputs[0]
-    }
-    if (value === output) {
-      throw new GetokError('decoder graph is not a standard SAM ONNX decoder (no mask selection before its outputs)', {file}, `an output named ${output}`)
-    }
-    return value
-  }
-  return deriveGraph(
-    decoder,
-    [
-      {from: before('low_res_masks'), as: 'all_low_res_masks'}, // [B,4,256,256]
-      {from: before('iou_predictions'), as: 'all_iou_predictions'}, // [B,4]
-    ],
-    {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']},
-  )
 }

@@ -1,0 +1,124 @@
+/**
+ * The decoder graphs getok derives from a standard SAM ONNX decoder, at load
+ * time and in memory (a few hundred ms, so nothing is cached on disk):
+ *
+ * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
+ *    batch of prompts, without the full-resolution `masks` output.
+ * 2. `splitDecoder`: that graph cut in two. The image side is everything
+ *    that does not depend on the prompts' values (the image's positional
+ *    encoding, the first layer's key/value/query projections of the image
+ *    tokens); it runs once per image. The prompt side takes those values as
+ *    inputs and runs per prompt batch. SAM's decoder repeats the image tokens
+ *    once per prompt, so the image side runs at batch 1 and the prompt side
+ *    relies on MatMul/Add broadcasting along the batch axis.
+ */
+import {GetokError} from '../core/errors.js'
+import {type GraphNode, deriveGraph, parseFields, readNode} from './onnx-graph.js'
+
+const PROMPT_INPUTS = ['point_coords', 'point_labels']
+const PROMPT_DIMS = {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']}
+const OUTPUTS = ['all_low_res_masks', 'all_iou_predictions']
+/** Ops whose image-side operand may keep batch 1 while the other has batch B. */
+const BROADCASTING = new Set(['MatMul', 'Add', 'Sub', 'Mul', 'Div'])
+/** Work that makes a value worth computing once per image instead of per prompt. */
+const HEAVY = new Set(['MatMul', 'Gemm', 'Conv', 'Transpose', 'Tile'])
+
+function graphNodes(model: Uint8Array): GraphNode[] {
+  const graph = parseFields(parseFields(model).find((f) => f.no === 7)?.body ?? new Uint8Array())
+  return graph.filter((f) => f.no === 1).map(readNode)
+}
+
+/**
+ * Find, in a standard SAM ONNX decoder, the values before the one-of-four mask
+ * selection and make them the graph outputs; drop the full-resolution upsampling.
+ * The walk goes back from `low_res_masks` / `iou_predictions` through the
+ * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
+ */
+export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
+  const producer = new Map<string, GraphNode>()
+  for (const n of graphNodes(decoder)) for (const o of n.outputs) producer.set(o, n)
+  const before = (output: string): string => {
+    let value = output
+    for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {
+      value = n.inputs[0]
+    }
+    if (value === output) {
+      throw new GetokError('decoder graph is not a standard SAM ONNX decoder (no mask selection before its outputs)', {file}, `an output named ${output}`)
+    }
+    return value
+  }
+  return deriveGraph(
+    decoder,
+    [
+      {from: before('low_res_masks'), as: OUTPUTS[0]}, // [B,4,256,256]
+      {from: before('iou_predictions'), as: OUTPUTS[1]}, // [B,4]
+    ],
+    PROMPT_DIMS,
+  )
+}
+
+/** The image side's k-th output is the prompt side's input named cut[k]. */
+export const imageSideOutput = (k: number) => `image_side_${k}`
+
+export interface SplitDecoder {
+  /** graph: the decoder's usual inputs (a dummy prompt of batch 1 will do) → image_side_k for each cut value */
+  imageSide: Uint8Array
+  /** graph: the decoder's inputs plus the `cut` values → all_low_res_masks, all_iou_predictions */
+  promptSide: Uint8Array
+  cut: string[]
+}
+
+/**
+ * Values the prompt side can take from the image side: not computed from the
+ * prompts' values (their batch size may enter, through Shape), worth caching
+ * (some heavy op or the image embedding behind them), and used by prompt
+ * dependent ops that broadcast over the batch only.
+ */
+export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
+  const nodes = graphNodes(allMasksDecoder)
+  const producer = new Map<string, GraphNode>()
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
+  // ONNX nodes come in topological order, so one pass labels every value.
+  const fromPrompt = new Set(PROMPT_INPUTS)
+  for (const n of nodes) {
+    if (n.opType !== 'Shape' && n.inputs.some((i) => fromPrompt.has(i))) for (const o of n.outputs) fromPrompt.add(o)
+  }
+  const heavy = new Map<string, boolean>()
+  const isHeavy = (v: string): boolean => {
+    if (heavy.has(v)) return heavy.get(v)!
+    const n = producer.get(v)
+    // A graph input (the embedding) is heavy: it is what the image side repeats per prompt.
+    const result = n === undefined ? v === 'image_embeddings' : n.opType !== 'Shape' && (HEAVY.has(n.opType) || n.inputs.some((i) => i !== '' && isHeavy(i)))
+    heavy.set(v, result)
+    return result
+  }
+  const users = new Map<string, GraphNode[]>()
+  for (const n of nodes) for (const i of n.inputs) if (i) users.set(i, [...(users.get(i) ?? []), n])
+  const cut: string[] = []
+  for (const [v, n] of producer) {
+    if (fromPrompt.has(v) || n.opType === 'Constant' || !isHeavy(v)) continue
+    const promptUsers = (users.get(v) ?? []).filter((u) => u.outputs.some((o) => fromPrompt.has(o)))
+    if (promptUsers.length > 0 && promptUsers.every((u) => BROADCASTING.has(u.opType))) cut.push(v)
+  }
+  return cut
+}
+
+/** Cut the all-masks decoder in two; undefined when nothing is worth caching per image. */
+export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefined {
+  const cut = imageSideValues(allMasksDecoder)
+  if (cut.length === 0) return undefined
+  const producer = new Map<string, GraphNode>()
+  for (const n of graphNodes(allMasksDecoder)) for (const o of n.outputs) producer.set(o, n)
+  const imageSide = deriveGraph(
+    allMasksDecoder,
+    cut.map((v, k) => ({from: v, as: imageSideOutput(k)})),
+    PROMPT_DIMS,
+  )
+  const promptSide = deriveGraph(
+    allMasksDecoder,
+    OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})),
+    PROMPT_DIMS,
+    cut,
+  )
+  return {imageSide, promptSide, cut}
+}
