@@ -202,3 +202,89 @@ export function deriveGraph(
   const newGraph = bytesField(7, concat(rebuilt))
   return concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))
 }
+
+/* ---- node attributes and small tensors, for pattern rewrites ---- */
+
+export interface Attribute {
+  f?: number
+  i?: number
+  ints?: number[]
+  t?: Uint8Array
+}
+
+const float32At = (b: Uint8Array, at = 0) => new DataView(b.buffer, b.byteOffset + at, 4).getFloat32(0, true)
+
+/** A node's attributes by name (NodeProto.attribute = 5; AttributeProto: name 1, f 2, i 3, t 5, ints 8). */
+export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
+  const out = new Map<string, Attribute>()
+  for (const a of parseFields(node.field.body!).filter((f) => f.no === 5)) {
+    const attr: Attribute = {}
+    let name = ''
+    for (const f of parseFields(a.body!)) {
+      if (f.no === 1) name = text(f.body)
+      else if (f.no === 2 && f.wire === 5) attr.f = float32At(f.raw, f.raw.length - 4)
+      else if (f.no === 3) attr.i = f.value
+      else if (f.no === 5) attr.t = f.body
+      else if (f.no === 8) {
+        // repeated int64: packed (one length-delimited field) or one varint per value
+        if (f.wire === 0) (attr.ints ??= []).push(f.value!)
+        else for (let pos = 0; pos < f.body!.length; ) {
+          const [v, next] = readVarint(f.body!, pos)
+          ;(attr.ints ??= []).push(v)
+          pos = next
+        }
+      }
+    }
+    out.set(name, attr)
+  }
+  return out
+}
+
+/** TensorProto (dims 1, data_type 2, float_data 4, name 8, raw_data 9): its dims and, for float32, its values. */
+export function readTensor(tensor: Uint8Array): {dims: number[]; floats?: Float32Array} {
+  const fields = parseFields(tensor)
+  const dims: number[] = []
+  for (const f of fields.filter((g) => g.no === 1)) {
+    if (f.wire === 0) dims.push(f.value!)
+    else for (let pos = 0; pos < f.body!.length; ) {
+      const [v, next] = readVarint(f.body!, pos)
+      dims.push(v)
+      pos = next
+    }
+  }
+  if ((fields.find((f) => f.no === 2)?.value ?? 0) !== FLOAT) return {dims}
+  const raw = fields.find((f) => f.no === 9)?.body
+  const packed = fields.filter((f) => f.no === 4)
+  const bytes = raw ?? concat(packed.map((f) => (f.wire === 2 ? f.body! : f.raw.subarray(f.raw.length - 4))))
+  return {dims, floats: Float32Array.from({length: bytes.length / 4}, (_, k) => float32At(bytes, 4 * k))}
+}
+
+/** A float32 TensorProto. */
+export function floatTensor(name: string, dims: number[], values: Float32Array): Uint8Array {
+  const data = new Uint8Array(values.length * 4)
+  values.forEach((v, k) => new DataView(data.buffer).setFloat32(4 * k, v, true))
+  return concat([...dims.map((d) => varintField(1, d)), varintField(2, FLOAT), stringField(8, name), bytesField(9, data)])
+}
+
+/** A NodeProto with INT, INTS or FLOAT attributes (non-negative ints only). */
+export function makeNode(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  name: string,
+  attributes: Record<string, {int: number} | {ints: number[]} | {float: number}> = {},
+): Uint8Array {
+  const attrs = Object.entries(attributes).map(([key, a]) => {
+    let value: Uint8Array
+    if ('int' in a) value = concat([varintField(3, a.int), varintField(20, 2)])
+    else if ('ints' in a) value = concat([...a.ints.map((v) => varintField(8, v)), varintField(20, 7)])
+    else {
+      const f = new Uint8Array(5)
+      f[0] = (2 << 3) | 5
+      new DataView(f.buffer).setFloat32(1, a.float, true)
+      value = concat([f, varintField(20, 1)])
+    }
+    return bytesField(5, concat([stringField(1, key), value]))
+  })
+  return concat([...inputs.map((i) => stringField(1, i)), ...outputs.map((o) => stringField(2, o)), stringField(3, name), stringField(4, opType), ...attrs])
+}

@@ -4,7 +4,8 @@
  *
  * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
  *    batch of prompts, without the full-resolution `masks` output.
- * 2. `splitDecoder`: that graph cut in two. The image side is everything
+ * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), and
+ *    `splitDecoder`: the graph cut in two. The image side is everything
  *    that does not depend on the prompts' values (the image's positional
  *    encoding, the first layer's key/value/query projections of the image
  *    tokens); it runs once per image. The prompt side takes those values as
@@ -13,6 +14,7 @@
  *    relies on MatMul/Add broadcasting along the batch axis.
  */
 import {GetokError} from '../core/errors.js'
+import {fuseChannelLayerNorms} from './fuse-layer-norm.js'
 import {type GraphNode, deriveGraph, parseFields, readNode} from './onnx-graph.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
@@ -121,4 +123,22 @@ export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefi
     cut,
   )
   return {imageSide, promptSide, cut}
+}
+
+export interface DecoderGraphs {
+  /** run per prompt batch */
+  prompt: Uint8Array
+  /** run once per image, when the decoder is split */
+  image?: {graph: Uint8Array; cut: string[]}
+}
+
+/**
+ * What the engine runs. `rewrite` adds the CPU rewrites: fused channel
+ * LayerNorms and the image/prompt split (logits within ~1e-5 of the plain
+ * graph's; docs/benchmarks.md has what they save).
+ */
+export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
+  if (!rewrite) return {prompt: deriveAllMasksDecoder(shipped, file)}
+  const split = splitDecoder(deriveAllMasksDecoder(fuseChannelLayerNorms(shipped).model, file))
+  return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: deriveAllMasksDecoder(shipped, file)}
 }

