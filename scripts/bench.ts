@@ -11,7 +11,9 @@
  * --write appends the table with machine, device and date to a markdown file;
  * --out writes every record's token set and IoU per mode. --budget-s stops taking new images once
  * that many seconds have passed (a lent GPU machine's minutes are counted); the table then says
- * how many of the images it covers.
+ * how many of the images it covers. On the CPU, after the modes (and after peak RSS is read), a
+ * second engine with the plain decoder graph times the same prompts as the rewritten one,
+ * interleaved, on the first image: what the CPU graph rewrites buy.
  */
 import {appendFileSync, existsSync, writeFileSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
@@ -91,6 +93,7 @@ const perPrompt: Record<string, number[]> = {b1: [], bN: []}
 const bigBatch = Math.max(Number(args.batch), 16)
 const budgetMs = args['budget-s'] === undefined ? Infinity : 1000 * Number(args['budget-s'])
 const benchStart = performance.now()
+let first: {embedding: Awaited<ReturnType<SamEngine['encode']>>; pts: [number, number][]} | undefined
 for (const {image, anns} of items) {
   if (performance.now() - benchStart > budgetMs) break
   const path = resolveImagePath(args.images, image, args.annotations)
@@ -102,6 +105,7 @@ for (const {image, anns} of items) {
   const pts: [number, number][] = Array.from({length: Math.max(32, bigBatch)}, (_, k) => [((k % 8) + 0.5) * image.width / 8, ((Math.floor(k / 8) % 8) + 0.5) * image.height / 8])
   perPrompt.b1.push((await t(() => engine.decodePoints(embedding, pts, 1)))[1] / pts.length)
   perPrompt.bN.push((await t(() => engine.decodePoints(embedding, pts, bigBatch)))[1] / pts.length)
+  first ??= {embedding, pts}
   const {objects} = prepareObjects(image, anns, false)
   for (const mode of runModes) {
     const m = (modes[mode] ??= {seconds: [], calls: [], objects: 0, tokens: [], iou: [], reached: [], greedyMs: []})
@@ -164,6 +168,21 @@ for (const mode of modes.all ? runModes.filter((x) => x !== 'all') : []) {
   )
 }
 rows.push(['peak RSS MB', rss.toFixed(0)])
+if (args.device === 'cpu' && first) {
+  // the decoder rewrites (fused channel LayerNorms, per-image part run once): same prompts, interleaved
+  const plain = await SamEngine.load({device: 'cpu', rewriteDecoder: false})
+  const timing = {rewritten: [] as number[], plain: [] as number[]}
+  for (let round = 0; round < 3; round++) {
+    for (const [name, e] of [['rewritten', engine], ['plain', plain]] as const) {
+      timing[name].push((await t(() => e.decodePoints(first!.embedding, first!.pts, 1)))[1] / first!.pts.length)
+    }
+  }
+  await plain.release()
+  rows.push([
+    'decoder ms per prompt, batch 1, plain graph / CPU-rewritten graph (first image, interleaved)',
+    `${median(timing.plain).toFixed(1)} / ${median(timing.rewritten).toFixed(1)} (${(median(timing.plain) / median(timing.rewritten)).toFixed(2)}×)`,
+  ])
+}
 const header = `### ${new Date().toISOString().slice(0, 10)}, ${args.device} (${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB), n = ${args.grid}, τ = ${args.tau}, ${args.annotations.split('/').pop()}`
 const table = [header, '', '| measure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n')
 console.log(table)
