@@ -1,7 +1,8 @@
 // Device check: the same SAM engine on cpu and on a GPU provider, same image, same prompts.
 // Prints per-device timings (encoder, decoder per prompt at the batch sizes in BATCHES; THREADS
-// caps onnxruntime's threads) and the GPU-vs-CPU agreement (embedding and logits relative error,
-// mask IoU at logit > 0).
+// caps onnxruntime's threads; REWRITE=1 or 0 forces the CPU decoder rewrites on or off, default:
+// on for cpu only) and the GPU-vs-CPU agreement (embedding and logits relative error, mask IoU at
+// logit > 0).
 //   node check.mjs IMAGE cpu webgpu cuda
 import {SamEngine} from '../dist/src/adapters/sam.js'
 import {loadImage, resizeForSam} from '../dist/src/adapters/images.js'
@@ -14,7 +15,7 @@ const results = {}
 for (const device of devices) {
   const t0 = performance.now()
   let engine
-  try { engine = await SamEngine.load({device, threads: process.env.THREADS ? Number(process.env.THREADS) : undefined}) } catch (e) { console.log(JSON.stringify({device, error: String(e.message ?? e)})); continue }
+  try { engine = await SamEngine.load({device, threads: process.env.THREADS ? Number(process.env.THREADS) : undefined, rewriteDecoder: process.env.REWRITE === undefined ? undefined : process.env.REWRITE === '1'}) } catch (e) { console.log(JSON.stringify({device, error: String(e.message ?? e)})); continue }
   const loadMs = performance.now() - t0
   const enc = []
   let emb
@@ -28,7 +29,7 @@ for (const device of devices) {
     dec[b] = +median(times.slice(1)).toFixed(3)
   }
   results[device] = {emb: emb.tensor.data, masks}
-  console.log(JSON.stringify({device, threads: process.env.THREADS ?? 'all', loadMs: Math.round(loadMs), encoderMs: enc.map((x) => Math.round(x)), decoderMsPerPrompt: dec}))
+  console.log(JSON.stringify({device, threads: process.env.THREADS ?? 'all', rewrite: process.env.REWRITE ?? 'default', loadMs: Math.round(loadMs), encoderMs: enc.map((x) => Math.round(x)), decoderMsPerPrompt: dec}))
   await engine.release()
 }
 const rel = (a, b) => { let num = 0, den = 0; for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2 } return Math.sqrt(num / den) }
