@@ -59,30 +59,29 @@ export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Ui
   )
 }
 
-/** The image side's k-th output is the prompt side's input named cut[k]. */
-export const imageSideOutput = (k: number) => `image_side_${k}`
-
-export interface SplitDecoder {
-  /** graph: the decoder's usual inputs (a dummy prompt of batch 1 will do) → image_side_k for each cut value */
-  imageSide: Uint8Array
-  /** graph: the decoder's inputs plus the `cut` values → all_low_res_masks, all_iou_predictions */
-  promptSide: Uint8Array
-  cut: string[]
-}
-
 /**
- * Values the prompt side can take from the image side: not computed from the
- * prompts' values (their batch size may enter, through Shape), worth caching
- * (some heavy op or the image embedding behind them), and used by prompt
- * dependent ops that broadcast over the batch only.
+ * Values the prompt side takes from the image side. Where prompts enter the
+ * graph only through a Shape op (their batch size), the decoder does work that
+ * is the same for every prompt: SAM repeats the image tokens once per prompt
+ * and projects them. The cut is at the last such values before the per-prompt
+ * work, when some heavy op (or the image embedding) lies behind them:
+ * - values no prompt reaches at all (the dense mask embedding): the same at
+ *   every batch size, so exact whoever reads them;
+ * - values the prompts reach only through their batch size: computed at batch 1,
+ *   so every op of the prompt side that reads one must broadcast it against a
+ *   prompt-dependent operand, which brings the batch. Where one does not (a
+ *   Shape, say), the cut moves up to that value's own inputs.
  */
 export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
   const nodes = graphNodes(allMasksDecoder)
   const producer = new Map<string, GraphNode>()
   for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
-  // ONNX nodes come in topological order, so one pass labels every value.
+  // ONNX nodes come in topological order, so one pass labels every value:
+  // `batched` if a prompt input reaches it at all, `fromPrompt` if other than through a Shape.
+  const batched = new Set(PROMPT_INPUTS)
   const fromPrompt = new Set(PROMPT_INPUTS)
   for (const n of nodes) {
+    if (n.inputs.some((i) => batched.has(i))) for (const o of n.outputs) batched.add(o)
     if (n.opType !== 'Shape' && n.inputs.some((i) => fromPrompt.has(i))) for (const o of n.outputs) fromPrompt.add(o)
   }
   const heavy = new Map<string, boolean>()
@@ -96,13 +95,41 @@ export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
   }
   const users = new Map<string, GraphNode[]>()
   for (const n of nodes) for (const i of n.inputs) if (i) users.set(i, [...(users.get(i) ?? []), n])
-  const cut: string[] = []
+  const cut = new Set<string>()
   for (const [v, n] of producer) {
     if (fromPrompt.has(v) || n.opType === 'Constant' || !isHeavy(v)) continue
-    const promptUsers = (users.get(v) ?? []).filter((u) => u.outputs.some((o) => fromPrompt.has(o)))
-    if (promptUsers.length > 0 && promptUsers.every((u) => BROADCASTING.has(u.opType))) cut.push(v)
+    if (batched.has(v) || (users.get(v) ?? []).some((u) => u.outputs.some((o) => batched.has(o)))) cut.add(v)
   }
-  return cut
+  const broadcasts = (u: GraphNode) => BROADCASTING.has(u.opType) && u.outputs.every((o) => fromPrompt.has(o))
+  for (;;) {
+    // what the prompt side computes with this cut: walk back from the outputs, stopping at cut values
+    const kept = new Set<GraphNode>()
+    const read = new Set<string>()
+    const stack = OUTPUTS.map((o) => producer.get(o)!)
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (kept.has(n)) continue
+      kept.add(n)
+      for (const i of n.inputs) {
+        if (cut.has(i)) read.add(i)
+        else if (producer.has(i)) stack.push(producer.get(i)!)
+      }
+    }
+    const unsafe = [...read].filter((v) => batched.has(v) && !(users.get(v) ?? []).filter((u) => kept.has(u)).every(broadcasts))
+    if (unsafe.length === 0) return [...cut].filter((v) => read.has(v))
+    for (const v of unsafe) cut.delete(v)
+  }
+}
+
+/** The image side's k-th output is the prompt side's input named cut[k]. */
+export const imageSideOutput = (k: number) => `image_side_${k}`
+
+export interface SplitDecoder {
+  /** graph: the decoder's usual inputs (a dummy prompt of batch 1 will do) → image_side_k for each cut value */
+  imageSide: Uint8Array
+  /** graph: the decoder's inputs plus the `cut` values → all_low_res_masks, all_iou_predictions */
+  promptSide: Uint8Array
+  cut: string[]
 }
 
 /** Cut the all-masks decoder in two; undefined when nothing is worth caching per image. */
@@ -111,18 +138,11 @@ export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefi
   if (cut.length === 0) return undefined
   const producer = new Map<string, GraphNode>()
   for (const n of graphNodes(allMasksDecoder)) for (const o of n.outputs) producer.set(o, n)
-  const imageSide = deriveGraph(
-    allMasksDecoder,
-    cut.map((v, k) => ({from: v, as: imageSideOutput(k)})),
-    PROMPT_DIMS,
-  )
-  const promptSide = deriveGraph(
-    allMasksDecoder,
-    OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})),
-    PROMPT_DIMS,
+  return {
+    imageSide: deriveGraph(allMasksDecoder, cut.map((v, k) => ({from: v, as: imageSideOutput(k)})), PROMPT_DIMS),
+    promptSide: deriveGraph(allMasksDecoder, OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})), PROMPT_DIMS, cut),
     cut,
-  )
-  return {imageSide, promptSide, cut}
+  }
 }
 
 export interface DecoderGraphs {

