@@ -8,7 +8,7 @@
  *   m = ReduceMean(X, axes=[1]);  d = X − m;  v = ReduceMean(d², axes=[1])
  *   Y = w · d / sqrt(v + ε) + b      (w, b initializers of C×1×1)
  */
-import {type Attribute, type GraphNode, bytesField, concat, fieldName, floatTensor, makeNode, nodeAttributes, parseFields, readNode, readTensor} from './onnx-graph.js'
+import {type Attribute, type GraphNode, bytesField, concat, fieldName, floatTensor, indexNodes, makeNode, nodeAttributes, parseFields, readNode, readTensor} from './onnx-graph.js'
 
 interface Match {
   nodes: GraphNode[]
@@ -28,12 +28,7 @@ export function fuseChannelLayerNorms(model: Uint8Array): {model: Uint8Array; fu
   const graph = parseFields(graphField.body!)
   const nodes = graph.filter((f) => f.no === 1).map(readNode)
   const initializers = new Map(graph.filter((f) => f.no === 5).map((f) => [fieldName(f, 8), f.body!]))
-  const producer = new Map<string, GraphNode>()
-  const users = new Map<string, GraphNode[]>()
-  for (const n of nodes) {
-    for (const o of n.outputs) producer.set(o, n)
-    for (const i of n.inputs) users.set(i, [...(users.get(i) ?? []), n])
-  }
+  const {producer, users} = indexNodes(nodes)
   const outputs = new Set(graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1)))
   /** the single user of a value, when it has that op and the value is not a graph output */
   const only = (value: string, op: string): GraphNode | undefined => {

@@ -114,6 +114,22 @@ export function readNode(field: Field): GraphNode {
   return node
 }
 
+/** Who produces each value, and which nodes read it. */
+export function indexNodes(nodes: readonly GraphNode[]): {producer: Map<string, GraphNode>; users: Map<string, GraphNode[]>} {
+  const producer = new Map<string, GraphNode>()
+  const users = new Map<string, GraphNode[]>()
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n)
+    for (const i of n.inputs) {
+      if (!i) continue
+      const list = users.get(i)
+      if (list) list.push(n)
+      else users.set(i, [n])
+    }
+  }
+  return {producer, users}
+}
+
 export function fieldName(field: Field, nameNo: number): string {
   return text(parseFields(field.body!).find((f) => f.no === nameNo)?.body)
 }
@@ -156,8 +172,7 @@ export function deriveGraph(
   const nodes = graph.filter((f) => f.no === 1).map(readNode)
 
   // Walk back from the wanted values to find what is still needed.
-  const producer = new Map<string, GraphNode>()
-  for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
+  const {producer} = indexNodes(nodes)
   for (const o of outputs) if (!producer.has(o.from)) throw new Error(`value ${o.from} not found in the graph`)
   for (const v of newInputs) if (!producer.has(v)) throw new Error(`value ${v} not found in the graph`)
   const cut = new Set(newInputs)

@@ -5,17 +5,16 @@
  * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
  *    batch of prompts, without the full-resolution `masks` output.
  * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), and
- *    `splitDecoder`: the graph cut in two. The image side is everything
- *    that does not depend on the prompts' values (the image's positional
- *    encoding, the first layer's key/value/query projections of the image
- *    tokens); it runs once per image. The prompt side takes those values as
- *    inputs and runs per prompt batch. SAM's decoder repeats the image tokens
- *    once per prompt, so the image side runs at batch 1 and the prompt side
- *    relies on MatMul/Add broadcasting along the batch axis.
+ *    `splitDecoder`: the graph cut in two. The image side computes, once per
+ *    image, what does not depend on the prompts' values (the image tokens and
+ *    their positional encoding, the first layer's projections of them, the
+ *    dense mask embedding); the prompt side takes those as inputs and runs
+ *    per prompt batch (see `imageSideValues` for where it cuts and why batches
+ *    stay right).
  */
 import {GetokError} from '../core/errors.js'
 import {fuseChannelLayerNorms} from './fuse-layer-norm.js'
-import {type GraphNode, deriveGraph, parseFields, readNode} from './onnx-graph.js'
+import {type GraphNode, deriveGraph, indexNodes, parseFields, readNode} from './onnx-graph.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
 const PROMPT_DIMS = {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']}
@@ -37,8 +36,7 @@ function graphNodes(model: Uint8Array): GraphNode[] {
  * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
  */
 export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
-  const producer = new Map<string, GraphNode>()
-  for (const n of graphNodes(decoder)) for (const o of n.outputs) producer.set(o, n)
+  const {producer} = indexNodes(graphNodes(decoder))
   const before = (output: string): string => {
     let value = output
     for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {
@@ -74,8 +72,7 @@ export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Ui
  */
 export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
   const nodes = graphNodes(allMasksDecoder)
-  const producer = new Map<string, GraphNode>()
-  for (const n of nodes) for (const o of n.outputs) producer.set(o, n)
+  const {producer, users} = indexNodes(nodes)
   // ONNX nodes come in topological order, so one pass labels every value:
   // `batched` if a prompt input reaches it at all, `fromPrompt` if other than through a Shape.
   const batched = new Set(PROMPT_INPUTS)
@@ -93,8 +90,6 @@ export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
     heavy.set(v, result)
     return result
   }
-  const users = new Map<string, GraphNode[]>()
-  for (const n of nodes) for (const i of n.inputs) if (i) users.set(i, [...(users.get(i) ?? []), n])
   const cut = new Set<string>()
   for (const [v, n] of producer) {
     if (fromPrompt.has(v) || n.opType === 'Constant' || !isHeavy(v)) continue
@@ -136,8 +131,7 @@ export interface SplitDecoder {
 export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefined {
   const cut = imageSideValues(allMasksDecoder)
   if (cut.length === 0) return undefined
-  const producer = new Map<string, GraphNode>()
-  for (const n of graphNodes(allMasksDecoder)) for (const o of n.outputs) producer.set(o, n)
+  const {producer} = indexNodes(graphNodes(allMasksDecoder))
   return {
     imageSide: deriveGraph(allMasksDecoder, cut.map((v, k) => ({from: v, as: imageSideOutput(k)})), PROMPT_DIMS),
     promptSide: deriveGraph(allMasksDecoder, OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})), PROMPT_DIMS, cut),

@@ -70,7 +70,7 @@ export interface SamOptions {
   threads?: number
   /**
    * Fuse the decoder's channel LayerNorms and run its prompt-independent part
-   * once per image (same masks to ~1e-5, about a fifth less per prompt on a
+   * once per image (same masks to ~1e-5, about a quarter less per prompt on a
    * CPU). Default: on for the CPU; GPU runs keep the plain graph, which is what
    * was measured there.
    */
