@@ -227,6 +227,18 @@ export interface Attribute {
   t?: Uint8Array
 }
 
+/** A repeated int64 field's values: packed (one length-delimited field) or one varint per field. */
+function varints(f: Field): number[] {
+  if (f.wire === 0) return [f.value!]
+  const out: number[] = []
+  for (let pos = 0; pos < f.body!.length; ) {
+    const [v, next] = readVarint(f.body!, pos)
+    out.push(v)
+    pos = next
+  }
+  return out
+}
+
 const float32At = (b: Uint8Array, at = 0) => new DataView(b.buffer, b.byteOffset + at, 4).getFloat32(0, true)
 
 /** A node's attributes by name (NodeProto.attribute = 5; AttributeProto: name 1, f 2, i 3, t 5, ints 8). */
@@ -240,15 +252,7 @@ export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
       else if (f.no === 2 && f.wire === 5) attr.f = float32At(f.raw, f.raw.length - 4)
       else if (f.no === 3) attr.i = f.value
       else if (f.no === 5) attr.t = f.body
-      else if (f.no === 8) {
-        // repeated int64: packed (one length-delimited field) or one varint per value
-        if (f.wire === 0) (attr.ints ??= []).push(f.value!)
-        else for (let pos = 0; pos < f.body!.length; ) {
-          const [v, next] = readVarint(f.body!, pos)
-          ;(attr.ints ??= []).push(v)
-          pos = next
-        }
-      }
+      else if (f.no === 8) (attr.ints ??= []).push(...varints(f))
     }
     out.set(name, attr)
   }
@@ -258,15 +262,7 @@ export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
 /** TensorProto (dims 1, data_type 2, float_data 4, name 8, raw_data 9): its dims and, for float32, its values. */
 export function readTensor(tensor: Uint8Array): {dims: number[]; floats?: Float32Array} {
   const fields = parseFields(tensor)
-  const dims: number[] = []
-  for (const f of fields.filter((g) => g.no === 1)) {
-    if (f.wire === 0) dims.push(f.value!)
-    else for (let pos = 0; pos < f.body!.length; ) {
-      const [v, next] = readVarint(f.body!, pos)
-      dims.push(v)
-      pos = next
-    }
-  }
+  const dims = fields.filter((g) => g.no === 1).flatMap(varints)
   if ((fields.find((f) => f.no === 2)?.value ?? 0) !== FLOAT) return {dims}
   const raw = fields.find((f) => f.no === 9)?.body
   const packed = fields.filter((f) => f.no === 4)
