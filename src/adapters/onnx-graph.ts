@@ -151,6 +151,39 @@ function tensorValueInfo(name: string, elemType: number, dims?: (number | string
 }
 
 const FLOAT = 1
+const INT64 = 7
+
+/** Walk back from the wanted values (stopping at `cut` ones): the values and nodes they need. */
+function liveNodes(producer: Map<string, GraphNode>, wanted: string[], cut = new Set<string>()): {needed: Set<string>; keep: Set<GraphNode>} {
+  const needed = new Set<string>()
+  const keep = new Set<GraphNode>()
+  const stack = [...wanted]
+  while (stack.length > 0) {
+    const v = stack.pop()!
+    if (needed.has(v)) continue
+    needed.add(v)
+    const n = cut.has(v) ? undefined : producer.get(v)
+    if (n && !keep.has(n)) {
+      keep.add(n)
+      for (const i of n.inputs) if (i) stack.push(i)
+    }
+  }
+  return {needed, keep}
+}
+
+/** Drop the nodes and initializers that no graph output needs (what a rewrite left behind). */
+export function pruneGraph(model: Uint8Array): Uint8Array {
+  const modelFields = parseFields(model)
+  const graphField = modelFields.find((f) => f.no === 7)
+  if (!graphField) throw new Error('not an ONNX model: no graph')
+  const graph = parseFields(graphField.body!)
+  const nodes = graph.filter((f) => f.no === 1).map(readNode)
+  const byField = new Map(nodes.map((n) => [n.field, n]))
+  const {needed, keep} = liveNodes(indexNodes(nodes).producer, graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1)))
+  const kept = graph.filter((f) => (f.no === 1 ? keep.has(byField.get(f)!) : f.no === 5 ? needed.has(fieldName(f, 8)) : true))
+  const newGraph = bytesField(7, concat(kept.map((f) => f.raw)))
+  return concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))
+}
 
 /**
  * Rewrite a model: new graph outputs taken from inner values (renamed through
@@ -171,37 +204,25 @@ export function deriveGraph(
   const graph = parseFields(graphField.body!)
   const nodes = graph.filter((f) => f.no === 1).map(readNode)
 
-  // Walk back from the wanted values to find what is still needed.
   const {producer} = indexNodes(nodes)
   for (const o of outputs) if (!producer.has(o.from)) throw new Error(`value ${o.from} not found in the graph`)
   for (const v of newInputs) if (!producer.has(v)) throw new Error(`value ${v} not found in the graph`)
   const cut = new Set(newInputs)
-  const needed = new Set<string>()
-  const keep = new Set<GraphNode>()
-  const stack = outputs.map((o) => o.from)
-  while (stack.length > 0) {
-    const v = stack.pop()!
-    if (needed.has(v)) continue
-    needed.add(v)
-    const n = cut.has(v) ? undefined : producer.get(v)
-    if (n && !keep.has(n)) {
-      keep.add(n)
-      for (const i of n.inputs) if (i) stack.push(i)
-    }
-  }
+  const {needed, keep} = liveNodes(producer, outputs.map((o) => o.from), cut)
 
   for (const n of keep) {
     const clash = n.outputs.find((o) => cut.has(o))
     if (clash) throw new Error(`value ${clash} cannot become an input: node ${n.name} is still needed for another output`)
   }
 
+  const byField = new Map(nodes.map((n) => [n.field, n]))
   const identity = (o: OutputSpec) =>
     bytesField(1, concat([stringField(1, o.from), stringField(2, o.as), stringField(3, `derived_${o.as}`), stringField(4, 'Identity')]))
   const rebuilt: Uint8Array[] = []
   const declared = newInputs.filter((v) => needed.has(v)).map((v) => bytesField(11, tensorValueInfo(v, FLOAT)))
   for (const f of graph) {
     if (f.no === 1) {
-      if (keep.has(nodes.find((n) => n.field === f)!)) rebuilt.push(f.raw)
+      if (keep.has(byField.get(f)!)) rebuilt.push(f.raw)
     } else if (f.no === 5 || f.no === 11) {
       const name = fieldName(f, f.no === 5 ? 8 : 1)
       if (!needed.has(name)) continue
@@ -275,6 +296,13 @@ export function floatTensor(name: string, dims: number[], values: Float32Array):
   const data = new Uint8Array(values.length * 4)
   values.forEach((v, k) => new DataView(data.buffer).setFloat32(4 * k, v, true))
   return concat([...dims.map((d) => varintField(1, d)), varintField(2, FLOAT), stringField(8, name), bytesField(9, data)])
+}
+
+/** An int64 TensorProto (shapes for Reshape). */
+export function int64Tensor(name: string, dims: number[], values: number[]): Uint8Array {
+  const data = new Uint8Array(values.length * 8)
+  values.forEach((v, k) => new DataView(data.buffer).setBigInt64(8 * k, BigInt(v), true))
+  return concat([...dims.map((d) => varintField(1, d)), varintField(2, INT64), stringField(8, name), bytesField(9, data)])
 }
 
 /** A NodeProto with INT, INTS or FLOAT attributes (non-negative ints only). */

@@ -4,8 +4,9 @@
  *
  * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
  *    batch of prompts, without the full-resolution `masks` output.
- * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), and
- *    `splitDecoder`: the graph cut in two. The image side computes, once per
+ * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), the
+ *    cross-attentions' products with the per-prompt image tokens reassociated
+ *    (factor-attention.ts), and `splitDecoder`: the graph cut in two. The image side computes, once per
  *    image, what does not depend on the prompts' values (the image tokens and
  *    their positional encoding, the first layer's projections of them, the
  *    dense mask embedding); the prompt side takes those as inputs and runs
@@ -13,6 +14,7 @@
  *    stay right).
  */
 import {GetokError} from '../core/errors.js'
+import {factorCrossAttention} from './factor-attention.js'
 import {fuseChannelLayerNorms} from './fuse-layer-norm.js'
 import {type GraphNode, deriveGraph, indexNodes, parseFields, readNode} from './onnx-graph.js'
 
@@ -58,6 +60,21 @@ export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Ui
 }
 
 /**
+ * Which values the prompts reach. ONNX nodes come in topological order, so one
+ * pass labels every value: `batched` if a prompt input reaches it at all,
+ * `fromPrompt` if other than through a Shape (its value, not only its batch size).
+ */
+function promptReach(nodes: readonly GraphNode[]): {batched: Set<string>; fromPrompt: Set<string>} {
+  const batched = new Set(PROMPT_INPUTS)
+  const fromPrompt = new Set(PROMPT_INPUTS)
+  for (const n of nodes) {
+    if (n.inputs.some((i) => batched.has(i))) for (const o of n.outputs) batched.add(o)
+    if (n.opType !== 'Shape' && n.inputs.some((i) => fromPrompt.has(i))) for (const o of n.outputs) fromPrompt.add(o)
+  }
+  return {batched, fromPrompt}
+}
+
+/**
  * Values the prompt side takes from the image side. Where prompts enter the
  * graph only through a Shape op (their batch size), the decoder does work that
  * is the same for every prompt: SAM repeats the image tokens once per prompt
@@ -73,14 +90,7 @@ export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Ui
 export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
   const nodes = graphNodes(allMasksDecoder)
   const {producer, users} = indexNodes(nodes)
-  // ONNX nodes come in topological order, so one pass labels every value:
-  // `batched` if a prompt input reaches it at all, `fromPrompt` if other than through a Shape.
-  const batched = new Set(PROMPT_INPUTS)
-  const fromPrompt = new Set(PROMPT_INPUTS)
-  for (const n of nodes) {
-    if (n.inputs.some((i) => batched.has(i))) for (const o of n.outputs) batched.add(o)
-    if (n.opType !== 'Shape' && n.inputs.some((i) => fromPrompt.has(i))) for (const o of n.outputs) fromPrompt.add(o)
-  }
+  const {batched, fromPrompt} = promptReach(nodes)
   const heavy = new Map<string, boolean>()
   const isHeavy = (v: string): boolean => {
     if (heavy.has(v)) return heavy.get(v)!
@@ -146,13 +156,21 @@ export interface DecoderGraphs {
   image?: {graph: Uint8Array; cut: string[]}
 }
 
+/** The all-masks decoder with its channel LayerNorms fused and its cross-attentions factored (same values to float rounding). */
+export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
+  const fused = fuseChannelLayerNorms(allMasksDecoder).model
+  const {fromPrompt} = promptReach(graphNodes(fused))
+  return factorCrossAttention(fused, (v) => fromPrompt.has(v)).model
+}
+
 /**
  * What the engine runs. `rewrite` adds the CPU rewrites: fused channel
- * LayerNorms and the image/prompt split (logits within ~1e-5 of the plain
- * graph's; docs/benchmarks.md has what they save).
+ * LayerNorms, factored cross-attentions and the image/prompt split (logits
+ * within ~1e-4 of the plain graph's, where they reach ±100; docs/benchmarks.md
+ * has what they save).
  */
 export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
   if (!rewrite) return {prompt: deriveAllMasksDecoder(shipped, file)}
-  const split = splitDecoder(deriveAllMasksDecoder(fuseChannelLayerNorms(shipped).model, file))
+  const split = splitDecoder(rewriteForCpu(deriveAllMasksDecoder(shipped, file)))
   return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: deriveAllMasksDecoder(shipped, file)}
 }

