@@ -7,7 +7,7 @@ set -u
 IMG=$(ls $D/coco/val2017 | head -1)
 echo "== check $IMG"; date -u
 BATCHES="1 4 8 16 32 64" timeout 90 $T/node $T/devrun/check.mjs $D/coco/val2017/$IMG webgpu
-# the CPU graph rewrites (image side once per image, fused LayerNorms) on the GPU, checked against the CPU
+# the CPU graph rewrites (image side once per image, fused LayerNorms, factored attention) on the GPU, checked against the CPU
 REWRITE=1 BATCHES="1 16 64" timeout 90 $T/node $T/devrun/check.mjs $D/coco/val2017/$IMG webgpu cpu
 # does the CPU decoder use 16 cores? the same prompts on 2 threads
 THREADS=2 BATCHES="1 16" timeout 60 $T/node $T/devrun/check.mjs $D/coco/val2017/$IMG cpu
