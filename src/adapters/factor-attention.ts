@@ -122,7 +122,10 @@ export function factorCrossAttention(model: Uint8Array, varies: (value: string) 
     const scale = div?.opType === 'Div' ? producer.get(div.inputs[1]) : undefined
     const s = scale?.opType === 'Constant' ? readTensor(nodeAttributes(scale).get('value')?.t ?? new Uint8Array()).floats : weights(div?.inputs[1] ?? '')?.floats
     const scores = div && producer.get(div.inputs[0])
-    if (!direction || !s || s.length !== 1 || scores?.opType !== 'MatMul') return undefined
+    // over the keys: the last axis, -1 as exported (read back as 2⁶⁴ − 1) or 3
+    const axis = nodeAttributes(softmax).get('axis')?.i
+    const overKeys = axis === 3 || (axis !== undefined && axis >= 2 ** 63)
+    if (!direction || !overKeys || !s || s.length !== 1 || scores?.opType !== 'MatMul') return undefined
     const q = projection(scores.inputs[0], [0, 2, 1, 3])
     const k = projection(scores.inputs[1], [0, 2, 3, 1])
     const pv = only(softmax.outputs[0], 'MatMul')

@@ -20,7 +20,7 @@ const weights = {
 }
 
 /** One attention module as PyTorch exports SAM's: projections, heads split, scaled softmax, heads joined, out projection. */
-function attentionModel(module: string, batch: {q: number; kv: number}): Uint8Array {
+function attentionModel(module: string, batch: {q: number; kv: number}, softmaxAxis = 3): Uint8Array {
   const valueInfo = (name: string, dims: number[]) => {
     const shape = dims.map((x) => bytesField(1, varintField(1, x)))
     return concat([stringField(1, name), bytesField(2, bytesField(1, concat([varintField(1, 1), bytesField(2, concat(shape))])))])
@@ -38,7 +38,7 @@ function attentionModel(module: string, batch: {q: number; kv: number}): Uint8Ar
     ...project('xv', 'v', [0, 2, 1, 3]),
     makeNode('MatMul', ['qh', 'kh'], ['scores'], at('MatMul')),
     makeNode('Div', ['scores', 'scale'], ['scaled'], at('Div')),
-    makeNode('Softmax', ['scaled'], ['probs'], at('Softmax'), {axis: {int: 3}}),
+    makeNode('Softmax', ['scaled'], ['probs'], at('Softmax'), {axis: {int: softmaxAxis}}),
     makeNode('MatMul', ['probs', 'vh'], ['o4'], at('MatMul_1')),
     makeNode('Transpose', ['o4'], ['ot'], at('Transpose_3'), {perm: {ints: [0, 2, 1, 3]}}),
     makeNode('Reshape', ['ot', 'joined'], ['of'], at('Reshape_3')),
@@ -126,11 +126,13 @@ describe('factorCrossAttention', () => {
     })
   }
 
-  it('leaves token → image alone where its image side is the same for every prompt, and modules of other names', () => {
+  it('leaves alone token → image where its image side is the same for every prompt, other names, a softmax over another axis', () => {
     const fixed = attentionModel('cross_attn_token_to_image', {q: 2, kv: 1})
     expect(factorCrossAttention(fixed, (v) => v === 'xq')).toEqual({model: fixed, factored: 0})
     const other = attentionModel('self_attn', {q: 2, kv: 2})
     expect(factorCrossAttention(other, () => true)).toEqual({model: other, factored: 0})
+    const overQueries = attentionModel('cross_attn_image_to_token', {q: 2, kv: 2}, 2)
+    expect(factorCrossAttention(overQueries, () => true)).toEqual({model: overQueries, factored: 0})
   })
 
   it('factors four of the five cross-attentions of the shipped decoder: all but the first layer’s token → image', () => {
