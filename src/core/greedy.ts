@@ -10,7 +10,7 @@
  * step only candidates whose box meets the new mask's box need counting again,
  * and of those only the ones whose old counts say they could still win.
  */
-import type {Mask} from './mask.js'
+import {type Mask, maskToBoxXywh} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
 export interface Candidate {
@@ -46,7 +46,34 @@ export interface Counts {
   cost: number
 }
 
-export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+/**
+ * `within`, when given, bounds U ∪ G: no pixel outside it is in either, so only the part of the
+ * crop inside it is read, and the cost is the crop's area less what it shares with U ∪ G there.
+ * A candidate far from the object and the chosen masks costs nothing to count.
+ */
+export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number, within?: Box): Counts {
+  if (within) {
+    const xa = Math.max(m.x0, within.x0)
+    const xb = Math.min(m.x0 + m.w, within.x0 + within.w)
+    const ya = Math.max(m.y0, within.y0)
+    const yb = Math.min(m.y0 + m.h, within.y0 + within.h)
+    let gain = 0
+    let shared = 0
+    for (let y = ya; y < yb; y++) {
+      const row = y * width
+      const src = (y - m.y0) * m.w - m.x0
+      for (let x = xa; x < xb; x++) {
+        if (m.data[src + x]) {
+          if (union[row + x]) shared++
+          else if (gt[row + x]) {
+            gain++
+            shared++
+          }
+        }
+      }
+    }
+    return {gain, cost: m.area - shared}
+  }
   let gain = 0
   let cost = 0
   for (let y = 0; y < m.h; y++) {
@@ -67,6 +94,13 @@ export type Box = Pick<CropMask, 'x0' | 'y0' | 'w' | 'h'>
 
 export function boxesMeet(a: Box, b: Box): boolean {
   return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
+}
+
+function boxUnion(a: Box, b: Box): Box {
+  if (a.w === 0 || a.h === 0) return b
+  const x0 = Math.min(a.x0, b.x0)
+  const y0 = Math.min(a.y0, b.y0)
+  return {x0, y0, w: Math.max(a.x0 + a.w, b.x0 + b.w) - x0, h: Math.max(a.y0 + a.h, b.y0 + b.h) - y0}
 }
 
 /** Mark the mask's pixels in `union`; return how many were new in G and outside G. */
@@ -93,9 +127,12 @@ export function greedySelect(
   let gtArea = 0
   for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
   const union = new Uint8Array(gt.data.length)
+  // the box of U ∪ G, where counting happens
+  const [gx, gy, gw, gh] = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
+  let reach: Box = {x0: gx, y0: gy, w: gw, h: gh}
   // raster order makes "first best wins" the lower-index tie rule
   const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
-  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width))
+  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width, reach))
   const used = new Uint8Array(pool.length)
   // Counts go stale when a chosen mask's box meets the candidate's; they are recounted only when
   // they could still win. A stale count bounds the true value: the gain only shrinks as U grows,
@@ -131,7 +168,7 @@ export function greedySelect(
       const c = doubtful[k]
       if (bound[k] < bestIou) break
       if (bound[k] === bestIou && c > best) continue
-      counts[c] = countAgainst(pool[c].mask, gt.data, union, width)
+      counts[c] = countAgainst(pool[c].mask, gt.data, union, width, reach)
       countedAt[c] = unionWithG
       stale[c] = 0
       if (counts[c].gain === 0) continue
@@ -149,6 +186,7 @@ export function greedySelect(
     inter += added.gain
     unionWithG += added.cost
     iou = inter / unionWithG
+    reach = boxUnion(reach, pool[best].mask)
     used[best] = 1
     chosen.push(pool[best].index)
     trace.push(iou)

@@ -98,19 +98,32 @@ export function lowResLogitsToCropMask(logits: Float32Array, offset: number, f: 
     cx1[x] = Math.min(L - 1, a + 1)
     cwx[x] = s - a
   }
+  // per-row interpolation rows and weights
+  const ry0 = new Int32Array(h), ry1 = new Int32Array(h), rwy = new Float64Array(h)
+  for (let y = 0; y < h; y++) {
+    const t = Math.min(L - 1, Math.max(0, lowResCoord(py0 + y, f.height, f.resizedHeight)))
+    ry0[y] = Math.floor(t)
+    ry1[y] = Math.min(L - 1, ry0[y] + 1)
+    rwy[y] = t - ry0[y]
+  }
+  // The horizontal pass once per low-res row the crop reads (each serves two or three image rows),
+  // kept in doubles: every pixel gets the very value of a bilinear sample computed on its own.
+  const first = ry0[0]
+  const across = new Float64Array((ry1[h - 1] - first + 1) * w)
+  for (let v = first; v <= ry1[h - 1]; v++) {
+    const r = offset + v * L
+    const out = (v - first) * w
+    for (let x = 0; x < w; x++) across[out + x] = logits[r + cx0[x]] * (1 - cwx[x]) + logits[r + cx1[x]] * cwx[x]
+  }
   const data = new Uint8Array(w * h)
   let area = 0
   let bx0 = w, by0 = h, bx1 = -1, by1 = -1
   for (let y = 0; y < h; y++) {
-    const t = Math.min(L - 1, Math.max(0, lowResCoord(py0 + y, f.height, f.resizedHeight)))
-    const b = Math.floor(t)
-    const wy = t - b
-    const r0 = offset + b * L
-    const r1 = offset + Math.min(L - 1, b + 1) * L
+    const wy = rwy[y]
+    const r0 = (ry0[y] - first) * w
+    const r1 = (ry1[y] - first) * w
     for (let x = 0; x < w; x++) {
-      const top = logits[r0 + cx0[x]] * (1 - cwx[x]) + logits[r0 + cx1[x]] * cwx[x]
-      const bottom = logits[r1 + cx0[x]] * (1 - cwx[x]) + logits[r1 + cx1[x]] * cwx[x]
-      if (top * (1 - wy) + bottom * wy > 0) {
+      if (across[r0 + x] * (1 - wy) + across[r1 + x] * wy > 0) {
         data[y * w + x] = 1
         area++
         if (x < bx0) bx0 = x

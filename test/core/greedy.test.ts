@@ -65,6 +65,42 @@ function bruteGreedy(g: Mask, pool: Candidate[], options: GreedyOptions): {chose
   return {chosen, iou}
 }
 
+describe('countAgainst', () => {
+  it('counts only inside the box of U ∪ G and gets the same gain and cost as a whole-crop count', () => {
+    const rand = lcg(5)
+    const speckled = (): CropMask => {
+      const r = randomRect(rand)
+      const data = r.data.map(() => (rand() < 0.6 ? 1 : 0))
+      return {...r, data, area: data.reduce((a, b) => a + b, 0)}
+    }
+    const paint = (target: Uint8Array, m: CropMask) => {
+      for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) target[(m.y0 + y) * W + m.x0 + x] = 1
+    }
+    for (let trial = 0; trial < 200; trial++) {
+      const gt = new Uint8Array(W * H)
+      const union = new Uint8Array(W * H)
+      paint(gt, speckled())
+      if (trial % 2) paint(union, speckled())
+      let [x0, y0, x1, y1] = [W, H, 0, 0]
+      for (let k = 0; k < W * H; k++)
+        if (gt[k] || union[k]) [x0, y0, x1, y1] = [Math.min(x0, k % W), Math.min(y0, Math.floor(k / W)), Math.max(x1, (k % W) + 1), Math.max(y1, Math.floor(k / W) + 1)]
+      const within = {x0, y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0)}
+      const m = speckled()
+      // the plain definitions, pixel by pixel over the frame
+      let gain = 0
+      let cost = 0
+      for (let y = m.y0; y < m.y0 + m.h; y++)
+        for (let x = m.x0; x < m.x0 + m.w; x++) {
+          if (!m.data[(y - m.y0) * m.w + x - m.x0] || union[y * W + x]) continue
+          if (gt[y * W + x]) gain++
+          else cost++
+        }
+      expect(countAgainst(m, gt, union, W, within)).toEqual({gain, cost})
+      expect(countAgainst(m, gt, union, W)).toEqual({gain, cost})
+    }
+  })
+})
+
 describe('greedySelect', () => {
   const gt = gtRect(2, 2, 12, 8) // 10×6 = 60 px
   const cands: Candidate[] = [
