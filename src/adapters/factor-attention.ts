@@ -23,21 +23,7 @@
  * `…token_to_image…`); modules named otherwise, or shaped otherwise, are left
  * as they are.
  */
-import {
-  type GraphNode,
-  bytesField,
-  concat,
-  fieldName,
-  floatTensor,
-  indexNodes,
-  int64Tensor,
-  makeNode,
-  nodeAttributes,
-  parseFields,
-  pruneGraph,
-  readNode,
-  readTensor,
-} from './onnx-graph.js'
+import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, pruneGraph, readTensor, rewriteGraph} from './onnx-graph.js'
 
 interface Projection {
   /** the projection's input: [B, N, C] */
@@ -85,13 +71,9 @@ function perHead(w: Float32Array, rows: number, heads: number, d: number, layout
 }
 
 export function factorCrossAttention(model: Uint8Array, varies: (value: string) => boolean): {model: Uint8Array; factored: number} {
-  const modelFields = parseFields(model)
-  const graphField = modelFields.find((f) => f.no === 7)
-  if (!graphField) return {model, factored: 0}
-  const graph = parseFields(graphField.body!)
-  const nodes = graph.filter((f) => f.no === 1).map(readNode)
-  const initializers = new Map(graph.filter((f) => f.no === 5).map((f) => [fieldName(f, 8), f.body!]))
-  const {producer, users} = indexNodes(nodes)
+  const g = openGraph(model)
+  if (!g) return {model, factored: 0}
+  const {nodes, initializers, producer, users} = g
   const weights = (value: string) => {
     const init = initializers.get(value)
     return init ? readTensor(init) : undefined
@@ -119,8 +101,7 @@ export function factorCrossAttention(model: Uint8Array, varies: (value: string) 
   const match = (softmax: GraphNode): AttentionMatch | undefined => {
     const direction = softmax.name.includes('image_to_token') ? 'image_to_token' : softmax.name.includes('token_to_image') ? 'token_to_image' : undefined
     const div = producer.get(softmax.inputs[0])
-    const scale = div?.opType === 'Div' ? producer.get(div.inputs[1]) : undefined
-    const s = scale?.opType === 'Constant' ? readTensor(nodeAttributes(scale).get('value')?.t ?? new Uint8Array()).floats : weights(div?.inputs[1] ?? '')?.floats
+    const s = div?.opType === 'Div' ? constantFloats(g, div.inputs[1]) : undefined
     const scores = div && producer.get(div.inputs[0])
     // over the keys: the last axis, -1 as exported (read back as 2⁶⁴ − 1) or 3
     const axis = nodeAttributes(softmax).get('axis')?.i
@@ -139,29 +120,24 @@ export function factorCrossAttention(model: Uint8Array, varies: (value: string) 
     if (!q || !k || !v || !outW?.floats || !last || !outBias || !initializers.has(outBias)) return undefined
     const [width, modelDim] = outW.dims
     const d = Math.round(s[0] * s[0])
-    if (Math.abs(d - s[0] * s[0]) > 1e-3 || width % d !== 0 || q.b.length !== width || k.b.length !== width || v.b.length !== width) return undefined
+    const shaped = [q, k, v].every((p) => p.b.length === width && p.w.length === modelDim * width)
+    if (Math.abs(d - s[0] * s[0]) > 1e-3 || width % d !== 0 || !shaped) return undefined
     return {direction, q, k, v, probs: softmax.outputs[0], outWeight: out.inputs[1], outW: outW.floats, outBias, y: last.outputs[0], last, scale: s[0], heads: width / d, width, modelDim}
   }
 
-  const replacements = new Map<GraphNode, Uint8Array[]>()
-  const added: Uint8Array[] = []
+  const replace = new Map<GraphNode, Uint8Array[]>()
+  const tensors: Uint8Array[] = []
   for (const n of nodes) {
     if (n.opType !== 'Softmax') continue
     const m = match(n)
     if (!m) continue
     const built = m.direction === 'image_to_token' ? imageToToken(m, varies(m.q.x)) : varies(m.k.x) && varies(m.v.x) ? tokenToImage(m) : undefined
     if (!built) continue
-    replacements.set(m.last, built.nodes.map((b) => bytesField(1, b)))
-    added.push(...built.tensors.map((t) => bytesField(5, t)))
+    replace.set(m.last, built.nodes)
+    tensors.push(...built.tensors)
   }
-  if (replacements.size === 0) return {model, factored: 0}
-  const byField = new Map(nodes.map((n) => [n.field, n]))
-  const rebuilt = graph.flatMap((f) => {
-    const n = f.no === 1 ? byField.get(f) : undefined
-    return (n && replacements.get(n)) ?? [f.raw]
-  })
-  const newGraph = bytesField(7, concat([...rebuilt, ...added]))
-  return {model: pruneGraph(concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))), factored: replacements.size}
+  // what only the old products needed (the image side's projections, the reshapes' arithmetic) goes
+  return replace.size === 0 ? {model, factored: 0} : {model: pruneGraph(rewriteGraph(g, replace, tensors)), factored: replace.size}
 }
 
 interface Built {

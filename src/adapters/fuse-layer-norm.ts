@@ -8,7 +8,7 @@
  *   m = ReduceMean(X, axes=[1]);  d = X − m;  v = ReduceMean(d², axes=[1])
  *   Y = w · d / sqrt(v + ε) + b      (w, b initializers of C×1×1)
  */
-import {type Attribute, type GraphNode, bytesField, concat, fieldName, floatTensor, indexNodes, makeNode, nodeAttributes, parseFields, readNode, readTensor} from './onnx-graph.js'
+import {type Attribute, type GraphNode, constantFloats, floatTensor, makeNode, nodeAttributes, openGraph, rewriteGraph} from './onnx-graph.js'
 
 interface Match {
   nodes: GraphNode[]
@@ -22,26 +22,15 @@ interface Match {
 const isChannelMean = (a: Map<string, Attribute>) => a.get('axes')?.ints?.join() === '1' && (a.get('keepdims')?.i ?? 1) === 1
 
 export function fuseChannelLayerNorms(model: Uint8Array): {model: Uint8Array; fused: number} {
-  const modelFields = parseFields(model)
-  const graphField = modelFields.find((f) => f.no === 7)
-  if (!graphField) return {model, fused: 0}
-  const graph = parseFields(graphField.body!)
-  const nodes = graph.filter((f) => f.no === 1).map(readNode)
-  const initializers = new Map(graph.filter((f) => f.no === 5).map((f) => [fieldName(f, 8), f.body!]))
-  const {producer, users} = indexNodes(nodes)
-  const outputs = new Set(graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1)))
+  const g = openGraph(model)
+  if (!g) return {model, fused: 0}
+  const {nodes, initializers, users, outputs} = g
   /** the single user of a value, when it has that op and the value is not a graph output */
   const only = (value: string, op: string): GraphNode | undefined => {
     const u = users.get(value) ?? []
     return u.length === 1 && u[0].opType === op && !outputs.has(value) ? u[0] : undefined
   }
-  const floats = (value: string): Float32Array | undefined => {
-    const init = initializers.get(value)
-    if (init) return readTensor(init).floats
-    const n = producer.get(value)
-    const t = n?.opType === 'Constant' ? nodeAttributes(n).get('value')?.t : undefined
-    return t && readTensor(t).floats
-  }
+  const floats = (value: string) => constantFloats(g, value)
   const other = (n: GraphNode, known: string) => n.inputs.find((i) => i !== known) ?? ''
 
   const match = (r1: GraphNode): Match | undefined => {
@@ -68,36 +57,23 @@ export function fuseChannelLayerNorms(model: Uint8Array): {model: Uint8Array; fu
     return {nodes: [r1, sub, pow, r2, add, sqrt, div, mul, bias], x, y: bias.outputs[0], eps: eps[0], w, b}
   }
 
-  const matches = new Map<GraphNode, Match>()
-  const gone = new Set<GraphNode>()
+  const replace = new Map<GraphNode, Uint8Array[]>()
+  const tensors: Uint8Array[] = []
+  let fused = 0
   for (const n of nodes) {
-    if (n.opType !== 'ReduceMean' || gone.has(n)) continue
+    if (n.opType !== 'ReduceMean' || replace.has(n)) continue
     const m = match(n)
     if (!m) continue
-    matches.set(n, m)
-    for (const g of m.nodes) gone.add(g)
-  }
-  if (matches.size === 0) return {model, fused: 0}
-
-  const rebuilt: Uint8Array[] = []
-  const added: Uint8Array[] = []
-  for (const f of graph) {
-    const n = f.no === 1 ? nodes.find((g) => g.field === f) : undefined
-    if (!n || !gone.has(n)) {
-      rebuilt.push(f.raw)
-      continue
-    }
-    const m = matches.get(n)
-    if (!m) continue // a matched node other than the first: its replacement is already in place
+    fused++
     // the replacement goes where the first ReduceMean was: X exists there, Y's users all come later
     const id = `${m.y}_fused`
-    rebuilt.push(
-      bytesField(1, makeNode('Transpose', [m.x], [`${id}_nhwc`], `${id}/Transpose`, {perm: {ints: [0, 2, 3, 1]}})),
-      bytesField(1, makeNode('LayerNormalization', [`${id}_nhwc`, `${id}_scale`, `${id}_bias`], [`${id}_norm`], `${id}/LayerNormalization`, {axis: {int: 3}, epsilon: {float: m.eps}})),
-      bytesField(1, makeNode('Transpose', [`${id}_norm`], [m.y], `${id}/Transpose_back`, {perm: {ints: [0, 3, 1, 2]}})),
-    )
-    added.push(bytesField(5, floatTensor(`${id}_scale`, [m.w.length], m.w)), bytesField(5, floatTensor(`${id}_bias`, [m.b.length], m.b)))
+    for (const gone of m.nodes) replace.set(gone, [])
+    replace.set(n, [
+      makeNode('Transpose', [m.x], [`${id}_nhwc`], `${id}/Transpose`, {perm: {ints: [0, 2, 3, 1]}}),
+      makeNode('LayerNormalization', [`${id}_nhwc`, `${id}_scale`, `${id}_bias`], [`${id}_norm`], `${id}/LayerNormalization`, {axis: {int: 3}, epsilon: {float: m.eps}}),
+      makeNode('Transpose', [`${id}_norm`], [m.y], `${id}/Transpose_back`, {perm: {ints: [0, 3, 1, 2]}}),
+    ])
+    tensors.push(floatTensor(`${id}_scale`, [m.w.length], m.w), floatTensor(`${id}_bias`, [m.b.length], m.b))
   }
-  const newGraph = bytesField(7, concat([...rebuilt, ...added]))
-  return {model: concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw))), fused: matches.size}
+  return fused === 0 ? {model, fused: 0} : {model: rewriteGraph(g, replace, tensors), fused}
 }

@@ -305,6 +305,61 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Uin
   return concat([...dims.map((d) => varintField(1, d)), varintField(2, INT64), stringField(8, name), bytesField(9, data)])
 }
 
+/* ---- pattern rewrites: open a graph, replace nodes in place ---- */
+
+/** A model's graph, indexed for a pattern rewrite. */
+export interface OpenGraph {
+  /** the model's fields and its graph's, as read */
+  modelFields: Field[]
+  graphFields: Field[]
+  nodes: GraphNode[]
+  /** initializer bodies (TensorProto) by name */
+  initializers: Map<string, Uint8Array>
+  producer: Map<string, GraphNode>
+  users: Map<string, GraphNode[]>
+  outputs: Set<string>
+}
+
+export function openGraph(model: Uint8Array): OpenGraph | undefined {
+  const modelFields = parseFields(model)
+  const graphField = modelFields.find((f) => f.no === 7)
+  if (!graphField) return undefined
+  const graph = parseFields(graphField.body!)
+  const nodes = graph.filter((f) => f.no === 1).map(readNode)
+  return {
+    modelFields,
+    graphFields: graph,
+    nodes,
+    initializers: new Map(graph.filter((f) => f.no === 5).map((f) => [fieldName(f, 8), f.body!])),
+    ...indexNodes(nodes),
+    outputs: new Set(graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1))),
+  }
+}
+
+/** A float value fixed in the graph: an initializer or a Constant node's output. */
+export function constantFloats(g: OpenGraph, value: string): Float32Array | undefined {
+  const init = g.initializers.get(value)
+  if (init) return readTensor(init).floats
+  const n = g.producer.get(value)
+  const t = n?.opType === 'Constant' ? nodeAttributes(n).get('value')?.t : undefined
+  return t && readTensor(t).floats
+}
+
+/**
+ * The model with nodes replaced in place (each by zero or more NodeProtos: the place of a node
+ * is where its replacement's inputs exist and its outputs' readers come later) and initializers
+ * (TensorProtos) added.
+ */
+export function rewriteGraph(g: OpenGraph, replace: Map<GraphNode, Uint8Array[]>, tensors: Uint8Array[]): Uint8Array {
+  const byField = new Map(g.nodes.map((n) => [n.field, n]))
+  const rebuilt = g.graphFields.flatMap((f) => {
+    const n = f.no === 1 ? byField.get(f) : undefined
+    return n && replace.has(n) ? replace.get(n)!.map((node) => bytesField(1, node)) : [f.raw]
+  })
+  const newGraph = bytesField(7, concat([...rebuilt, ...tensors.map((t) => bytesField(5, t))]))
+  return concat(g.modelFields.map((f) => (f.no === 7 ? newGraph : f.raw)))
+}
+
 /** A NodeProto with INT, INTS or FLOAT attributes (non-negative ints only). */
 export function makeNode(
   opType: string,

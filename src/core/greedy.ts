@@ -6,9 +6,10 @@
  *
  * For a candidate M, with U' = U ∪ G:
  *   IoU(U ∪ M, G) = (|U ∩ G| + |M ∩ G \ U|) / (|U'| + |M \ U'|)
- * so each candidate only needs two counts over its own bounding box, and after a
- * step only candidates whose box meets the new mask's box need counting again,
- * and of those only the ones whose old counts say they could still win.
+ * so each candidate only needs two counts, over the part of its bounding box
+ * inside the box of U ∪ G (its area gives the rest), and after a step only
+ * candidates whose box meets the new mask's box need counting again, and of
+ * those only the ones whose old counts say they could still win.
  */
 import {type Mask, maskToBoxXywh} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
