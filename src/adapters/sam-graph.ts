@@ -6,12 +6,12 @@
  *    batch of prompts, without the full-resolution `masks` output.
  * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), the
  *    cross-attentions' products with the per-prompt image tokens reassociated
- *    (factor-attention.ts), and `splitDecoder`: the graph cut in two. The image side computes, once per
- *    image, what does not depend on the prompts' values (the image tokens and
- *    their positional encoding, the first layer's projections of them, the
- *    dense mask embedding); the prompt side takes those as inputs and runs
- *    per prompt batch (see `imageSideValues` for where it cuts and why batches
- *    stay right).
+ *    (factor-attention.ts), and `splitDecoder`: the graph cut in two. The
+ *    image side computes, once per image, what does not depend on the
+ *    prompts' values (the image tokens and their positional encoding, the
+ *    first layer's projections of them, the dense mask embedding); the prompt
+ *    side takes those as inputs and runs per prompt batch (see
+ *    `imageSideValues` for where it cuts and why batches stay right).
  */
 import {GetokError} from '../core/errors.js'
 import {factorCrossAttention} from './factor-attention.js'
@@ -171,6 +171,7 @@ export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
  */
 export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
   if (!rewrite) return {prompt: deriveAllMasksDecoder(shipped, file)}
-  const split = splitDecoder(rewriteForCpu(deriveAllMasksDecoder(shipped, file)))
-  return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: deriveAllMasksDecoder(shipped, file)}
+  const rewritten = rewriteForCpu(deriveAllMasksDecoder(shipped, file))
+  const split = splitDecoder(rewritten)
+  return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: rewritten}
 }
