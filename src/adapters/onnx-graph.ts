@@ -173,16 +173,12 @@ function liveNodes(producer: Map<string, GraphNode>, wanted: string[], cut = new
 
 /** Drop the nodes and initializers that no graph output needs (what a rewrite left behind). */
 export function pruneGraph(model: Uint8Array): Uint8Array {
-  const modelFields = parseFields(model)
-  const graphField = modelFields.find((f) => f.no === 7)
-  if (!graphField) throw new Error('not an ONNX model: no graph')
-  const graph = parseFields(graphField.body!)
-  const nodes = graph.filter((f) => f.no === 1).map(readNode)
-  const byField = new Map(nodes.map((n) => [n.field, n]))
-  const {needed, keep} = liveNodes(indexNodes(nodes).producer, graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1)))
-  const kept = graph.filter((f) => (f.no === 1 ? keep.has(byField.get(f)!) : f.no === 5 ? needed.has(fieldName(f, 8)) : true))
-  const newGraph = bytesField(7, concat(kept.map((f) => f.raw)))
-  return concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))
+  const g = openGraph(model)
+  if (!g) throw new Error('not an ONNX model: no graph')
+  const byField = new Map(g.nodes.map((n) => [n.field, n]))
+  const {needed, keep} = liveNodes(g.producer, [...g.outputs])
+  const kept = g.graphFields.filter((f) => (f.no === 1 ? keep.has(byField.get(f)!) : f.no === 5 ? needed.has(fieldName(f, 8)) : true))
+  return withGraph(g, kept.map((f) => f.raw))
 }
 
 /**
@@ -356,7 +352,12 @@ export function rewriteGraph(g: OpenGraph, replace: Map<GraphNode, Uint8Array[]>
     const n = f.no === 1 ? byField.get(f) : undefined
     return n && replace.has(n) ? replace.get(n)!.map((node) => bytesField(1, node)) : [f.raw]
   })
-  const newGraph = bytesField(7, concat([...rebuilt, ...tensors.map((t) => bytesField(5, t))]))
+  return withGraph(g, [...rebuilt, ...tensors.map((t) => bytesField(5, t))])
+}
+
+/** The model again, its graph made of these fields. */
+function withGraph(g: OpenGraph, graphFields: Uint8Array[]): Uint8Array {
+  const newGraph = bytesField(7, concat(graphFields))
   return concat(g.modelFields.map((f) => (f.no === 7 ? newGraph : f.raw)))
 }
 

@@ -25,7 +25,7 @@
 import {cellCoverage, dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
-import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, boxesMeet, countAgainst, greedySelect} from './greedy.js'
+import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect} from './greedy.js'
 import {type Mask, maskToBoxXywh} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
@@ -73,8 +73,8 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const empty = new Uint8Array(gt.data.length)
   const learn = (cand: Candidate, standsFor = true): void => {
     have.set(cand.index, cand)
-    // masks far from the object (most known ones) skip the pixel count
-    const counts = boxesMeet(cand.mask, {x0, y0, w, h}) ? countAgainst(cand.mask, gt.data, empty, gt.width) : {gain: 0, cost: cand.mask.area}
+    // counted inside the object's box only: masks far from it (most known ones) cost nothing
+    const counts = countAgainst(cand.mask, gt.data, empty, gt.width, {x0, y0, w, h})
     first.set(cand.index, counts)
     const inside = counts.gain
     alone.set(cand.index, inside / Math.max(1, cand.mask.area + gtArea - inside))
