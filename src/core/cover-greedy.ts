@@ -25,8 +25,8 @@
 import {cellCoverage, dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
-import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect} from './greedy.js'
-import {type Mask, maskToBoxXywh} from './mask.js'
+import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect, maskBox} from './greedy.js'
+import type {Mask} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
 export interface CoverOptions extends GreedyOptions {
@@ -68,13 +68,13 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   const first = new Map<number, Counts>()
   // and its IoU alone with the object, for the climb
   const alone = new Map<number, number>()
-  const [x0, y0, w, h] = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
+  const gtBox = maskBox(gt)
   const gtArea = gt.data.reduce((a, b) => a + b, 0)
   const empty = new Uint8Array(gt.data.length)
   const learn = (cand: Candidate, standsFor = true): void => {
     have.set(cand.index, cand)
     // counted inside the object's box only: masks far from it (most known ones) cost nothing
-    const counts = countAgainst(cand.mask, gt.data, empty, gt.width, {x0, y0, w, h})
+    const counts = countAgainst(cand.mask, gt.data, empty, gt.width, gtBox)
     first.set(cand.index, counts)
     const inside = counts.gain
     alone.set(cand.index, inside / Math.max(1, cand.mask.area + gtArea - inside))

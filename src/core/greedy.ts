@@ -97,7 +97,14 @@ export function boxesMeet(a: Box, b: Box): boolean {
   return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
 }
 
-function boxUnion(a: Box, b: Box): Box {
+/** The box of a full-size mask's set pixels (empty when none is set). */
+export function maskBox(m: Mask): Box {
+  const [x0, y0, w, h] = maskToBoxXywh(m) ?? [0, 0, 0, 0]
+  return {x0, y0, w, h}
+}
+
+/** The smallest box holding both (an empty first box gives the second). */
+export function boxUnion(a: Box, b: Box): Box {
   if (a.w === 0 || a.h === 0) return b
   const x0 = Math.min(a.x0, b.x0)
   const y0 = Math.min(a.y0, b.y0)
@@ -129,8 +136,7 @@ export function greedySelect(
   for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
   const union = new Uint8Array(gt.data.length)
   // the box of U ∪ G, where counting happens
-  const [gx, gy, gw, gh] = maskToBoxXywh(gt) ?? [0, 0, 0, 0]
-  let reach: Box = {x0: gx, y0: gy, w: gw, h: gh}
+  let reach = maskBox(gt)
   // raster order makes "first best wins" the lower-index tie rule
   const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
   const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width, reach))

@@ -14,7 +14,7 @@
  * `fetch` returns masks for raster indices; callers cache them per image, so a
  * point decoded for one object is free for the next.
  */
-import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, addToUnion, boxesMeet, countAgainst} from './greedy.js'
+import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, addToUnion, boxUnion, boxesMeet, countAgainst, maskBox} from './greedy.js'
 import {cellNeighbours} from './grid.js'
 import type {Mask} from './mask.js'
 
@@ -37,6 +37,8 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
   const inPool = new Set(pool)
   const known = new Map<number, Known>()
   const union = new Uint8Array(gt.data.length)
+  // the box of U ∪ G, where counting happens
+  let reach = maskBox(gt)
   let gtArea = 0
   for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
   let inter = 0
@@ -49,7 +51,7 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
     const fresh = indices.filter((k) => !known.has(k))
     if (fresh.length === 0) return
     for (const cand of await fetch(fresh)) {
-      known.set(cand.index, {cand, counts: countAgainst(cand.mask, gt.data, union, gt.width), used: false})
+      known.set(cand.index, {cand, counts: countAgainst(cand.mask, gt.data, union, gt.width, reach), used: false})
     }
   }
   const value = (k: Known) => (inter + k.counts.gain) / (unionWithG + k.counts.cost)
@@ -84,6 +86,7 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
       break
     }
     const added = addToUnion(best.cand.mask, gt.data, union, gt.width)
+    reach = boxUnion(reach, best.cand.mask)
     inter += added.gain
     unionWithG += added.cost
     iou = inter / unionWithG
@@ -91,7 +94,7 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
     chosen.push(best.cand.index)
     trace.push(iou)
     for (const k of known.values()) {
-      if (!k.used && boxesMeet(k.cand.mask, best.cand.mask)) k.counts = countAgainst(k.cand.mask, gt.data, union, gt.width)
+      if (!k.used && boxesMeet(k.cand.mask, best.cand.mask)) k.counts = countAgainst(k.cand.mask, gt.data, union, gt.width, reach)
     }
   }
   if (iou >= options.tau) stop = 'tau'
