@@ -175,9 +175,8 @@ function liveNodes(producer: Map<string, GraphNode>, wanted: string[], cut = new
 export function pruneGraph(model: Uint8Array): Uint8Array {
   const g = openGraph(model)
   if (!g) throw new Error('not an ONNX model: no graph')
-  const byField = new Map(g.nodes.map((n) => [n.field, n]))
   const {needed, keep} = liveNodes(g.producer, [...g.outputs])
-  const kept = g.graphFields.filter((f) => (f.no === 1 ? keep.has(byField.get(f)!) : f.no === 5 ? needed.has(fieldName(f, 8)) : true))
+  const kept = g.graphFields.filter((f) => (f.no === 1 ? keep.has(g.nodeOf.get(f)!) : f.no === 5 ? needed.has(fieldName(f, 8)) : true))
   return withGraph(g, kept.map((f) => f.raw))
 }
 
@@ -194,13 +193,9 @@ export function deriveGraph(
   inputDims: Record<string, (number | string)[]> = {},
   newInputs: string[] = [],
 ): Uint8Array {
-  const modelFields = parseFields(model)
-  const graphField = modelFields.find((f) => f.no === 7)
-  if (!graphField) throw new Error('not an ONNX model: no graph')
-  const graph = parseFields(graphField.body!)
-  const nodes = graph.filter((f) => f.no === 1).map(readNode)
-
-  const {producer} = indexNodes(nodes)
+  const g = openGraph(model)
+  if (!g) throw new Error('not an ONNX model: no graph')
+  const {producer} = g
   for (const o of outputs) if (!producer.has(o.from)) throw new Error(`value ${o.from} not found in the graph`)
   for (const v of newInputs) if (!producer.has(v)) throw new Error(`value ${v} not found in the graph`)
   const cut = new Set(newInputs)
@@ -211,14 +206,13 @@ export function deriveGraph(
     if (clash) throw new Error(`value ${clash} cannot become an input: node ${n.name} is still needed for another output`)
   }
 
-  const byField = new Map(nodes.map((n) => [n.field, n]))
   const identity = (o: OutputSpec) =>
     bytesField(1, concat([stringField(1, o.from), stringField(2, o.as), stringField(3, `derived_${o.as}`), stringField(4, 'Identity')]))
   const rebuilt: Uint8Array[] = []
   const declared = newInputs.filter((v) => needed.has(v)).map((v) => bytesField(11, tensorValueInfo(v, FLOAT)))
-  for (const f of graph) {
+  for (const f of g.graphFields) {
     if (f.no === 1) {
-      if (keep.has(byField.get(f)!)) rebuilt.push(f.raw)
+      if (keep.has(g.nodeOf.get(f)!)) rebuilt.push(f.raw)
     } else if (f.no === 5 || f.no === 11) {
       const name = fieldName(f, f.no === 5 ? 8 : 1)
       if (!needed.has(name)) continue
@@ -230,9 +224,7 @@ export function deriveGraph(
   rebuilt.push(...declared)
   for (const o of outputs) rebuilt.push(identity(o))
   for (const o of outputs) rebuilt.push(bytesField(12, tensorValueInfo(o.as, FLOAT, o.dims)))
-
-  const newGraph = bytesField(7, concat(rebuilt))
-  return concat(modelFields.map((f) => (f === graphField ? newGraph : f.raw)))
+  return withGraph(g, rebuilt)
 }
 
 /* ---- node attributes and small tensors, for pattern rewrites ---- */
@@ -309,6 +301,8 @@ export interface OpenGraph {
   modelFields: Field[]
   graphFields: Field[]
   nodes: GraphNode[]
+  /** the node each node field of `graphFields` holds */
+  nodeOf: Map<Field, GraphNode>
   /** initializer bodies (TensorProto) by name */
   initializers: Map<string, Uint8Array>
   producer: Map<string, GraphNode>
@@ -326,6 +320,7 @@ export function openGraph(model: Uint8Array): OpenGraph | undefined {
     modelFields,
     graphFields: graph,
     nodes,
+    nodeOf: new Map(nodes.map((n) => [n.field, n])),
     initializers: new Map(graph.filter((f) => f.no === 5).map((f) => [fieldName(f, 8), f.body!])),
     ...indexNodes(nodes),
     outputs: new Set(graph.filter((f) => f.no === 12).map((f) => fieldName(f, 1))),
@@ -347,9 +342,8 @@ export function constantFloats(g: OpenGraph, value: string): Float32Array | unde
  * (TensorProtos) added.
  */
 export function rewriteGraph(g: OpenGraph, replace: Map<GraphNode, Uint8Array[]>, tensors: Uint8Array[]): Uint8Array {
-  const byField = new Map(g.nodes.map((n) => [n.field, n]))
   const rebuilt = g.graphFields.flatMap((f) => {
-    const n = f.no === 1 ? byField.get(f) : undefined
+    const n = f.no === 1 ? g.nodeOf.get(f) : undefined
     return n && replace.has(n) ? replace.get(n)!.map((node) => bytesField(1, node)) : [f.raw]
   })
   return withGraph(g, [...rebuilt, ...tensors.map((t) => bytesField(5, t))])

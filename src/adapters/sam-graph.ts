@@ -16,7 +16,7 @@
 import {GetokError} from '../core/errors.js'
 import {factorCrossAttention} from './factor-attention.js'
 import {fuseChannelLayerNorms} from './fuse-layer-norm.js'
-import {type GraphNode, deriveGraph, indexNodes, parseFields, readNode} from './onnx-graph.js'
+import {type GraphNode, type OpenGraph, deriveGraph, openGraph} from './onnx-graph.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
 const PROMPT_DIMS = {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']}
@@ -26,9 +26,9 @@ const BROADCASTING = new Set(['MatMul', 'Add', 'Sub', 'Mul', 'Div'])
 /** Work that makes a value worth computing once per image instead of per prompt. */
 const HEAVY = new Set(['MatMul', 'Gemm', 'Conv', 'Transpose', 'Tile'])
 
-function graphNodes(model: Uint8Array): GraphNode[] {
-  const graph = parseFields(parseFields(model).find((f) => f.no === 7)?.body ?? new Uint8Array())
-  return graph.filter((f) => f.no === 1).map(readNode)
+/** The graph's nodes and who produces and reads each value (empty for bytes that hold no graph). */
+function graphOf(model: Uint8Array): Pick<OpenGraph, 'nodes' | 'producer' | 'users'> {
+  return openGraph(model) ?? {nodes: [], producer: new Map(), users: new Map()}
 }
 
 /**
@@ -38,7 +38,7 @@ function graphNodes(model: Uint8Array): GraphNode[] {
  * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
  */
 export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
-  const {producer} = indexNodes(graphNodes(decoder))
+  const {producer} = graphOf(decoder)
   const before = (output: string): string => {
     let value = output
     for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {
@@ -88,8 +88,7 @@ function promptReach(nodes: readonly GraphNode[]): {batched: Set<string>; fromPr
  *   Shape, say), the cut moves up to that value's own inputs.
  */
 export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
-  const nodes = graphNodes(allMasksDecoder)
-  const {producer, users} = indexNodes(nodes)
+  const {nodes, producer, users} = graphOf(allMasksDecoder)
   const {batched, fromPrompt} = promptReach(nodes)
   const heavy = new Map<string, boolean>()
   const isHeavy = (v: string): boolean => {
@@ -141,7 +140,7 @@ export interface SplitDecoder {
 export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefined {
   const cut = imageSideValues(allMasksDecoder)
   if (cut.length === 0) return undefined
-  const {producer} = indexNodes(graphNodes(allMasksDecoder))
+  const {producer} = graphOf(allMasksDecoder)
   return {
     imageSide: deriveGraph(allMasksDecoder, cut.map((v, k) => ({from: v, as: imageSideOutput(k)})), PROMPT_DIMS),
     promptSide: deriveGraph(allMasksDecoder, OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})), PROMPT_DIMS, cut),
@@ -159,7 +158,7 @@ export interface DecoderGraphs {
 /** The all-masks decoder with its channel LayerNorms fused and its cross-attentions factored (same values to float rounding). */
 export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
   const fused = fuseChannelLayerNorms(allMasksDecoder).model
-  const {fromPrompt} = promptReach(graphNodes(fused))
+  const {fromPrompt} = promptReach(graphOf(fused).nodes)
   return factorCrossAttention(fused, (v) => fromPrompt.has(v)).model
 }
 
