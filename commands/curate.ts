@@ -1,6 +1,6 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {SamEngine, defaultModelFiles} from '../src/adapters/sam.js'
+import {SamEngine, defaultBatch, defaultModelFiles} from '../src/adapters/sam.js'
 import {type CurateRunResult, runCurate} from '../src/pipeline/curate-run.js'
 import {workerShare} from '../src/pipeline/select-images.js'
 
@@ -35,7 +35,7 @@ export default class Curate extends GetokCommand {
         stride: flags.stride,
         includeCrowd: flags['include-crowd'],
         tokenStyle: flags['token-style'],
-        batch: flags.batch,
+        batch: flags.batch ?? defaultBatch(flags.device),
       },
       shardSize: flags['shard-size'],
       strict: flags.strict,

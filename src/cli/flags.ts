@@ -47,7 +47,7 @@ export const curateFlags = {
   candidates: Flags.option({options: CANDIDATE_MODES, summary: 'Grid points SAM is prompted at: fast (the cells the object touches, skipping points an earlier mask already covers, then climbing to neighbours of the best points: ~10× fewer prompts than all on COCO val, mean IoU within 0.004, see docs/benchmarks.md), pool (every cell the object touches, grown by --margin: nearly the exhaustive token sets, see docs/benchmarks.md) or all (every point, the exhaustive reference).', default: 'fast' as const})(),
   margin: Flags.integer({summary: 'Pool mode: cells added around the cells the object touches to form its candidate pool.', default: 1, min: 0}),
   stride: Flags.integer({summary: 'Pool mode: 1 decodes the whole pool; s > 1 probes every s-th pool cell first and climbs to better neighbours (fewer calls, lower IoU: see docs/curation.md).', default: 1, min: 1}),
-  batch: Flags.integer({summary: 'Prompts per decoder run (larger pays on GPUs).', default: 1, min: 1}),
+  batch: Flags.integer({summary: 'Prompts per decoder run (default: 1 with --device cpu, 16 on a GPU).', min: 1}),
 }
 
 export function parseUnit(name: string, text: string, lo: number, hi: number): number {
