@@ -86,7 +86,7 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edgesAbove?: number; minCover?: number}
+interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edgesAbove?: number; minCover?: number; climbOutMax?: number; skipAbove?: number}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -95,7 +95,7 @@ function cover(v: CoverVariant): Run {
       return pick(all, ks)
     }
     const known = v.shared ? pick(all, [...asked]) : undefined
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbEdgesAbove: v.edgesAbove, outsideMinCover: v.minCover}
+    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbEdgesAbove: v.edgesAbove, outsideMinCover: v.minCover, climbOutsideMaxPool: v.climbOutMax, climbSkipAbove: v.skipAbove}
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -164,6 +164,11 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.15': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.15},
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, skip: 0.99},
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, skip: 0.99},
+  // `coutN`: pools of more than N cells climb only to anchors in the object or in a chosen mask; `skipP>N`: the climb skips covered neighbours only in pools over N cells
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, skip: 0.99, climbOutMax: 4},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, climbOutMax: 4},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, climbOutMax: 4},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4 skip0.99>64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, climbOutMax: 4, skip: 0.99, skipAbove: 64},
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {

@@ -164,29 +164,33 @@ export async function selectPoints(mask: Mask, grid: GridFrame, cache: ImageCand
 }
 
 /**
- * Settings of `--candidates fast`, chosen on the tiny-coco val2017 images and checked on train2017
- * ones (docs/benchmarks.md): walk the pool deepest anchor first, letting a mask stand for the points
- * it covers once 80% of it lies inside the object, on a checkerboard when the object touches more
- * than 64 cells and on every other row and column beyond 200. Anchors outside the object are walked
- * only in pools of at most 64 cells, and only where the object covers a tenth of the cell. Then
- * climb from the chosen points, up to one cell beyond the cells the object touches (the best mask of
- * a small object often comes from a point just outside it), along edges only in pools over 64 cells
- * (measured to cost little IoU there; on a checkerboard the diagonal neighbours were
- * walked already), skipping a neighbour that a mask 99% inside
- * the object already covers. Masks decoded for the image's earlier objects join as free candidates,
- * which is what lets the climb stay this short.
+ * Settings of `--candidates fast`, chosen on the 97 tiny-coco images with objects, val2017 and
+ * train2017 (docs/benchmarks.md): walk the pool deepest anchor first, letting a mask stand for the
+ * points it covers once 80% of it lies inside the object, on a checkerboard when the object touches
+ * more than 64 cells and on every other row and column beyond 200. Anchors outside the object are
+ * walked only in pools of at most 32 cells, and only where the object covers a tenth of the cell.
+ * Then climb from the chosen points, up to one cell beyond the cells the object touches, to
+ * neighbours whose anchor lies in the object or in a chosen mask; only objects of at most 4 cells,
+ * whose best mask often comes from a point just outside them, climb to any neighbour. Pools over 64
+ * cells climb along edges only (on a checkerboard the diagonal neighbours were walked already) and
+ * skip a neighbour that a mask 99% inside the object already covers (in smaller pools that skip
+ * cost IoU: SAM at a point inside a precise part of the object may return the whole object).
+ * Masks decoded for the image's earlier objects join as free candidates, which is what lets the
+ * climb stay this short.
  */
 export const FAST_COVER = {
   margin: 0,
   precision: 0.8,
   order: 'depth',
   outside: true,
-  outsideMaxPool: 64,
+  outsideMaxPool: 32,
   outsideMinCover: 0.1,
   sparseAbove: {checker: 64, quarter: 200},
   climbMargin: 1,
   climbEdgesAbove: 64,
+  climbOutsideMaxPool: 4,
   climbPrecision: 0.99,
+  climbSkipAbove: 64,
 } as const
 
 /** Pools this small are decoded whole: probing saves little there. */

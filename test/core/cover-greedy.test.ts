@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {type Candidate, greedySelect, unionIou} from '../../src/core/greedy.js'
 import {type CoverOptions, coverGreedySelect} from '../../src/core/cover-greedy.js'
 import type {Mask} from '../../src/core/mask.js'
+import type {CropMask} from '../../src/core/sam-geometry.js'
 import {cellCoverage, objectPool} from '../../src/core/candidates.js'
 import {cellNeighbours} from '../../src/core/grid.js'
 import {disc, discMask, seededRandom} from '../helpers/disc-world.js'
@@ -70,6 +71,8 @@ describe('coverGreedySelect', () => {
     {climbMargin: 1, climbEdgesAbove: 0},
     {order: 'depth' as const, outside: false, climbMargin: 1, climbEdgesAbove: 0},
     {order: 'depth' as const, climbMargin: 1, climbEdgesAbove: 20},
+    {order: 'depth' as const, climbMargin: 1, climbOutsideMaxPool: 0},
+    {climbMargin: 1, climbPrecision: 0.9, climbSkipAbove: 20},
   ]
   for (const variant of variants) {
     it(`keeps its promises with ${JSON.stringify(variant)}`, async () => {
@@ -205,6 +208,37 @@ describe('coverGreedySelect', () => {
     }
   })
 
+  it('climbs to a neighbour outside both the object and the chosen masks only in pools up to climbOutsideMaxPool cells', async () => {
+    let saved = 0
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const run = async (options: object) => (await recordedRun(gt, all, pool, {...rule, order: 'depth', outside: false, climbMargin: 1, ...options})).asked
+      expect(await run({climbOutsideMaxPool: pool.length})).toEqual(await run({}))
+      const asked = await run({climbOutsideMaxPool: pool.length - 1})
+      // the walk takes inside anchors only, so an outside anchor was climbed to: it lies in a mask prompted before it
+      asked.forEach((k, at) => {
+        if (!anchorInside(gt, k)) expect(asked.slice(0, at).some((q) => cropMaskHas(all.get(q)!.mask, anchorPixel(k)))).toBe(true)
+      })
+      saved += (await run({})).length - asked.length
+    }
+    expect(saved).toBeGreaterThan(0)
+  })
+
+  it('skips covered climb neighbours only in pools of more than climbSkipAbove cells', async () => {
+    let differs = 0
+    for (let seed = 1; seed <= 12; seed++) {
+      const {gt, all} = world(seed)
+      const pool = objectPool(gt, f, 0)
+      const run = async (options: object) => (await recordedRun(gt, all, pool, {...rule, order: 'depth', climbMargin: 1, ...options})).asked
+      expect(await run({climbPrecision: 0.9, climbSkipAbove: pool.length})).toEqual(await run({}))
+      const skipping = await run({climbPrecision: 0.9})
+      expect(await run({climbPrecision: 0.9, climbSkipAbove: pool.length - 1})).toEqual(skipping)
+      if (skipping.length !== (await run({})).length) differs++
+    }
+    expect(differs).toBeGreaterThan(0)
+  })
+
   it('walks an outside anchor only when the object covers outsideMinCover of its cell', async () => {
     let skipped = 0
     for (let seed = 1; seed <= 12; seed++) {
@@ -287,4 +321,8 @@ function anchorPixel(k: number): [number, number] {
 function anchorInside(gt: {data: Uint8Array}, k: number): boolean {
   const [x, y] = anchorPixel(k)
   return gt.data[y * W + x] === 1
+}
+
+function cropMaskHas(m: CropMask, [x, y]: [number, number]): boolean {
+  return x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + (x - m.x0)] === 1
 }
