@@ -48,46 +48,31 @@ export interface Counts {
 }
 
 /**
- * `within`, when given, bounds U ∪ G: no pixel outside it is in either, so only the part of the
- * crop inside it is read, and the cost is the crop's area less what it shares with U ∪ G there.
- * A candidate far from the object and the chosen masks costs nothing to count.
+ * `within` bounds U ∪ G: no pixel outside it is in either, so only the part of the crop inside it
+ * is read, and the cost is the crop's area less what it shares with U ∪ G there. A candidate far
+ * from the object and the chosen masks costs nothing to count. Without it the whole crop is read.
  */
-export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number, within?: Box): Counts {
-  if (within) {
-    const xa = Math.max(m.x0, within.x0)
-    const xb = Math.min(m.x0 + m.w, within.x0 + within.w)
-    const ya = Math.max(m.y0, within.y0)
-    const yb = Math.min(m.y0 + m.h, within.y0 + within.h)
-    let gain = 0
-    let shared = 0
-    for (let y = ya; y < yb; y++) {
-      const row = y * width
-      const src = (y - m.y0) * m.w - m.x0
-      for (let x = xa; x < xb; x++) {
-        if (m.data[src + x]) {
-          if (union[row + x]) shared++
-          else if (gt[row + x]) {
-            gain++
-            shared++
-          }
+export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number, within: Box = m): Counts {
+  const xa = Math.max(m.x0, within.x0)
+  const xb = Math.min(m.x0 + m.w, within.x0 + within.w)
+  const ya = Math.max(m.y0, within.y0)
+  const yb = Math.min(m.y0 + m.h, within.y0 + within.h)
+  let gain = 0
+  let shared = 0
+  for (let y = ya; y < yb; y++) {
+    const row = y * width
+    const src = (y - m.y0) * m.w - m.x0
+    for (let x = xa; x < xb; x++) {
+      if (m.data[src + x]) {
+        if (union[row + x]) shared++
+        else if (gt[row + x]) {
+          gain++
+          shared++
         }
       }
     }
-    return {gain, cost: m.area - shared}
   }
-  let gain = 0
-  let cost = 0
-  for (let y = 0; y < m.h; y++) {
-    const row = (m.y0 + y) * width + m.x0
-    const src = y * m.w
-    for (let x = 0; x < m.w; x++) {
-      if (m.data[src + x] && !union[row + x]) {
-        if (gt[row + x]) gain++
-        else cost++
-      }
-    }
-  }
-  return {gain, cost}
+  return {gain, cost: m.area - shared}
 }
 
 /** A crop's or a mask's box in image pixels. */
