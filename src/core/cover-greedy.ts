@@ -28,7 +28,7 @@ import {cellCoverage, dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from './distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from './grid.js'
 import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect, maskBox} from './greedy.js'
-import type {Mask} from './mask.js'
+import {type Mask, maskArea} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
 export interface CoverOptions extends GreedyOptions {
@@ -80,7 +80,7 @@ export async function coverGreedySelect(gt: Mask, f: GridFrame, pool: readonly n
   // and its IoU alone with the object, for the climb
   const alone = new Map<number, number>()
   const gtBox = maskBox(gt)
-  const gtArea = gt.data.reduce((a, b) => a + b, 0)
+  const gtArea = maskArea(gt)
   const empty = new Uint8Array(gt.data.length)
   const learn = (cand: Candidate, standsFor = true): void => {
     have.set(cand.index, cand)

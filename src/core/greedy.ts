@@ -11,7 +11,7 @@
  * candidates whose box meets the new mask's box need counting again, and of
  * those only the ones whose old counts say they could still win.
  */
-import {type Mask, maskToBoxXywh} from './mask.js'
+import {type Mask, maskArea, maskToBoxXywh} from './mask.js'
 import type {CropMask} from './sam-geometry.js'
 
 export interface Candidate {
@@ -117,8 +117,7 @@ export function greedySelect(
   firstCounts?: ReadonlyMap<number, Counts>,
 ): GreedyResult {
   const {width} = gt
-  let gtArea = 0
-  for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
+  const gtArea = maskArea(gt)
   const union = new Uint8Array(gt.data.length)
   // the box of U ∪ G, where counting happens
   let reach = maskBox(gt)
@@ -206,8 +205,7 @@ export function unionIou(gt: Mask, masks: readonly CropMask[]): number {
     inter += c.gain
     outside += c.cost
   }
-  let gtArea = 0
-  for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
+  const gtArea = maskArea(gt)
   const denom = gtArea + outside
   return denom === 0 ? 0 : inter / denom
 }

@@ -16,7 +16,7 @@
  */
 import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, addToUnion, boxUnion, boxesMeet, countAgainst, maskBox} from './greedy.js'
 import {cellNeighbours} from './grid.js'
-import type {Mask} from './mask.js'
+import {type Mask, maskArea} from './mask.js'
 
 export interface LazyOptions extends GreedyOptions {
   /** probe every stride-th cell of the pool in each direction */
@@ -39,8 +39,7 @@ export async function lazyGreedySelect(gt: Mask, n: number, pool: readonly numbe
   const union = new Uint8Array(gt.data.length)
   // the box of U ∪ G, where counting happens
   let reach = maskBox(gt)
-  let gtArea = 0
-  for (let k = 0; k < gt.data.length; k++) gtArea += gt.data[k]
+  const gtArea = maskArea(gt)
   let inter = 0
   let unionWithG = gtArea
   let iou = 0
