@@ -2,12 +2,14 @@
  * `npm run bench`: stage timings and the fast-vs-exhaustive comparison on real
  * COCO images, measured in one run so the ratios compare like with like.
  *
- *   npm run bench -- [--annotations A --images DIR] [--limit N] [--grid 32] [--tau 0.8]
+ *   npm run bench -- [--annotations A --images DIR] [--limit N] [--image-ids 1,2] [--grid 32] [--tau 0.8]
  *                    [--device cpu] [--batch B] [--modes fast,pool,all] [--no-exhaustive]
  *                    [--write docs/benchmarks.md] [--out bench.json] [--budget-s S]
  *
  * Default: every tiny-coco val2017 image (30 to 60 min on 2 cores, most of it the
- * exhaustive pass; --limit 5 takes about 2 min). Prints a markdown table and JSON;
+ * exhaustive pass; --limit 5 takes about 2 min). Images of the file that have no objects or no
+ * file under --images are left out, and the table says how many had no file, so a full COCO
+ * annotation file can be benched against the images at hand. Prints a markdown table and JSON;
  * --write appends the table with machine, device and date to a markdown file;
  * --out writes every record's token set and IoU per mode. --budget-s stops taking new images once
  * that many seconds have passed (a lent GPU machine's minutes are counted); the table then says
@@ -37,6 +39,8 @@ const {values: args} = parseArgs({
     images: {type: 'string', default: `${SHARED}/val2017`},
     // default: every image of the annotation file (the issue's targets are averages over them)
     limit: {type: 'string'},
+    // comma-separated image ids (default: every image, in id order)
+    'image-ids': {type: 'string'},
     grid: {type: 'string', default: '32'},
     tau: {type: 'string', default: '0.8'},
     device: {type: 'string', default: 'cpu'},
@@ -77,7 +81,17 @@ const base: CurateOptions = {
 
 const [engine, loadMs] = await t(() => SamEngine.load({device: args.device as Device}))
 const data = await readCoco(args.annotations)
-const items = selectImages(data, {limit: args.limit === undefined ? undefined : Number(args.limit)}).filter((it) => prepareObjects(it.image, it.anns, false).objects.length > 0)
+const imageIds = args['image-ids']?.split(',').map((id) => Number(id.trim()))
+const withObjects = selectImages(data, {imageIds}).filter((it) => prepareObjects(it.image, it.anns, false).objects.length > 0)
+// images the annotation file lists but --images does not hold are left out (and counted), not an error
+const present = withObjects.filter((it) => existsSync(resolveImagePath(args.images, it.image, args.annotations)))
+const noFile = withObjects.length - present.length
+const items = args.limit === undefined ? present : present.slice(0, Number(args.limit))
+if (items.length === 0) {
+  console.error(`bench: none of the ${withObjects.length} images with objects in ${args.annotations} has its file under ${args.images}`)
+  process.exit(2)
+}
+if (noFile > 0) console.error(`bench: ${noFile} of ${withObjects.length} images with objects have no file under ${args.images}; benching the others`)
 
 interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]}
 interface RecordRow {image_id: number; ann_id: number; mode: CandidateMode; points: number[]; iou: number}
@@ -136,7 +150,7 @@ progress.end()
 
 const rss = process.resourceUsage().maxRSS / 1024
 const rows: [string, string][] = [
-  ['images (objects)', `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} (${modes[runModes[0]]?.objects ?? 0})`],
+  ['images (objects)', `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} (${modes[runModes[0]]?.objects ?? 0})${noFile > 0 ? `; ${noFile} more in the file have no image file` : ''}`],
   ['model load ms', loadMs.toFixed(0)],
   ['image decode + resize ms (median)', median(decodeMs).toFixed(1)],
   ['encoder ms (median)', median(encodeMs).toFixed(0)],
