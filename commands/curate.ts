@@ -1,4 +1,4 @@
-import {GetokCommand} from '../src/cli/base-command.js'
+import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
 import {SamEngine, defaultBatch, defaultModelFiles} from '../src/adapters/sam.js'
 import {type CurateRunResult, runCurate} from '../src/pipeline/curate-run.js'
@@ -47,7 +47,7 @@ export default class Curate extends GetokCommand {
     })
     const s = result.summary
     this.log(
-      `${s.records} records from ${result.images} images in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
+      `${s.records} records from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
         `skipped objects: ${s.skipped}` +
         Object.entries(s.skip_reasons).map(([r, c]) => `\n  ${c} × ${r}`).join(''),

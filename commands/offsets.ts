@@ -1,4 +1,4 @@
-import {GetokCommand} from '../src/cli/base-command.js'
+import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, parseNonNegative, shareFlags} from '../src/cli/flags.js'
 import {workerShare} from '../src/pipeline/select-images.js'
 import {GetokError} from '../src/core/errors.js'
@@ -47,7 +47,7 @@ export default class Offsets extends GetokCommand {
     const s = result.summary
     const share = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')
     this.log(
-      `${s.records} records (${s.pairs} pairs) from ${result.images} images in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
+      `${s.records} records (${s.pairs} pairs) from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `sampled regions: ${share(s.regions)}\nall grid points: ${share(s.population)}\n` +
         `skipped objects: ${s.skipped}` + Object.entries(s.skip_reasons).map(([r, c]) => `\n  ${c} × ${r}`).join(''),
     )

@@ -22,3 +22,9 @@ export abstract class GetokCommand extends Command {
     return super.catch(error)
   }
 }
+
+/** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */
+export function resumedNote(result: {images: number; resumed: number}): string {
+  if (result.resumed === 0) return ''
+  return result.resumed === result.images ? ' (all finished earlier: nothing redone)' : ` (${result.resumed} finished earlier, resumed)`
+}

@@ -36,6 +36,8 @@ export interface CurateRunResult {
   out: string
   manifest: string
   images: number
+  /** of those, images an earlier run in the same folder had finished (not redone) */
+  resumed: number
   decoderCalls: number
   encoderCalls: number
   seconds: number
@@ -65,7 +67,7 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
   await claimRunDir(input.out, 'curate', config, input.overwrite)
 
   let decoderCalls = 0
-  const stats = await runSharded(
+  const {shards: stats, resumed} = await runSharded(
     items.map((it) => ({...it, id: it.image.id})),
     {outDir: input.out, name: workerRunName('curate', share), shardSize: input.shardSize},
     async ({image, anns}) => {
@@ -109,6 +111,7 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
     out: input.out,
     manifest,
     images: items.length,
+    resumed,
     decoderCalls,
     encoderCalls: engine.encoderCalls,
     seconds: (Date.now() - started) / 1000,

@@ -44,6 +44,8 @@ export interface OffsetsRunResult {
   out: string
   manifest: string
   images: number
+  /** of those, images an earlier run in the same folder had finished (not redone) */
+  resumed: number
   seconds: number
   summary: OffsetsSummary
 }
@@ -65,7 +67,7 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
   const config = {...offsetsConfig(input, items.length), ...(share.count > 1 ? {shard_index: share.index, shard_count: share.count} : {})}
   await claimRunDir(input.out, 'offsets', config, input.overwrite)
 
-  const stats = await runSharded(
+  const {shards: stats, resumed} = await runSharded(
     items.map((it) => ({...it, id: it.image.id})),
     {outDir: input.out, name: workerRunName('offsets', share), shardSize: input.shardSize},
     (item) => offsetsForImage(input, data, curated, item),
@@ -86,7 +88,7 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
     skips,
     summary,
   })
-  return {out: input.out, manifest, images: items.length, seconds: (Date.now() - started) / 1000, summary}
+  return {out: input.out, manifest, images: items.length, resumed, seconds: (Date.now() - started) / 1000, summary}
 }
 
 function offsetsConfig(input: OffsetsRunInput, images: number): Record<string, unknown> {

@@ -14,6 +14,12 @@ export interface UnitResult<R> {
   skips: Skip[]
 }
 
+export interface ShardedRun {
+  shards: ShardStats[]
+  /** units an earlier run had finished (whole shards and journalled units): skipped here */
+  resumed: number
+}
+
 export interface ShardedRunOptions {
   outDir: string
   name: string
@@ -26,7 +32,7 @@ export async function runSharded<U extends {id: number}, R extends object>(
   options: ShardedRunOptions,
   processUnit: (unit: U) => Promise<UnitResult<R>>,
   progress: Progress,
-): Promise<ShardStats[]> {
+): Promise<ShardedRun> {
   const count = Math.max(1, Math.ceil(units.length / options.shardSize))
   const shards = Array.from({length: count}, (_, k) => ({
     file: shardFileName(options.name, k, count),
@@ -36,11 +42,14 @@ export async function runSharded<U extends {id: number}, R extends object>(
   const alreadyDone = shards.reduce((s, sh, k) => s + (stats[k] ? sh.units.length : 0), 0)
   progress.start(units.length, alreadyDone)
   let done = alreadyDone
+  let resumed = alreadyDone
   for (const [k, shard] of shards.entries()) {
     if (stats[k]) continue
     const writer = await ShardWriter.open(options.outDir, shard.file)
     const finished = writer.finishedUnits
-    done += shard.units.filter((u) => finished.has(u.id)).length
+    const journalled = shard.units.filter((u) => finished.has(u.id)).length
+    done += journalled
+    resumed += journalled
     try {
       for (const unit of shard.units) {
         if (finished.has(unit.id)) continue
@@ -55,7 +64,7 @@ export async function runSharded<U extends {id: number}, R extends object>(
     stats[k] = await writer.close()
   }
   progress.end()
-  return stats as ShardStats[]
+  return {shards: stats as ShardStats[], resumed}
 }
 
 /** Every record of the shards, in order; `pick` keeps only what the caller needs (a full-COCO run has ~860k records). */

@@ -35,6 +35,7 @@ describe('getok curate (CLI)', () => {
     expect(once.code).toBe(0)
     const summary = JSON.parse(once.stdout)
     expect(summary.summary.records).toBeGreaterThan(0)
+    expect(summary.resumed).toBe(0)
 
     const killed = mkdtempSync(path.join(tmpdir(), 'getok-killed-'))
     const child = spawn('node', [BIN, 'curate', ...SMALL, '-o', killed, '--json'], {stdio: 'ignore'})
@@ -55,6 +56,14 @@ describe('getok curate (CLI)', () => {
     expect(resumed.code).toBe(0)
     expect(shardsOf(killed)).toEqual(shardsOf(clean))
     expect(JSON.parse(resumed.stdout).summary).toEqual(summary.summary)
+    // the image journalled before the kill is counted as resumed, not redone
+    expect(JSON.parse(resumed.stdout).resumed).toBeGreaterThanOrEqual(1)
+    expect(JSON.parse(resumed.stdout).encoderCalls).toBe(2 - JSON.parse(resumed.stdout).resumed)
+    // once finished, a rerun redoes nothing and says so
+    const again = getok(['curate', ...SMALL, '-o', killed])
+    expect(again.code).toBe(0)
+    expect(again.stdout).toMatch(/from 2 images \(all finished earlier: nothing redone\)/)
+    expect(shardsOf(killed)).toEqual(shardsOf(clean))
   })
 
   it('counts bad objects and images with their reasons, and fails on them with --strict', () => {

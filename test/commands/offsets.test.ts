@@ -112,13 +112,17 @@ describe('getok offsets on the sample photos', () => {
 
   it('resumes: a rerun, and a rerun after losing a shard, give the same bytes', async () => {
     const before = shardsOf(out)
-    await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
+    expect(result.resumed).toBe(0)
+    const rerun = await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
     expect(shardsOf(out)).toEqual(before)
+    expect(rerun.resumed).toBe(rerun.images)
     rmSync(path.join(out, 'offsets-00001-of-00002.jsonl'))
     rmSync(path.join(out, 'offsets-00001-of-00002.stats.json'))
     const again = await offsets([...SAMPLE, '-o', out, '--shard-size', '2', '--seed', '3'])
     expect(shardsOf(out)).toEqual(before)
     expect(again.summary).toEqual(result.summary)
+    // the first shard's images were kept, the lost shard's redone
+    expect(again.resumed).toBe(2)
   })
 
   it('refuses another configuration in the same folder unless --overwrite', async () => {
