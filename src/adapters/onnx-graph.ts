@@ -72,7 +72,12 @@ export function parseFields(buf: Uint8Array): Field[] {
 }
 
 export function bytesField(no: number, body: Uint8Array): Uint8Array {
-  return concat([Uint8Array.from([...writeVarint(no * 8 + 2), ...writeVarint(body.length)]), body])
+  return concat([fieldHeader(no, body.length), body])
+}
+
+/** The tag and length of a length-delimited field whose payload follows. */
+function fieldHeader(no: number, length: number): Uint8Array {
+  return Uint8Array.from([...writeVarint(no * 8 + 2), ...writeVarint(length)])
 }
 
 export function stringField(no: number, text: string): Uint8Array {
@@ -249,6 +254,8 @@ function varints(f: Field): number[] {
 }
 
 const float32At = (b: Uint8Array, at = 0) => new DataView(b.buffer, b.byteOffset + at, 4).getFloat32(0, true)
+/** ONNX stores floats little-endian; on such a machine (every platform onnxruntime-node ships for) bytes are copied whole */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 
 /** A node's attributes by name (NodeProto.attribute = 5; AttributeProto: name 1, f 2, i 3, t 5, ints 8). */
 export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
@@ -276,13 +283,15 @@ export function readTensor(tensor: Uint8Array): {dims: number[]; floats?: Float3
   const raw = fields.find((f) => f.no === 9)?.body
   const packed = fields.filter((f) => f.no === 4)
   const bytes = raw ?? concat(packed.map((f) => (f.wire === 2 ? f.body! : f.raw.subarray(f.raw.length - 4))))
-  return {dims, floats: Float32Array.from({length: bytes.length / 4}, (_, k) => float32At(bytes, 4 * k))}
+  const floats = LITTLE_ENDIAN ? new Float32Array(bytes.slice().buffer) : Float32Array.from({length: bytes.length / 4}, (_, k) => float32At(bytes, 4 * k))
+  return {dims, floats}
 }
 
 /** A float32 TensorProto. */
 export function floatTensor(name: string, dims: number[], values: Float32Array): Uint8Array {
   const data = new Uint8Array(values.length * 4)
-  values.forEach((v, k) => new DataView(data.buffer).setFloat32(4 * k, v, true))
+  if (LITTLE_ENDIAN) data.set(new Uint8Array(values.buffer, values.byteOffset, data.length))
+  else values.forEach((v, k) => new DataView(data.buffer).setFloat32(4 * k, v, true))
   return concat([...dims.map((d) => varintField(1, d)), varintField(2, FLOAT), stringField(8, name), bytesField(9, data)])
 }
 
@@ -351,8 +360,9 @@ export function rewriteGraph(g: OpenGraph, replace: Map<GraphNode, Uint8Array[]>
 
 /** The model again, its graph made of these fields. */
 function withGraph(g: OpenGraph, graphFields: Uint8Array[]): Uint8Array {
-  const newGraph = bytesField(7, concat(graphFields))
-  return concat(g.modelFields.map((f) => (f.no === 7 ? newGraph : f.raw)))
+  // one copy of the (16 MB) model, not one per level of nesting
+  const header = fieldHeader(7, graphFields.reduce((n, f) => n + f.length, 0))
+  return concat(g.modelFields.flatMap((f) => (f.no === 7 ? [header, ...graphFields] : [f.raw])))
 }
 
 /** A NodeProto with INT, INTS or FLOAT attributes (non-negative ints only). */
