@@ -1,6 +1,6 @@
 /**
  * The decoder graphs getok derives from a standard SAM ONNX decoder, at load
- * time and in memory (a few hundred ms, so nothing is cached on disk):
+ * time and in memory (about 0.1 s, so nothing is cached on disk):
  *
  * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
  *    batch of prompts, without the full-resolution `masks` output.
