@@ -365,6 +365,12 @@ function withGraph(g: OpenGraph, graphFields: Uint8Array[]): Uint8Array {
   return concat(g.modelFields.flatMap((f) => (f.no === 7 ? [header, ...graphFields] : [f.raw])))
 }
 
+/** A copy of a node under another name, its inputs and outputs renamed; op type, attributes and domain kept as they are. */
+export function renameNode(node: GraphNode, rename: (value: string) => string, name: string): Uint8Array {
+  const fields = parseFields(node.field.body!).filter((f) => f.no > 3)
+  return concat([...node.inputs.map((i) => stringField(1, i && rename(i))), ...node.outputs.map((o) => stringField(2, rename(o))), stringField(3, name), ...fields.map((f) => f.raw)])
+}
+
 /** A NodeProto with INT, INTS or FLOAT attributes (non-negative ints only). */
 export function makeNode(
   opType: string,

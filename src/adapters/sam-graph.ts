@@ -6,7 +6,9 @@
  *    batch of prompts, without the full-resolution `masks` output.
  * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), the
  *    cross-attentions' products with the per-prompt image tokens reassociated
- *    (factor-attention.ts), and `splitDecoder`: the graph cut in two. The
+ *    (factor-attention.ts), the output upscaling's transposed convolutions
+ *    as matrix products on sub-pixels (subpixel-upscaling.ts), and
+ *    `splitDecoder`: the graph cut in two. The
  *    image side computes, once per image, what does not depend on the
  *    prompts' values (the image tokens and their positional encoding, the
  *    first layer's projections of them, the dense mask embedding); the prompt
@@ -16,6 +18,7 @@
 import {GetokError} from '../core/errors.js'
 import {factorCrossAttention} from './factor-attention.js'
 import {fuseChannelLayerNorms} from './fuse-layer-norm.js'
+import {subpixelUpscaling} from './subpixel-upscaling.js'
 import {type GraphNode, type OpenGraph, deriveGraph, openGraph} from './onnx-graph.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
@@ -155,11 +158,14 @@ export interface DecoderGraphs {
   image?: {graph: Uint8Array; cut: string[]}
 }
 
-/** The all-masks decoder with its channel LayerNorms fused and its cross-attentions factored (same values to float rounding). */
+/**
+ * The all-masks decoder with its channel LayerNorms fused, its cross-attentions factored and its
+ * output upscaling run on sub-pixels (same values to float rounding).
+ */
 export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
   const fused = fuseChannelLayerNorms(allMasksDecoder).model
   const {fromPrompt} = promptReach(graphOf(fused).nodes)
-  return factorCrossAttention(fused, (v) => fromPrompt.has(v)).model
+  return subpixelUpscaling(factorCrossAttention(fused, (v) => fromPrompt.has(v)).model).model
 }
 
 /**

