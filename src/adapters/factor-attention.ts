@@ -23,7 +23,7 @@
  * `…token_to_image…`); modules named otherwise, or shaped otherwise, are left
  * as they are.
  */
-import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, pruneGraph, readTensor, rewriteGraph} from './onnx-graph.js'
+import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, permIs, pruneGraph, readTensor, rewriteGraph} from './onnx-graph.js'
 
 interface Projection {
   /** the projection's input: [B, N, C] */
@@ -56,7 +56,6 @@ interface AttentionMatch {
   modelDim: number
 }
 
-const permIs = (n: GraphNode | undefined, perm: number[]) => n?.opType === 'Transpose' && nodeAttributes(n).get('perm')?.ints?.join() === perm.join()
 
 /** Rearranges a [C, H·d] projection weight into per-head blocks, scaled. */
 function perHead(w: Float32Array, rows: number, heads: number, d: number, layout: 'HCd' | 'HdC', scale = 1): Float32Array {

@@ -275,6 +275,9 @@ export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
   return out
 }
 
+/** Whether a node is a Transpose with exactly this permutation. */
+export const permIs = (n: GraphNode | undefined, perm: number[]): boolean => n?.opType === 'Transpose' && nodeAttributes(n).get('perm')?.ints?.join() === perm.join()
+
 /** TensorProto (dims 1, data_type 2, float_data 4, name 8, raw_data 9): its dims and, for float32, its values. */
 export function readTensor(tensor: Uint8Array): {dims: number[]; floats?: Float32Array} {
   const fields = parseFields(tensor)

@@ -22,12 +22,11 @@
  * feature maps go (docs/benchmarks.md). Same values to float rounding.
  */
 import {SAM_LOW_RES} from '../core/sam-geometry.js'
-import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, pruneGraph, readTensor, renameNode, rewriteGraph} from './onnx-graph.js'
+import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, permIs, pruneGraph, readTensor, renameNode, rewriteGraph} from './onnx-graph.js'
 
 /** Ops that act on each element alone (with scalar constants), so any layout gives the same values. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Sqrt', 'Neg', 'Abs', 'Exp', 'Identity', 'Gelu'])
 
-const permIs = (n: GraphNode | undefined, perm: number[]) => n?.opType === 'Transpose' && nodeAttributes(n).get('perm')?.ints?.join() === perm.join()
 /** the axis attribute as read back: negative ints come back as 2⁶⁴ + value */
 const lastAxis = (n: GraphNode, rank: number) => {
   const axis = nodeAttributes(n).get('axis')?.i
