@@ -10,8 +10,8 @@
  *    as matrix products on sub-pixels (subpixel-upscaling.ts), and
  *    `splitDecoder`: the graph cut in two. The
  *    image side computes, once per image, what does not depend on the
- *    prompts' values (the image tokens and their positional encoding, the
- *    first layer's projections of them, the dense mask embedding); the prompt
+ *    prompts' values (the image tokens, the dense mask embedding added, their
+ *    positional encoding and the first layer's projections of them); the prompt
  *    side takes those as inputs and runs per prompt batch (see
  *    `imageSideValues` for where it cuts and why batches stay right).
  */
