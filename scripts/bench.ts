@@ -6,7 +6,7 @@
  *                    [--device cpu] [--batch B] [--modes fast,pool,all] [--no-exhaustive]
  *                    [--write docs/benchmarks.md] [--out bench.json] [--budget-s S]
  *
- * Default: every tiny-coco val2017 image (30 to 60 min on 2 cores, most of it the
+ * Default: every tiny-coco val2017 image (25 to 45 min on 2 cores, most of it the
  * exhaustive pass; --limit 5 takes about 2 min). Images of the file that have no objects or no
  * file under --images are left out, and the table says how many had no file, so a full COCO
  * annotation file can be benched against the images at hand. Prints a markdown table and JSON;
