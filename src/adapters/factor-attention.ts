@@ -23,7 +23,7 @@
  * `…token_to_image…`); modules named otherwise, or shaped otherwise, are left
  * as they are.
  */
-import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, permIs, pruneGraph, readTensor, rewriteGraph} from './onnx-graph.js'
+import {type GraphNode, constantFloats, floatTensor, int64Tensor, isLastAxis, makeNode, openGraph, permIs, pruneGraph, readTensor, rewriteGraph} from './onnx-graph.js'
 
 interface Projection {
   /** the projection's input: [B, N, C] */
@@ -102,9 +102,8 @@ export function factorCrossAttention(model: Uint8Array, varies: (value: string) 
     const div = producer.get(softmax.inputs[0])
     const s = div?.opType === 'Div' ? constantFloats(g, div.inputs[1]) : undefined
     const scores = div && producer.get(div.inputs[0])
-    // over the keys: the last axis, -1 as exported (read back as 2⁶⁴ − 1) or 3
-    const axis = nodeAttributes(softmax).get('axis')?.i
-    const overKeys = axis === 3 || (axis !== undefined && axis >= 2 ** 63)
+    // over the keys: the last axis, -1 as exported or 3
+    const overKeys = isLastAxis(softmax, 4)
     if (!direction || !overKeys || !s || s.length !== 1 || scores?.opType !== 'MatMul') return undefined
     const q = projection(scores.inputs[0], [0, 2, 1, 3])
     const k = projection(scores.inputs[1], [0, 2, 3, 1])

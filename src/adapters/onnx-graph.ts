@@ -24,14 +24,23 @@ export interface Field {
 }
 
 function readVarint(buf: Uint8Array, pos: number): [value: number, next: number] {
+  const start = pos
   let value = 0
   let scale = 1
   for (;;) {
     const b = buf[pos++]
     value += (b & 0x7f) * scale
-    if (b < 0x80) return [value, pos]
+    if (b < 0x80) break
     scale *= 128
   }
+  // a negative int64 (an axis of -1, a Reshape's -1) takes ten bytes: read it exactly, as two's
+  // complement, where a float sum would round -1 and -2 alike to 2⁶⁴
+  if (pos - start === 10) {
+    let big = 0n
+    for (let k = pos - 1; k >= start; k--) big = (big << 7n) | BigInt(buf[k] & 0x7f)
+    value = Number(BigInt.asIntN(64, big))
+  }
+  return [value, pos]
 }
 
 export function writeVarint(value: number): number[] {
@@ -273,6 +282,12 @@ export function nodeAttributes(node: GraphNode): Map<string, Attribute> {
     out.set(name, attr)
   }
   return out
+}
+
+/** Whether a node's `axis` attribute names the last axis of a tensor of this rank (as rank − 1 or −1). */
+export function isLastAxis(n: GraphNode, rank: number): boolean {
+  const axis = nodeAttributes(n).get('axis')?.i
+  return axis === rank - 1 || axis === -1
 }
 
 /** Whether a node is a Transpose with exactly this permutation. */

@@ -22,16 +22,10 @@
  * feature maps go (docs/benchmarks.md). Same values to float rounding.
  */
 import {SAM_LOW_RES} from '../core/sam-geometry.js'
-import {type GraphNode, constantFloats, floatTensor, int64Tensor, makeNode, nodeAttributes, openGraph, permIs, pruneGraph, readTensor, renameNode, rewriteGraph} from './onnx-graph.js'
+import {type GraphNode, constantFloats, floatTensor, int64Tensor, isLastAxis, makeNode, nodeAttributes, openGraph, permIs, pruneGraph, readTensor, renameNode, rewriteGraph} from './onnx-graph.js'
 
 /** Ops that act on each element alone (with scalar constants), so any layout gives the same values. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Sqrt', 'Neg', 'Abs', 'Exp', 'Identity', 'Gelu'])
-
-/** the axis attribute as read back: negative ints come back as 2⁶⁴ + value */
-const lastAxis = (n: GraphNode, rank: number) => {
-  const axis = nodeAttributes(n).get('axis')?.i
-  return axis === rank - 1 || axis === 2 ** 64 - 1
-}
 
 interface ConvT2x2 {
   x: string
@@ -114,7 +108,7 @@ export function subpixelUpscaling(model: Uint8Array): {model: Uint8Array; rewrit
     const gelu1 = c2 && elementwise(c2.x, (n) => permIs(n, [0, 3, 1, 2]))
     const sandwich = gelu1 && producer.get(gelu1.from)
     const norm = sandwich && producer.get(sandwich.inputs[0])
-    const nhwc = norm?.opType === 'LayerNormalization' && lastAxis(norm, 4) && norm.inputs.length === 3 ? producer.get(norm.inputs[0]) : undefined
+    const nhwc = norm?.opType === 'LayerNormalization' && isLastAxis(norm, 4) && norm.inputs.length === 3 ? producer.get(norm.inputs[0]) : undefined
     const c1 = nhwc && permIs(nhwc, [0, 2, 3, 1]) ? convT(producer.get(nhwc.inputs[0])) : undefined
     const grid = c1 && producer.get(c1.x)
     const tokens = grid?.opType === 'Reshape' ? producer.get(grid.inputs[0]) : undefined
