@@ -1,8 +1,8 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {SamEngine, defaultBatch, defaultModelFiles} from '../src/adapters/sam.js'
-import {type CurateRunResult, runCurate} from '../src/pipeline/curate-run.js'
-import {workerShare} from '../src/pipeline/select-images.js'
+import {SamEngine, defaultBatch, defaultModelFiles} from '../src/sam/engine.js'
+import {type CurateRunResult, runCurate} from '../src/pipeline/curate/curate-run.js'
+import {workerShare} from '../src/pipeline/shared/select-images.js'
 
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
@@ -50,7 +50,9 @@ export default class Curate extends GetokCommand {
       `${s.records} records from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
         `skipped objects: ${s.skipped}` +
-        Object.entries(s.skip_reasons).map(([r, c]) => `\n  ${c} × ${r}`).join(''),
+        Object.entries(s.skip_reasons)
+          .map(([r, c]) => `\n  ${c} × ${r}`)
+          .join(''),
     )
     return result
   }

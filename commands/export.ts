@@ -1,8 +1,8 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {exportFlags, parseNonNegative} from '../src/cli/flags.js'
-import {TASKS, type TaskName} from '../src/core/conversations.js'
+import {TASKS, type TaskName} from '../src/core/export/conversations.js'
 import {GetokError} from '../src/core/errors.js'
-import {type ExportRunResult, runExport} from '../src/pipeline/export-run.js'
+import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run.js'
 
 export default class Export extends GetokCommand {
   static summary = 'Turn curated tokens into training conversations for ms-swift, LLaMA-Factory, LLaVA or Qwen-VL fine-tuning.'
@@ -35,11 +35,19 @@ export default class Export extends GetokCommand {
       tags: flags.tags,
     })
     const s = result.summary
-    const counts = Object.entries(s.counts).map(([task, bySplit]) => `  ${task}: ${Object.entries(bySplit).map(([sp, n]) => `${sp} ${n}`).join(', ') || 'none'}`)
+    const counts = Object.entries(s.counts).map(
+      ([task, bySplit]) =>
+        `  ${task}: ${
+          Object.entries(bySplit)
+            .map(([sp, n]) => `${sp} ${n}`)
+            .join(', ') || 'none'
+        }`,
+    )
     this.log(
       `${s.records} ${s.trainer.format} records → ${result.out} (${result.files.map((f) => f.file).join(', ')})\n${counts.join('\n')}\n` +
         `expressions: ${s.expressions.source}, ${s.expressions.matched} used, ${s.expressions.not_curated} not curated; skipped: ${s.skipped}\n` +
-        `vocabulary: ${s.vocabulary.count} tokens → ${s.vocabulary.file}\n` + s.trainer.hints.map((h) => `  ${h}`).join('\n'),
+        `vocabulary: ${s.vocabulary.count} tokens → ${s.vocabulary.file}\n` +
+        s.trainer.hints.map((h) => `  ${h}`).join('\n'),
     )
     return result
   }

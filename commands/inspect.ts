@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {GetokCommand} from '../src/cli/base-command.js'
 import {samFlags} from '../src/cli/flags.js'
-import {MASK_POLICIES} from '../src/core/policy.js'
-import {SamEngine, defaultModelFiles} from '../src/adapters/sam.js'
-import {type InspectResult, runInspect} from '../src/pipeline/inspect-run.js'
+import {MASK_POLICIES} from '../src/core/selection/policy.js'
+import {SamEngine, defaultModelFiles} from '../src/sam/engine.js'
+import {type InspectResult, runInspect} from '../src/pipeline/inspect/inspect-run.js'
 
 const intList = (text: string): number[] =>
   text.split(',').map((s) => {
@@ -27,26 +27,49 @@ export default class Inspect extends GetokCommand {
     source: Args.string({description: 'Records to draw: a shard (.jsonl), a folder of shards, or a manifest.json.'}),
   }
   static flags = {
-    annotations: Flags.string({char: 'a', summary: 'COCO instances JSON holding the ground truth (outline and IoU); without it pictures have no ground truth.'}),
-    images: Flags.string({char: 'i', summary: 'Image root folder the records\' image paths are relative to.'}),
+    annotations: Flags.string({
+      char: 'a',
+      summary: 'COCO instances JSON holding the ground truth (outline and IoU); without it pictures have no ground truth.',
+    }),
+    images: Flags.string({char: 'i', summary: "Image root folder the records' image paths are relative to."}),
     out: Flags.string({char: 'o', summary: 'Output folder for the PNGs (created if missing).', required: true}),
-    size: Flags.integer({summary: 'Long side of each picture in pixels (the photo is scaled; marks and text keep their size).', default: 1024, min: 64, max: 8192}),
+    size: Flags.integer({
+      summary: 'Long side of each picture in pixels (the photo is scaled; marks and text keep their size).',
+      default: 1024,
+      min: 64,
+      max: 8192,
+    }),
     sheet: Flags.boolean({summary: 'Lay all selected records on one contact sheet, sheet.png, instead of one PNG each.', default: false}),
     columns: Flags.integer({summary: 'Contact sheet: pictures per row.', default: 4, min: 1}),
     thumb: Flags.integer({summary: 'Contact sheet: long side of each picture in pixels.', default: 360, min: 64, max: 4096}),
     'image-ids': Flags.custom<number[]>({summary: 'Only records of these image ids (comma-separated).', parse: async (t) => intList(t)})(),
-    'ann-ids': Flags.custom<number[]>({summary: 'Only records of these annotation ids (comma-separated).', parse: async (t) => intList(t)})(),
+    'ann-ids': Flags.custom<number[]>({
+      summary: 'Only records of these annotation ids (comma-separated).',
+      parse: async (t) => intList(t),
+    })(),
     category: Flags.string({summary: 'Only records of these categories (comma-separated names or ids).'}),
     worst: Flags.integer({summary: 'The N records with the lowest iou field, worst first.', min: 1, exclusive: ['best']}),
     best: Flags.integer({summary: 'The N records with the highest iou field, best first.', min: 1, exclusive: ['worst']}),
     limit: Flags.integer({summary: 'At most N records, after the other selections.', min: 1}),
     image: Flags.string({summary: 'Answer mode: the photo the tokens refer to.', dependsOn: ['tokens'], exclusive: ['images']}),
-    tokens: Flags.string({summary: 'Answer mode: grid tokens, e.g. "<seg><grid_4_6><grid_5_6></seg>" (either spelling; groups joined by ", ").', dependsOn: ['image']}),
-    offsets: Flags.string({summary: 'Answer mode: the offset round, "<offset><seg><OFF_1_0><DELETE></seg></offset>", one offset per grid token.', dependsOn: ['tokens']}),
+    tokens: Flags.string({
+      summary: 'Answer mode: grid tokens, e.g. "<seg><grid_4_6><grid_5_6></seg>" (either spelling; groups joined by ", ").',
+      dependsOn: ['image'],
+    }),
+    offsets: Flags.string({
+      summary: 'Answer mode: the offset round, "<offset><seg><OFF_1_0><DELETE></seg></offset>", one offset per grid token.',
+      dependsOn: ['tokens'],
+    }),
     grid: Flags.integer({char: 'n', summary: 'Answer mode: grid size n the tokens use.', default: 32, min: 2, max: 256}),
-    'ann-id': Flags.integer({summary: 'Answer mode: the annotation (in --annotations) to outline and measure IoU against.', dependsOn: ['annotations', 'image']}),
-    'flip-v': Flags.boolean({summary: 'Offsets use dv = +1 for up (default: the record\'s setting, else down).', allowNo: true}),
-    'mask-policy': Flags.option({options: MASK_POLICIES, summary: 'SAM mask per point when decoding: single or best (default: the record\'s policy, else single).'})(),
+    'ann-id': Flags.integer({
+      summary: 'Answer mode: the annotation (in --annotations) to outline and measure IoU against.',
+      dependsOn: ['annotations', 'image'],
+    }),
+    'flip-v': Flags.boolean({summary: "Offsets use dv = +1 for up (default: the record's setting, else down).", allowNo: true}),
+    'mask-policy': Flags.option({
+      options: MASK_POLICIES,
+      summary: "SAM mask per point when decoding: single or best (default: the record's policy, else single).",
+    })(),
     palette: Flags.boolean({summary: 'Write 8-bit palette PNGs (several times smaller, slightly dithered).', default: false}),
     device: samFlags.device,
     encoder: samFlags.encoder,
@@ -60,7 +83,9 @@ export default class Inspect extends GetokCommand {
     let engine: SamEngine | undefined
     const result = await runInspect({
       source: args.source,
-      answer: flags.image ? {image: flags.image, tokens: flags.tokens!, offsets: flags.offsets, grid: flags.grid, annId: flags['ann-id']} : undefined,
+      answer: flags.image
+        ? {image: flags.image, tokens: flags.tokens!, offsets: flags.offsets, grid: flags.grid, annId: flags['ann-id']}
+        : undefined,
       annotations: flags.annotations,
       images: flags.images,
       out: flags.out,

@@ -1,9 +1,9 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, parseNonNegative, shareFlags} from '../src/cli/flags.js'
-import {workerShare} from '../src/pipeline/select-images.js'
+import {workerShare} from '../src/pipeline/shared/select-images.js'
 import {GetokError} from '../src/core/errors.js'
-import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/sampling.js'
-import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets-run.js'
+import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/offsets/sampling.js'
+import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets/offsets-run.js'
 
 export default class Offsets extends GetokCommand {
   static summary = 'Build offset-refinement supervision (grid point → offset or DELETE) from COCO masks; no SAM needed.'
@@ -45,11 +45,17 @@ export default class Offsets extends GetokCommand {
       progress: this.progress('offsets'),
     })
     const s = result.summary
-    const share = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')
+    const share = (c: Record<string, number>) =>
+      Object.entries(c)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')
     this.log(
       `${s.records} records (${s.pairs} pairs) from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `sampled regions: ${share(s.regions)}\nall grid points: ${share(s.population)}\n` +
-        `skipped objects: ${s.skipped}` + Object.entries(s.skip_reasons).map(([r, c]) => `\n  ${c} × ${r}`).join(''),
+        `skipped objects: ${s.skipped}` +
+        Object.entries(s.skip_reasons)
+          .map(([r, c]) => `\n  ${c} × ${r}`)
+          .join(''),
     )
     return result
   }
@@ -59,7 +65,8 @@ export default class Offsets extends GetokCommand {
 function pairsPerObject(k: number | undefined, quotas: Quotas): number {
   if (quotas.mode === 'fractions') return k ?? DEFAULT_K
   const total = quotaTotal(quotas, 0)
-  if (k !== undefined && k !== total) throw new GetokError('--k disagrees with the count quotas', {field: 'k'}, `${total} (their sum)`, String(k))
+  if (k !== undefined && k !== total)
+    throw new GetokError('--k disagrees with the count quotas', {field: 'k'}, `${total} (their sum)`, String(k))
   return total
 }
 

@@ -1,7 +1,7 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, vocabFlags} from '../src/cli/flags.js'
 import {writeFileAtomic} from '../src/adapters/shards.js'
-import {formatVocabulary, vocabularyEntries} from '../src/core/vocab.js'
+import {formatVocabulary, vocabularyEntries} from '../src/core/grid/vocab.js'
 
 export interface VocabResult {
   grid: number

@@ -20,15 +20,15 @@
 import {appendFileSync, existsSync, writeFileSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 import {parseArgs} from 'node:util'
-import {CANDIDATE_MODES, type CandidateMode} from '../src/core/candidates.js'
+import {CANDIDATE_MODES, type CandidateMode} from '../src/core/selection/candidates.js'
 import {mean, median} from '../src/core/stats.js'
 import {readCoco} from '../src/adapters/coco.js'
 import {loadImage, resizeForSam} from '../src/adapters/images.js'
-import {type Device, SamEngine, defaultBatch} from '../src/adapters/sam.js'
-import {type CurateOptions, prepareObjects, selectPoints} from '../src/pipeline/curate-image.js'
-import {ImageCandidates} from '../src/pipeline/image-candidates.js'
-import {silentProgress, terminalProgress} from '../src/pipeline/progress.js'
-import {resolveImagePath, selectImages} from '../src/pipeline/select-images.js'
+import {type Device, SamEngine, defaultBatch} from '../src/sam/engine.js'
+import {type CurateOptions, prepareObjects, selectPoints} from '../src/pipeline/curate/curate-image.js'
+import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
+import {silentProgress, terminalProgress} from '../src/pipeline/shared/progress.js'
+import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
 
 const pct = (k: number, total: number) => `${((100 * k) / Math.max(total, 1)).toFixed(1)}%`
 
@@ -75,8 +75,17 @@ const t = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
 }
 const batch = args.batch === undefined ? defaultBatch(args.device as Device) : Number(args.batch)
 const base: CurateOptions = {
-  grid: Number(args.grid), tau: Number(args.tau), epsilon: 1e-3, maxTokens: 64, policy: 'single', candidates: 'fast',
-  margin: 1, stride: Number(args.stride), includeCrowd: false, tokenStyle: 'plain', batch,
+  grid: Number(args.grid),
+  tau: Number(args.tau),
+  epsilon: 1e-3,
+  maxTokens: 64,
+  policy: 'single',
+  candidates: 'fast',
+  margin: 1,
+  stride: Number(args.stride),
+  includeCrowd: false,
+  tokenStyle: 'plain',
+  batch,
 }
 
 const [engine, loadMs] = await t(() => SamEngine.load({device: args.device as Device}))
@@ -91,10 +100,25 @@ if (items.length === 0) {
   console.error(`bench: none of the ${withObjects.length} images with objects in ${args.annotations} has its file under ${args.images}`)
   process.exit(2)
 }
-if (noFile > 0) console.error(`bench: ${noFile} of ${withObjects.length} images with objects have no file under ${args.images}; benching the others`)
+if (noFile > 0)
+  console.error(`bench: ${noFile} of ${withObjects.length} images with objects have no file under ${args.images}; benching the others`)
 
-interface ModeStats {seconds: number[]; calls: number[]; objects: number; tokens: number[]; iou: number[]; reached: number[]; greedyMs: number[]}
-interface RecordRow {image_id: number; ann_id: number; mode: CandidateMode; points: number[]; iou: number}
+interface ModeStats {
+  seconds: number[]
+  calls: number[]
+  objects: number
+  tokens: number[]
+  iou: number[]
+  reached: number[]
+  greedyMs: number[]
+}
+interface RecordRow {
+  image_id: number
+  ann_id: number
+  mode: CandidateMode
+  points: number[]
+  iou: number
+}
 const records: RecordRow[] = []
 // the exhaustive pass last: it is the slow one, and the others must not find its masks cached
 const runModes = CANDIDATE_MODES.filter((m) => asked.includes(m) && m !== 'all')
@@ -117,7 +141,10 @@ for (const {image, anns} of items) {
   const [embedding, eMs] = await t(() => engine.encode(rgb, frame))
   encodeMs.push(eMs)
   // decoder cost per prompt, one by one and batched, on points spread over the image
-  const pts: [number, number][] = Array.from({length: Math.max(32, bigBatch)}, (_, k) => [((k % 8) + 0.5) * image.width / 8, ((Math.floor(k / 8) % 8) + 0.5) * image.height / 8])
+  const pts: [number, number][] = Array.from({length: Math.max(32, bigBatch)}, (_, k) => [
+    (((k % 8) + 0.5) * image.width) / 8,
+    (((Math.floor(k / 8) % 8) + 0.5) * image.height) / 8,
+  ])
   perPrompt.b1.push((await t(() => engine.decodePoints(embedding, pts, 1)))[1] / pts.length)
   perPrompt.bN.push((await t(() => engine.decodePoints(embedding, pts, bigBatch)))[1] / pts.length)
   first ??= {embedding, pts}
@@ -126,7 +153,13 @@ for (const {image, anns} of items) {
     const m = (modes[mode] ??= {seconds: [], calls: [], objects: 0, tokens: [], iou: [], reached: [], greedyMs: []})
     const options = {...base, candidates: mode}
     const t0 = performance.now()
-    const cache = new ImageCandidates(engine, embedding, {n: options.grid, width: image.width, height: image.height}, ['single'], options.batch)
+    const cache = new ImageCandidates(
+      engine,
+      embedding,
+      {n: options.grid, width: image.width, height: image.height},
+      ['single'],
+      options.batch,
+    )
     const frame = {n: options.grid, width: image.width, height: image.height}
     for (const {ann, mask} of objects) {
       const s0 = performance.now()
@@ -150,7 +183,10 @@ progress.end()
 
 const rss = process.resourceUsage().maxRSS / 1024
 const rows: [string, string][] = [
-  ['images (objects)', `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} (${modes[runModes[0]]?.objects ?? 0})${noFile > 0 ? `; ${noFile} more in the file have no image file` : ''}`],
+  [
+    'images (objects)',
+    `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} (${modes[runModes[0]]?.objects ?? 0})${noFile > 0 ? `; ${noFile} more in the file have no image file` : ''}`,
+  ],
   ['model load ms', loadMs.toFixed(0)],
   ['image decode + resize ms (median)', median(decodeMs).toFixed(1)],
   ['encoder ms (median)', median(encodeMs).toFixed(0)],
@@ -160,11 +196,17 @@ const rows: [string, string][] = [
 ]
 for (const [mode, m] of Object.entries(modes)) {
   rows.push(
-    [`${mode}: decoder calls per image / per object`, `${mean(m.calls).toFixed(0)} / ${(m.calls.reduce((a, b) => a + b, 0) / m.objects).toFixed(1)}`],
+    [
+      `${mode}: decoder calls per image / per object`,
+      `${mean(m.calls).toFixed(0)} / ${(m.calls.reduce((a, b) => a + b, 0) / m.objects).toFixed(1)}`,
+    ],
     [`${mode}: greedy ms per object (the selection, decoder runs excluded)`, mean(m.greedyMs).toFixed(1)],
     [`${mode}: seconds per image, end to end`, mean(m.seconds).toFixed(2)],
     [`${mode}: images per hour`, (3600 / mean(m.seconds)).toFixed(0)],
-    [`${mode}: mean tokens / mean IoU / reached τ`, `${mean(m.tokens).toFixed(2)} / ${mean(m.iou).toFixed(4)} / ${(100 * mean(m.reached)).toFixed(1)}%`],
+    [
+      `${mode}: mean tokens / mean IoU / reached τ`,
+      `${mean(m.tokens).toFixed(2)} / ${mean(m.iou).toFixed(4)} / ${(100 * mean(m.reached)).toFixed(1)}%`,
+    ],
   )
 }
 const key = (r: RecordRow) => `${r.image_id}/${r.ann_id}`
@@ -177,9 +219,14 @@ for (const mode of modes.all ? runModes.filter((x) => x !== 'all') : []) {
   rows.push(
     [`${mode} vs all: decoder calls`, `${(mean(modes.all.calls) / mean(m.calls)).toFixed(1)}× fewer`],
     [`${mode} vs all: end-to-end speed`, `${(mean(modes.all.seconds) / mean(m.seconds)).toFixed(1)}× faster`],
-    [`${mode} − all: mean IoU / mean tokens`, `${(mean(m.iou) - mean(modes.all.iou)).toFixed(4)} / ${(100 * (mean(m.tokens) / mean(modes.all.tokens) - 1)).toFixed(1)}%`],
-    [`${mode} vs all, per record: same token set / IoU within 0.005 / worst IoU drop`,
-      `${pct(pairs.filter(([r, ref]) => r.points.join() === ref.points.join()).length, pairs.length)} / ${pct(drops.filter((d) => d <= 0.005).length, pairs.length)} / ${Math.max(0, ...drops).toFixed(4)}`],
+    [
+      `${mode} − all: mean IoU / mean tokens`,
+      `${(mean(m.iou) - mean(modes.all.iou)).toFixed(4)} / ${(100 * (mean(m.tokens) / mean(modes.all.tokens) - 1)).toFixed(1)}%`,
+    ],
+    [
+      `${mode} vs all, per record: same token set / IoU within 0.005 / worst IoU drop`,
+      `${pct(pairs.filter(([r, ref]) => r.points.join() === ref.points.join()).length, pairs.length)} / ${pct(drops.filter((d) => d <= 0.005).length, pairs.length)} / ${Math.max(0, ...drops).toFixed(4)}`,
+    ],
   )
 }
 rows.push(['peak RSS MB', rss.toFixed(0)])
@@ -188,7 +235,10 @@ if (args.device === 'cpu' && first) {
   const plain = await SamEngine.load({device: 'cpu', rewriteDecoder: false})
   const timing = {rewritten: [] as number[], plain: [] as number[]}
   for (let round = 0; round < 3; round++) {
-    for (const [name, e] of [['rewritten', engine], ['plain', plain]] as const) {
+    for (const [name, e] of [
+      ['rewritten', engine],
+      ['plain', plain],
+    ] as const) {
       timing[name].push((await t(() => e.decodePoints(first!.embedding, first!.pts, 1)))[1] / first!.pts.length)
     }
   }

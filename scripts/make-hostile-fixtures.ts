@@ -32,7 +32,14 @@ const IMAGES: Json[] = [
   {id: 10, file_name: 'images', width: 640, height: 480}, // a folder, not a file
 ]
 
-const ann = (id: number, image_id: number, segmentation: unknown, extra: Json = {}): Json => ({id, image_id, category_id: 1, iscrowd: 0, segmentation, ...extra})
+const ann = (id: number, image_id: number, segmentation: unknown, extra: Json = {}): Json => ({
+  id,
+  image_id,
+  category_id: 1,
+  iscrowd: 0,
+  segmentation,
+  ...extra,
+})
 
 /** Per-object cases; the comment is the expected outcome (checked by test/commands/hostile.test.ts). */
 const ANNOTATIONS: Json[] = [
@@ -51,7 +58,11 @@ const ANNOTATIONS: Json[] = [
   ann(903, 9, [[10, 10, null, 20, 30, 30]]), // skip: NaN written as null
   ann(904, 9, [[10, 10, 'NaN', 20, 30, 30]]), // skip: NaN written as a string
   ann(905, 9, [[10, 10, 1e7, 20, 30, 30]]), // skip: huge coordinate
-  ann(906, 9, [[10, 10, 20, 20, 30, 30, 40, 40]].map((p) => p.map((v, k) => (k === 3 ? '1e400' : v)))), // skip (written as 1e400 below): Infinity
+  ann(
+    906,
+    9,
+    [[10, 10, 20, 20, 30, 30, 40, 40]].map((p) => p.map((v, k) => (k === 3 ? '1e400' : v))),
+  ), // skip (written as 1e400 below): Infinity
   ann(907, 9, [Array.from({length: 80}, (_, k) => (k % 4 < 2 ? -9e5 : 9e5))]), // skip: edge walk too long to rasterise
   ann(908, 9, [[-100, -100, -50, -100, -50, -50, -100, -50]]), // skip: zero-area mask (entirely outside)
   ann(909, 9, {size: [480, 640], counts: [100, 50, 12]}), // skip: RLE counts do not sum to h·w
@@ -123,11 +134,21 @@ async function writeImages(dir: string): Promise<void> {
       rgba.set([inside ? 60000 : 8000, inside ? 50000 : 9000, inside ? 20000 : 12000, x < 32 ? 65535 : 30000], (y * w + x) * 4)
     }
   }
-  await sharp(Buffer.from(rgba.buffer), {raw: {width: w, height: h, channels: 4, premultiplied: false}}).toColourspace('rgb16').png().toFile(path.join(dir, 'png16-alpha.png'))
-  await sharp({create: {width: 1, height: 1, channels: 3, background: {r: 200, g: 30, b: 30}}}).png().toFile(path.join(dir, 'one-pixel.png'))
+  await sharp(Buffer.from(rgba.buffer), {raw: {width: w, height: h, channels: 4, premultiplied: false}})
+    .toColourspace('rgb16')
+    .png()
+    .toFile(path.join(dir, 'png16-alpha.png'))
+  await sharp({create: {width: 1, height: 1, channels: 3, background: {r: 200, g: 30, b: 30}}})
+    .png()
+    .toFile(path.join(dir, 'one-pixel.png'))
   const wide = sharp({create: {width: 10000, height: 40, channels: 3, background: {r: 30, g: 60, b: 200}}})
-  const block = await sharp({create: {width: 600, height: 30, channels: 3, background: {r: 230, g: 200, b: 40}}}).png().toBuffer()
-  await wide.composite([{input: block, left: 100, top: 5}]).png({compressionLevel: 9}).toFile(path.join(dir, 'wide-10000.png'))
+  const block = await sharp({create: {width: 600, height: 30, channels: 3, background: {r: 230, g: 200, b: 40}}})
+    .png()
+    .toBuffer()
+  await wide
+    .composite([{input: block, left: 100, top: 5}])
+    .png({compressionLevel: 9})
+    .toFile(path.join(dir, 'wide-10000.png'))
   const jpeg = readFileSync(SAMPLE_JPEG)
   writeFileSync(path.join(dir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)))
   writeFileSync(path.join(dir, 'not-an-image.jpg'), 'this is text, not a JPEG\n')

@@ -8,13 +8,13 @@
  */
 import {writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {MOVES} from '../src/core/grid.js'
-import {type Region, type RegionCounts, REGIONS, classifyGrid} from '../src/core/regions.js'
-import {DEFAULT_K, DEFAULT_QUOTA_TEXT, parseQuotas} from '../src/core/sampling.js'
-import {offsetToken} from '../src/core/tokens.js'
+import {MOVES} from '../src/core/grid/grid.js'
+import {type Region, type RegionCounts, REGIONS, classifyGrid} from '../src/core/offsets/regions.js'
+import {DEFAULT_K, DEFAULT_QUOTA_TEXT, parseQuotas} from '../src/core/offsets/sampling.js'
+import {offsetToken} from '../src/core/grid/tokens.js'
 import {readCoco} from '../src/adapters/coco.js'
-import {type PreparedObject, prepareObjects} from '../src/pipeline/curate-image.js'
-import {type OffsetsOptions, offsetsRecord} from '../src/pipeline/offsets-object.js'
+import {type PreparedObject, prepareObjects} from '../src/pipeline/curate/curate-image.js'
+import {type OffsetsOptions, offsetsRecord} from '../src/pipeline/offsets/offsets-object.js'
 import type {CocoImage} from '../src/adapters/coco.js'
 
 const {values: args} = parseArgs({
@@ -31,8 +31,15 @@ const n = Number(args.grid)
 const k = Number(args.k)
 const quotaTexts = args.quota ?? [DEFAULT_QUOTA_TEXT, 'ring=0.25,inside=0.25,hard=0.25,far=0.25']
 const base: OffsetsOptions = {
-  grid: n, k, quotas: parseQuotas(quotaTexts[0]), seed: 0, hardBand: Number(args['hard-band']), flipV: false,
-  ties: 'axis-first', tokenStyle: 'plain', includeCrowd: false,
+  grid: n,
+  k,
+  quotas: parseQuotas(quotaTexts[0]),
+  seed: 0,
+  hardBand: Number(args['hard-band']),
+  flipV: false,
+  ties: 'axis-first',
+  tokenStyle: 'plain',
+  includeCrowd: false,
 }
 
 type Obj = {image: CocoImage; object: PreparedObject}
@@ -99,7 +106,15 @@ function sampled(objects: Obj[], quotaText: string) {
 function quantiles(values: number[]) {
   const s = [...values].sort((a, b) => a - b)
   const q = (p: number) => s[Math.floor(p * (s.length - 1))]
-  return {mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2), p10: q(0.1), p25: q(0.25), median: q(0.5), p75: q(0.75), p90: q(0.9), zero: s.filter((v) => v === 0).length}
+  return {
+    mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2),
+    p10: q(0.1),
+    p25: q(0.25),
+    median: q(0.5),
+    p75: q(0.75),
+    p90: q(0.9),
+    zero: s.filter((v) => v === 0).length,
+  }
 }
 
 const share = (c: Record<string, number>) => {
@@ -117,9 +132,24 @@ const report = {
   k,
   hard_band: base.hardBand,
   objects: objects.length,
-  population: {regions: share(pop.regions), tokens_axis_first: share(pop.tokens['axis-first']), tokens_moves_order: share(pop.tokens.moves)},
-  per_object: {inside: perRegion('inside'), ring: perRegion('ring'), hard_delete: perRegion('hard_delete'), unreachable: pop.perObject.filter((c) => c.inside + c.ring === 0).length},
-  sampled: samples.map((s) => ({quota: s.quota, regions: share(s.regions), tokens: share(s.tokens), objects_short: s.shortObjects, objects_per_second: Math.round(objects.length / s.seconds)})),
+  population: {
+    regions: share(pop.regions),
+    tokens_axis_first: share(pop.tokens['axis-first']),
+    tokens_moves_order: share(pop.tokens.moves),
+  },
+  per_object: {
+    inside: perRegion('inside'),
+    ring: perRegion('ring'),
+    hard_delete: perRegion('hard_delete'),
+    unreachable: pop.perObject.filter((c) => c.inside + c.ring === 0).length,
+  },
+  sampled: samples.map((s) => ({
+    quota: s.quota,
+    regions: share(s.regions),
+    tokens: share(s.tokens),
+    objects_short: s.shortObjects,
+    objects_per_second: Math.round(objects.length / s.seconds),
+  })),
   speed: {
     rasterise_objects_per_second: Math.round(objects.length / maskSeconds),
     classify_objects_per_second: Math.round(objects.length / pop.seconds),

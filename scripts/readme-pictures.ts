@@ -19,7 +19,7 @@ import {parseArgs} from 'node:util'
 import Curate from '../commands/curate.js'
 import Inspect from '../commands/inspect.js'
 import Offsets from '../commands/offsets.js'
-import type {InspectResult} from '../src/pipeline/inspect-run.js'
+import type {InspectResult} from '../src/pipeline/inspect/inspect-run.js'
 
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url))
 const ANN = path.join(ROOT, 'fixtures/sample/instances.json')
@@ -51,7 +51,10 @@ async function main(): Promise<void> {
     const made: [string, string][] = [
       [await inspect([curated, ...common, '-o', path.join(pics, 'c'), '--ann-ids', String(CURATE_ANN)]), 'inspect-curate.png'],
       [await inspect([offsets, ...common, '-o', path.join(pics, 'o'), '--ann-ids', String(OFFSETS_ANN)]), 'inspect-offsets.png'],
-      [await inspect([curated, ...common, '-o', path.join(pics, 's'), '--worst', '6', '--sheet', '--columns', '3', '--thumb', '204']), 'inspect-sheet.png'],
+      [
+        await inspect([curated, ...common, '-o', path.join(pics, 's'), '--worst', '6', '--sheet', '--columns', '3', '--thumb', '204']),
+        'inspect-sheet.png',
+      ],
     ]
     for (const [from, name] of made) {
       await copyFile(from, path.join(out, name))

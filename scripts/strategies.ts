@@ -15,20 +15,20 @@
 import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import * as path from 'node:path'
-import type {CropMask} from '../src/core/sam-geometry.js'
+import type {CropMask} from '../src/core/masks/sam-geometry.js'
 import {parseArgs} from 'node:util'
-import {objectPool} from '../src/core/candidates.js'
-import {type Candidate, greedySelect, type GreedyResult} from '../src/core/greedy.js'
-import {lazyGreedySelect} from '../src/core/lazy-greedy.js'
-import {coverGreedySelect} from '../src/core/cover-greedy.js'
-import type {Mask} from '../src/core/mask.js'
-import {MASK_POLICIES, type MaskPolicy} from '../src/core/policy.js'
+import {objectPool} from '../src/core/selection/candidates.js'
+import {type Candidate, greedySelect, type GreedyResult} from '../src/core/selection/greedy.js'
+import {lazyGreedySelect} from '../src/core/selection/lazy-greedy.js'
+import {coverGreedySelect} from '../src/core/selection/cover-greedy.js'
+import type {Mask} from '../src/core/masks/mask.js'
+import {MASK_POLICIES, type MaskPolicy} from '../src/core/selection/policy.js'
 import {mean} from '../src/core/stats.js'
 import {readCoco} from '../src/adapters/coco.js'
-import {SamEngine} from '../src/adapters/sam.js'
-import {encodeImageFile, prepareObjects} from '../src/pipeline/curate-image.js'
-import {ImageCandidates} from '../src/pipeline/image-candidates.js'
-import {resolveImagePath, selectImages} from '../src/pipeline/select-images.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {encodeImageFile, prepareObjects} from '../src/pipeline/curate/curate-image.js'
+import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
+import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -66,19 +66,38 @@ const strategies: Record<string, Run> = {
     ask(ks)
     return greedySelect(gt, pick(all, ks), base)
   },
-  ...Object.fromEntries([0, 1, 2].map((m) => [`pool:m${m}`, (async (gt, all, ask) => {
-    const ks = objectPool(gt, grid(gt), m)
-    ask(ks)
-    return greedySelect(gt, pick(all, ks), base)
-  }) as Run])),
   ...Object.fromEntries(
-    [[1, 2], [1, 3], [2, 2], [2, 3]].map(([m, s]) => [`lazy:m${m}s${s}`, (async (gt, all, ask) => {
-      const pool = objectPool(gt, grid(gt), m)
-      return lazyGreedySelect(gt, n, pool, async (ks) => {
+    [0, 1, 2].map((m) => [
+      `pool:m${m}`,
+      (async (gt, all, ask) => {
+        const ks = objectPool(gt, grid(gt), m)
         ask(ks)
-        return pick(all, ks)
-      }, {...base, stride: s, smallPool: 16})
-    }) as Run]),
+        return greedySelect(gt, pick(all, ks), base)
+      }) as Run,
+    ]),
+  ),
+  ...Object.fromEntries(
+    [
+      [1, 2],
+      [1, 3],
+      [2, 2],
+      [2, 3],
+    ].map(([m, s]) => [
+      `lazy:m${m}s${s}`,
+      (async (gt, all, ask) => {
+        const pool = objectPool(gt, grid(gt), m)
+        return lazyGreedySelect(
+          gt,
+          n,
+          pool,
+          async (ks) => {
+            ask(ks)
+            return pick(all, ks)
+          },
+          {...base, stride: s, smallPool: 16},
+        )
+      }) as Run,
+    ]),
   ),
 }
 
@@ -86,7 +105,22 @@ const strategies: Record<string, Run> = {
  * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
  * whether outside anchors are walked, and the precision above which the climb skips covered points.
  */
-interface CoverVariant {margin: number; precision: number; order?: 'raster' | 'depth'; outside?: boolean; skip?: number; cm?: number; ratio?: number; shared?: boolean; sparse?: [number, number]; outMax?: number; edgesAbove?: number; minCover?: number; climbOutMax?: number; skipAbove?: number}
+interface CoverVariant {
+  margin: number
+  precision: number
+  order?: 'raster' | 'depth'
+  outside?: boolean
+  skip?: number
+  cm?: number
+  ratio?: number
+  shared?: boolean
+  sparse?: [number, number]
+  outMax?: number
+  edgesAbove?: number
+  minCover?: number
+  climbOutMax?: number
+  skipAbove?: number
+}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -95,7 +129,22 @@ function cover(v: CoverVariant): Run {
       return pick(all, ks)
     }
     const known = v.shared ? pick(all, [...asked]) : undefined
-    const options = {...base, precision: v.precision, order: v.order, outside: v.outside, climbPrecision: v.skip, climbMargin: v.cm, climbRatio: v.ratio, known, sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]}, outsideMaxPool: v.outMax, climbEdgesAbove: v.edgesAbove, outsideMinCover: v.minCover, climbOutsideMaxPool: v.climbOutMax, climbSkipAbove: v.skipAbove}
+    const options = {
+      ...base,
+      precision: v.precision,
+      order: v.order,
+      outside: v.outside,
+      climbPrecision: v.skip,
+      climbMargin: v.cm,
+      climbRatio: v.ratio,
+      known,
+      sparseAbove: v.sparse && {checker: v.sparse[0], quarter: v.sparse[1]},
+      outsideMaxPool: v.outMax,
+      climbEdgesAbove: v.edgesAbove,
+      outsideMinCover: v.minCover,
+      climbOutsideMaxPool: v.climbOutMax,
+      climbSkipAbove: v.skipAbove,
+    }
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
 }
@@ -129,7 +178,15 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.8 depth inside cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.9},
   'cover+climb:m0p0.8 depth inside cm2r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.9},
   'cover+climb:m0p0.8 depth inside cm2r0.8': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.8},
-  'cover+climb:m0p0.8 depth inside skip0.95 cm2r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.95, cm: 2, ratio: 0.9},
+  'cover+climb:m0p0.8 depth inside skip0.95 cm2r0.9': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    outside: false,
+    skip: 0.95,
+    cm: 2,
+    ratio: 0.9,
+  },
   'cover+climb:m0p0.8 depth cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.9},
   'cover+climb:m0p0.8 depth inside cm1r0.95': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.95},
   'cover+climb:m0p0.8 depth cm1': {margin: 0, precision: 0.8, order: 'depth', cm: 1},
@@ -145,30 +202,216 @@ const coverVariants: Record<string, CoverVariant> = {
   'cover+climb:m0p0.8 depth cm1r0.95 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.95, shared: true},
   // `sparseC/Q`: pools of more than C cells walked on a checkerboard, of more than Q on every other row and column
   'cover+climb:m0p0.8 depth cm1 shared sparse64/200': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200]},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/∞': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, Infinity]},
-  'cover+climb:m0p0.8 depth cm1 shared sparse32/∞': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [32, Infinity]},
-  'cover+climb:m0p0.8 depth cm1 shared sparse∞/32': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [Infinity, 32]},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/∞': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, Infinity],
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse32/∞': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [32, Infinity],
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse∞/32': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [Infinity, 32],
+  },
   'cover+climb:m0p0.8 depth cm1 shared sparse16/64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [16, 64]},
   // `outN`: the walk takes outside anchors only in pools of at most N cells
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 64},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out16': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 16},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.99},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 64, skip: 0.99},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.95': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], outMax: 32, skip: 0.95},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 64,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 32,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out16': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 16,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.99': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 32,
+    skip: 0.99,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64 skip0.99': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 64,
+    skip: 0.99,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.95': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    outMax: 32,
+    skip: 0.95,
+  },
   // `edgesN`: pools of more than N cells climb along edges only; `coverC`: the walk takes an outside anchor only where the object covers C of its cell
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges0': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 0},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.15': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.15},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, skip: 0.99},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, skip: 0.99},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges0': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 0,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+    minCover: 0.1,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.15': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+    minCover: 0.15,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 skip0.99': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+    minCover: 0.1,
+    skip: 0.99,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 skip0.99': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 32,
+    minCover: 0.1,
+    skip: 0.99,
+  },
   // `coutN`: pools of more than N cells climb only to anchors in the object or in a chosen mask; `skipP>N`: the climb skips covered neighbours only in pools over N cells
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4 skip0.99': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, skip: 0.99, climbOutMax: 4},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 64, minCover: 0.1, climbOutMax: 4},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, climbOutMax: 4},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4 skip0.99>64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200], edgesAbove: 64, outMax: 32, minCover: 0.1, climbOutMax: 4, skip: 0.99, skipAbove: 64},
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4 skip0.99': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+    minCover: 0.1,
+    skip: 0.99,
+    climbOutMax: 4,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 64,
+    minCover: 0.1,
+    climbOutMax: 4,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 32,
+    minCover: 0.1,
+    climbOutMax: 4,
+  },
+  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4 skip0.99>64': {
+    margin: 0,
+    precision: 0.8,
+    order: 'depth',
+    cm: 1,
+    shared: true,
+    sparse: [64, 200],
+    edgesAbove: 64,
+    outMax: 32,
+    minCover: 0.1,
+    climbOutMax: 4,
+    skip: 0.99,
+    skipAbove: 64,
+  },
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {
@@ -177,14 +420,21 @@ if (args.only) {
 }
 
 /** All n² candidate masks of an image for the cached policies, from SAM or from --cache. */
-async function imageMasks(image: {id: number; width: number; height: number; fileName: string}): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
+async function imageMasks(image: {
+  id: number
+  width: number
+  height: number
+  fileName: string
+}): Promise<Record<MaskPolicy, Map<number, Candidate>>> {
   // gzip: SAM masks are long runs, so the cache shrinks ~50× and reads back faster than raw bytes
   const file = args.cache && path.join(args.cache, `${image.id}-n${n}.bin.gz`)
   if (file && existsSync(file)) return readMasks(new Uint8Array(gunzipSync(readFileSync(file))))
   const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
   const cache = new ImageCandidates(engine, embedding, {n, width: image.width, height: image.height}, cached)
   const every = Array.from({length: n * n}, (_, k) => k)
-  const out = Object.fromEntries(await Promise.all(cached.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))]))) as Record<MaskPolicy, Map<number, Candidate>>
+  const out = Object.fromEntries(
+    await Promise.all(cached.map(async (p) => [p, new Map((await cache.get(every, p)).map((c) => [c.index, c]))])),
+  ) as Record<MaskPolicy, Map<number, Candidate>>
   if (file) {
     mkdirSync(args.cache!, {recursive: true})
     writeFileSync(`${file}.partial`, gzipSync(writeMasks(out), {level: 1}))
@@ -204,7 +454,10 @@ function writeMasks(all: Record<MaskPolicy, Map<number, Candidate>>): Uint8Array
   }
   const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0))
   let at = 0
-  for (const q of parts) { out.set(q, at); at += q.length }
+  for (const q of parts) {
+    out.set(q, at)
+    at += q.length
+  }
   return out
 }
 
@@ -213,7 +466,8 @@ function readMasks(buf: Uint8Array): Record<MaskPolicy, Map<number, Candidate>> 
   let at = 0
   const out = {} as Record<MaskPolicy, Map<number, Candidate>>
   for (const p of cached) {
-    if (at >= buf.length) throw new Error(`a cache file holds no ${p} masks: rebuild it, or replay with --policies ${Object.keys(out).join(',')}`)
+    if (at >= buf.length)
+      throw new Error(`a cache file holds no ${p} masks: rebuild it, or replay with --policies ${Object.keys(out).join(',')}`)
     out[p] = new Map()
     for (let k = 0; k < n * n; k++) {
       const [x0, y0, w, h, area] = [0, 1, 2, 3, 4].map((f) => view.getInt32(at + 4 * f, true))
@@ -226,7 +480,15 @@ function readMasks(buf: Uint8Array): Record<MaskPolicy, Map<number, Candidate>> 
   return out
 }
 
-interface Row {image_id: number; ann_id: number; policy: MaskPolicy; strategy: string; tokens: number; iou: number; reached: boolean}
+interface Row {
+  image_id: number
+  ann_id: number
+  policy: MaskPolicy
+  strategy: string
+  tokens: number
+  iou: number
+  reached: boolean
+}
 const rows: Row[] = []
 // distinct points each strategy asked SAM for, per image and policy (the cache is per image)
 const calls: Record<string, number[]> = Object.fromEntries(Object.keys(strategies).flatMap((s) => policies.map((p) => [`${s}/${p}`, []])))
@@ -251,13 +513,18 @@ for (const {image, anns} of selectImages(data, {limit: args.limit ? Number(args.
   process.stderr.write(`\r${++done} images`)
 }
 process.stderr.write('\n')
-const lines = ['| strategy | policy | decoder calls / image | × fewer than all | mean tokens | mean IoU | reached τ | IoU − all (mean) |', '|---|---|---|---|---|---|---|---|']
+const lines = [
+  '| strategy | policy | decoder calls / image | × fewer than all | mean tokens | mean IoU | reached τ | IoU − all (mean) |',
+  '|---|---|---|---|---|---|---|---|',
+]
 for (const policy of policies) {
   const ref = rows.filter((r) => r.policy === policy && r.strategy === 'all')
   for (const name of Object.keys(strategies)) {
     const rs = rows.filter((r) => r.policy === policy && r.strategy === name)
     const c = mean(calls[`${name}/${policy}`])
-    lines.push(`| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls[`all/${policy}`]) / c).toFixed(1)} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`)
+    lines.push(
+      `| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls[`all/${policy}`]) / c).toFixed(1)} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`,
+    )
   }
 }
 console.log(`${done} images, n = ${n}, τ = ${tau}`)

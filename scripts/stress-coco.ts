@@ -30,7 +30,11 @@ function arg(name: string, fallback: string): string {
 }
 
 /** Write the stress file element by element (never whole in memory); returns replicas, images and annotations written. */
-export async function buildStressFile(out: string, targetBytes: number, sources: string[]): Promise<{replicas: number; images: number; annotations: number}> {
+export async function buildStressFile(
+  out: string,
+  targetBytes: number,
+  sources: string[],
+): Promise<{replicas: number; images: number; annotations: number}> {
   const data = sources.map((f) => JSON.parse(readFileSync(f, 'utf8')) as {images: Json[]; annotations: Json[]; categories: Json[]})
   const images = data.flatMap((d) => d.images)
   const annotations = data.flatMap((d) => d.annotations)
@@ -44,14 +48,23 @@ export async function buildStressFile(out: string, targetBytes: number, sources:
   await write('{"info": {"description": "getok stress file: tiny-coco replicated"}, "licenses": [],\n"images": [\n')
   await writeReplicated(write, replicas, images, (im, r) => ({...im, id: r * IMAGE_ID_STEP + (im.id as number)}))
   await write('],\n"annotations": [\n')
-  await writeReplicated(write, replicas, annotations, (a, r) => ({...a, id: r * ANN_ID_STEP + (a.id as number), image_id: r * IMAGE_ID_STEP + (a.image_id as number)}))
+  await writeReplicated(write, replicas, annotations, (a, r) => ({
+    ...a,
+    id: r * ANN_ID_STEP + (a.id as number),
+    image_id: r * IMAGE_ID_STEP + (a.image_id as number),
+  }))
   await write(`],\n"categories": ${JSON.stringify(data[0].categories)}}\n`)
   stream.end()
   await once(stream, 'finish')
   return {replicas, images: replicas * images.length, annotations: replicas * annotations.length}
 }
 
-async function writeReplicated(write: (t: string) => Promise<void>, replicas: number, items: Json[], renumber: (item: Json, r: number) => Json): Promise<void> {
+async function writeReplicated(
+  write: (t: string) => Promise<void>,
+  replicas: number,
+  items: Json[],
+  renumber: (item: Json, r: number) => Json,
+): Promise<void> {
   for (let r = 0; r < replicas; r++) {
     const lines = items.map((item, k) => (r === 0 && k === 0 ? '' : ',\n') + JSON.stringify(renumber(item, r)))
     await write(lines.join(''))
@@ -65,7 +78,16 @@ async function indexOnly(file: string): Promise<void> {
   const seconds = (performance.now() - started) / 1000
   const annotations = [...data.annotationsByImage.values()].reduce((n, a) => n + a.length, 0)
   const usage = process.resourceUsage()
-  console.log(JSON.stringify({images: data.images.size, annotations, orphans: data.orphans.length, seconds, peak_rss_mb: usage.maxRSS / 1024, heap_used_mb: process.memoryUsage().heapUsed / 2 ** 20}))
+  console.log(
+    JSON.stringify({
+      images: data.images.size,
+      annotations,
+      orphans: data.orphans.length,
+      seconds,
+      peak_rss_mb: usage.maxRSS / 1024,
+      heap_used_mb: process.memoryUsage().heapUsed / 2 ** 20,
+    }),
+  )
 }
 
 /** Child process: the old way, one string and one JSON.parse, for comparison. */
@@ -99,7 +121,9 @@ async function main(): Promise<void> {
   if (!existsSync(out) || statSync(out).size < mb * 1e6) {
     const t = performance.now()
     const built = await buildStressFile(out, mb * 1e6, SOURCES)
-    console.log(`built ${out}: ${(statSync(out).size / 1e6).toFixed(0)} MB, ${built.replicas} replicas, ${built.images} images, ${built.annotations} annotations in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+    console.log(
+      `built ${out}: ${(statSync(out).size / 1e6).toFixed(0)} MB, ${built.replicas} replicas, ${built.images} images, ${built.annotations} annotations in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    )
   }
   console.log('streamed index:', JSON.stringify(runChild('index', out)))
   if (process.argv.includes('--whole')) console.log('whole-file JSON.parse:', JSON.stringify(runChild('whole', out)))

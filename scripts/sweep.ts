@@ -11,15 +11,15 @@
  */
 import {appendFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
-import {allIndices, objectPool} from '../src/core/candidates.js'
-import {greedySelect, truncateAtTau} from '../src/core/greedy.js'
-import type {MaskPolicy} from '../src/core/policy.js'
+import {allIndices, objectPool} from '../src/core/selection/candidates.js'
+import {greedySelect, truncateAtTau} from '../src/core/selection/greedy.js'
+import type {MaskPolicy} from '../src/core/selection/policy.js'
 import {mean, sizeClass} from '../src/core/stats.js'
 import {readCoco} from '../src/adapters/coco.js'
-import {SamEngine} from '../src/adapters/sam.js'
-import {encodeImageFile, prepareObjects} from '../src/pipeline/curate-image.js'
-import {ImageCandidates} from '../src/pipeline/image-candidates.js'
-import {resolveImagePath, selectImages} from '../src/pipeline/select-images.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {encodeImageFile, prepareObjects} from '../src/pipeline/curate/curate-image.js'
+import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
+import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -96,7 +96,18 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
           for (const tau of TAUS) {
             const r = truncateAtTau(run, tau)
             if (r.chosen.length === 0) continue
-            rows.push({strategy: st.name, image_id: image.id, ann_id: ann.id, area, size: sizeClass(area), policy, tau, tokens: r.chosen.length, iou: r.iou, reached: r.reached})
+            rows.push({
+              strategy: st.name,
+              image_id: image.id,
+              ann_id: ann.id,
+              area,
+              size: sizeClass(area),
+              policy,
+              tau,
+              tokens: r.chosen.length,
+              iou: r.iou,
+              reached: r.reached,
+            })
           }
         }
       }
@@ -104,26 +115,35 @@ for (const [d, annFile] of (args.annotations ?? []).entries()) {
     const seconds = (performance.now() - t0) / 1000
     const calls = Object.fromEntries([...used].map(([k, v]) => [k, v.size]))
     perImage.push({image_id: image.id, decoder_calls: cache.decoded, seconds, objects: objects.length, calls})
-    if (args.journal) appendFileSync(args.journal, JSON.stringify({image: perImage[perImage.length - 1], rows: rows.slice(firstRow)}) + '\n')
+    if (args.journal)
+      appendFileSync(args.journal, JSON.stringify({image: perImage[perImage.length - 1], rows: rows.slice(firstRow)}) + '\n')
     process.stderr.write(`\r${perImage.length} images, ${cache.decoded} calls, ${seconds.toFixed(1)} s   `)
   }
 }
 process.stderr.write('\n')
 
-const table: string[] = ['| candidates | policy | τ | size | objects | mean tokens | mean IoU | reached τ | decoder calls / image |', '|---|---|---|---|---|---|---|---|---|']
+const table: string[] = [
+  '| candidates | policy | τ | size | objects | mean tokens | mean IoU | reached τ | decoder calls / image |',
+  '|---|---|---|---|---|---|---|---|---|',
+]
 for (const st of strategies) {
   const calls = mean(perImage.map((p) => p.calls[st.name]))
   for (const policy of POLICIES) {
     for (const tau of TAUS) {
       for (const size of ['all', 'small', 'medium', 'large']) {
         const rs = rows.filter((r) => r.strategy === st.name && r.policy === policy && r.tau === tau && (size === 'all' || r.size === size))
-        table.push(`| ${st.name} | ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% | ${size === 'all' ? calls.toFixed(0) : ''} |`)
+        table.push(
+          `| ${st.name} | ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% | ${size === 'all' ? calls.toFixed(0) : ''} |`,
+        )
       }
     }
   }
 }
 const summary = {
-  mode, margin, grid: n, images: perImage.length,
+  mode,
+  margin,
+  grid: n,
+  images: perImage.length,
   decoder_calls_per_image: mean(perImage.map((p) => p.decoder_calls)),
   seconds_per_image: mean(perImage.map((p) => p.seconds)),
 }

@@ -19,14 +19,23 @@
  */
 import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
 import {GetokError, showValue} from '../core/errors.js'
-import {JsonScanError, JsonTopScanner, type ScanEvent} from '../core/json-scan.js'
+import {JsonScanError, JsonTopScanner, type ScanEvent} from '../parsers/json-scan.js'
 import {
-  type CocoAnnotation, type CocoImage, type CocoSkip, type Json, isObject, jsonErrorOffset, parseAnnotationRecord,
-  parseCategoryRecord, parseImageRecord, resolveAnnotation, resolveMask,
-} from '../core/coco-records.js'
+  type CocoAnnotation,
+  type CocoImage,
+  type CocoSkip,
+  type Json,
+  isObject,
+  jsonErrorOffset,
+  parseAnnotationRecord,
+  parseCategoryRecord,
+  parseImageRecord,
+  resolveAnnotation,
+  resolveMask,
+} from '../core/coco/records.js'
 
 // The record layer is pure and lives in core; the reader's users get it from here too.
-export * from '../core/coco-records.js'
+export * from '../core/coco/records.js'
 
 export interface CocoDataset {
   file: string
@@ -76,7 +85,8 @@ class CocoIndexer {
       if (event.kind !== 'array') parseElement(event, this.file) // other members (info, licenses) must still be valid JSON
       return
     }
-    if (event.kind === 'value') throw new GetokError(`missing "${key}" array`, {file: this.file, field: key}, 'an array', showValue(parseElement(event, this.file)))
+    if (event.kind === 'value')
+      throw new GetokError(`missing "${key}" array`, {file: this.file, field: key}, 'an array', showValue(parseElement(event, this.file)))
     if (event.kind === 'array') {
       if (this.arrays.has(key)) throw new GetokError(`"${key}" appears twice at the top level`, {file: this.file, field: key})
       this.arrays.add(key)
@@ -89,12 +99,19 @@ class CocoIndexer {
   }
 
   private addImage(image: CocoImage): void {
-    if (this.images.has(image.id)) throw new GetokError('duplicate image id', {file: this.file, record: `image ${image.id}`, field: 'id'}, 'unique ids', String(image.id))
+    if (this.images.has(image.id))
+      throw new GetokError(
+        'duplicate image id',
+        {file: this.file, record: `image ${image.id}`, field: 'id'},
+        'unique ids',
+        String(image.id),
+      )
     this.images.set(image.id, image)
   }
 
   private addCategory({id, name}: {id: number; name: string}): void {
-    if (this.categories.has(id)) throw new GetokError('duplicate category id', {file: this.file, record: `category ${id}`, field: 'id'}, 'unique ids', String(id))
+    if (this.categories.has(id))
+      throw new GetokError('duplicate category id', {file: this.file, record: `category ${id}`, field: 'id'}, 'unique ids', String(id))
     this.categories.set(id, name)
   }
 
@@ -114,7 +131,13 @@ class CocoIndexer {
     for (const field of ['images', 'categories', 'annotations'] as const) {
       if (!this.arrays.has(field)) throw new GetokError(`missing "${field}" array`, {file: this.file, field}, 'an array', 'undefined')
     }
-    const data: CocoDataset = {file: this.file, images: this.images, categories: this.categories, annotationsByImage: new Map(), orphans: []}
+    const data: CocoDataset = {
+      file: this.file,
+      images: this.images,
+      categories: this.categories,
+      annotationsByImage: new Map(),
+      orphans: [],
+    }
     for (const id of this.images.keys()) data.annotationsByImage.set(id, [])
     this.anns.forEach((ann, k) => {
       const image = this.images.get(ann.imageId)
@@ -165,7 +188,11 @@ export class IndexedAnnotation implements CocoAnnotation {
   get segmentation(): unknown {
     const raw = readJsonSlice(this.#source.file, this.#offset, this.#length)
     if (!isObject(raw) || raw.id !== this.id) {
-      throw new GetokError('the annotations file changed while it was in use', {file: this.#source.file, record: `annotation ${this.id}`}, `its JSON object at byte ${this.#offset}`)
+      throw new GetokError(
+        'the annotations file changed while it was in use',
+        {file: this.#source.file, record: `annotation ${this.id}`},
+        `its JSON object at byte ${this.#offset}`,
+      )
     }
     return raw.segmentation
   }
@@ -208,7 +235,8 @@ async function scanJsonFile(file: string, onEvent: (event: ScanEvent) => void): 
 }
 
 function scanErrorToGetok(error: JsonScanError, file: string): GetokError {
-  if (error.reason.startsWith('expected "{"')) return new GetokError('not a COCO instances file', {file}, 'a JSON object', showValue(error.near))
+  if (error.reason.startsWith('expected "{"'))
+    return new GetokError('not a COCO instances file', {file}, 'a JSON object', showValue(error.near))
   const where = `line ${error.line}, column ${error.column} (byte ${error.offset})`
   return new GetokError(`invalid JSON at ${where}, near ${showValue(error.near)}: ${error.reason}`, {file})
 }

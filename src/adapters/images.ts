@@ -6,7 +6,7 @@
 import {existsSync, statSync} from 'node:fs'
 import sharp from 'sharp'
 import {GetokError} from '../core/errors.js'
-import {type SamFrame, samFrame} from '../core/sam-geometry.js'
+import {type SamFrame, samFrame} from '../core/masks/sam-geometry.js'
 
 export interface LoadedImage {
   file: string

@@ -14,7 +14,7 @@
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError, showValue} from '../core/errors.js'
-import {PickleError, type PickleDict, type PickleValue, unpickle} from '../core/pickle.js'
+import {PickleError, type PickleDict, type PickleValue, unpickle} from '../parsers/pickle.js'
 
 export type ExpressionSource = 'refs' | 'jsonl'
 
@@ -46,7 +46,8 @@ export async function readRefsPickle(file: string): Promise<RefExpression[]> {
   try {
     value = unpickle(bytes)
   } catch (error) {
-    if (error instanceof PickleError) throw new GetokError(`refs file does not parse: ${error.message}`, {file}, 'a RefCOCO-style refs pickle')
+    if (error instanceof PickleError)
+      throw new GetokError(`refs file does not parse: ${error.message}`, {file}, 'a RefCOCO-style refs pickle')
     throw error
   }
   if (!Array.isArray(value)) throw new GetokError('refs file is not a list of refs', {file}, 'a list', describeValue(value))
@@ -58,14 +59,16 @@ function refToExpressions(ref: PickleValue, place: {file: string; record: string
   const annId = integerField(ref, 'ann_id', place)
   const split = stringField(ref, 'split', place)
   const sentences = ref.sentences
-  if (!Array.isArray(sentences)) throw new GetokError('ref without sentences', {...place, field: 'sentences'}, 'a list', describeValue(sentences))
+  if (!Array.isArray(sentences))
+    throw new GetokError('ref without sentences', {...place, field: 'sentences'}, 'a list', describeValue(sentences))
   const imageId = typeof ref.image_id === 'number' ? ref.image_id : undefined
   const refId = typeof ref.ref_id === 'number' ? ref.ref_id : undefined
   return sentences.map((s, k) => {
     const at = {...place, record: `${place.record} (ann ${annId}), sentence ${k}`}
     if (!isDict(s)) throw new GetokError('not a sentence', at, 'a dict with "sent" or "raw"', describeValue(s))
     const text = typeof s.sent === 'string' && s.sent.trim() ? s.sent : s.raw
-    if (typeof text !== 'string' || !text.trim()) throw new GetokError('sentence without text', {...at, field: 'sent'}, 'a non-empty string', describeValue(text))
+    if (typeof text !== 'string' || !text.trim())
+      throw new GetokError('sentence without text', {...at, field: 'sent'}, 'a non-empty string', describeValue(text))
     const sentId = typeof s.sent_id === 'number' ? s.sent_id : undefined
     return {annId, imageId, expression: text.trim(), split, refId, sentId}
   })
@@ -90,20 +93,31 @@ export async function readExpressionsJsonl(file: string): Promise<RefExpression[
 }
 
 function jsonlRowToExpression(row: unknown, place: {file: string; record: string}): RefExpression {
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new GetokError('not an object', place, '{"ann_id": …, "expression": …}', showValue(row))
+  if (row === null || typeof row !== 'object' || Array.isArray(row))
+    throw new GetokError('not an object', place, '{"ann_id": …, "expression": …}', showValue(row))
   const r = row as Record<string, unknown>
   if (!Number.isInteger(r.ann_id)) throw new GetokError('bad annotation id', {...place, field: 'ann_id'}, 'an integer', showValue(r.ann_id))
-  if (typeof r.expression !== 'string' || !r.expression.trim()) throw new GetokError('bad expression', {...place, field: 'expression'}, 'a non-empty string', showValue(r.expression))
-  if (r.split !== undefined && typeof r.split !== 'string') throw new GetokError('bad split', {...place, field: 'split'}, 'a string', showValue(r.split))
-  if (r.image_id !== undefined && !Number.isInteger(r.image_id)) throw new GetokError('bad image id', {...place, field: 'image_id'}, 'an integer', showValue(r.image_id))
-  return {annId: r.ann_id as number, imageId: r.image_id as number | undefined, expression: r.expression.trim(), split: r.split as string | undefined}
+  if (typeof r.expression !== 'string' || !r.expression.trim())
+    throw new GetokError('bad expression', {...place, field: 'expression'}, 'a non-empty string', showValue(r.expression))
+  if (r.split !== undefined && typeof r.split !== 'string')
+    throw new GetokError('bad split', {...place, field: 'split'}, 'a string', showValue(r.split))
+  if (r.image_id !== undefined && !Number.isInteger(r.image_id))
+    throw new GetokError('bad image id', {...place, field: 'image_id'}, 'an integer', showValue(r.image_id))
+  return {
+    annId: r.ann_id as number,
+    imageId: r.image_id as number | undefined,
+    expression: r.expression.trim(),
+    split: r.split as string | undefined,
+  }
 }
 
 async function readInput(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file)
   } catch (error) {
-    throw new GetokError(`cannot read the expressions file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file: path.normalize(file)})
+    throw new GetokError(`cannot read the expressions file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      file: path.normalize(file),
+    })
   }
 }
 

@@ -4,7 +4,7 @@
  * librsvg with the system's fonts). Also contact sheets of such pictures.
  */
 import sharp from 'sharp'
-import {type Layout, type Picture, layoutFor, maskToFillRgba, pictureToSvg} from '../core/draw.js'
+import {type Layout, type Picture, layoutFor, maskToFillRgba, pictureToSvg} from '../core/draw/draw.js'
 import {GetokError} from '../core/errors.js'
 import type {LoadedImage} from './images.js'
 
@@ -43,7 +43,12 @@ export async function renderPicture(image: LoadedImage, picture: Picture, option
   ]
   if (picture.decoded) {
     const fill = maskToFillRgba(picture.decoded, layout)
-    layers.push({input: Buffer.from(fill.buffer, fill.byteOffset, fill.length), raw: {width, height: layout.height, channels: 4}, top: 0, left: 0})
+    layers.push({
+      input: Buffer.from(fill.buffer, fill.byteOffset, fill.length),
+      raw: {width, height: layout.height, channels: 4},
+      top: 0,
+      left: 0,
+    })
   }
   layers.push({input: Buffer.from(pictureToSvg(picture, layout)), top: 0, left: 0})
   try {
@@ -63,7 +68,10 @@ export interface SheetOptions {
 }
 
 /** Tiles (rendered pictures, any heights) in rows of `columns`, left to right, top to bottom. */
-export async function composeSheet(tiles: readonly RenderedPicture[], options: SheetOptions): Promise<{png: Buffer; width: number; height: number}> {
+export async function composeSheet(
+  tiles: readonly RenderedPicture[],
+  options: SheetOptions,
+): Promise<{png: Buffer; width: number; height: number}> {
   if (tiles.length === 0) throw new GetokError('nothing to put on the contact sheet (no records selected)')
   const gap = options.gap ?? 6
   const columns = Math.min(options.columns, tiles.length)

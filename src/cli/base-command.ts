@@ -4,8 +4,8 @@
  */
 import {Command} from '@oclif/core'
 import {GetokError} from '../core/errors.js'
-import {TokenParseError} from '../core/tokens.js'
-import {type Progress, silentProgress, terminalProgress} from '../pipeline/progress.js'
+import {TokenParseError} from '../core/grid/tokens.js'
+import {type Progress, silentProgress, terminalProgress} from '../pipeline/shared/progress.js'
 
 export abstract class GetokCommand extends Command {
   static enableJsonFlag = true

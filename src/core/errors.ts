@@ -15,7 +15,12 @@ export class GetokError extends Error {
   readonly expected?: string
   readonly got?: string
 
-  constructor(readonly what: string, place: ErrorPlace = {}, expected?: string, got?: string) {
+  constructor(
+    readonly what: string,
+    place: ErrorPlace = {},
+    expected?: string,
+    got?: string,
+  ) {
     const where = [place.file, place.record, place.field && `field "${place.field}"`].filter(Boolean).join(', ')
     const detail = [expected && `expected ${expected}`, got !== undefined && `got ${got}`].filter(Boolean).join(', ')
     super([where, what, detail].filter(Boolean).join(': '))
@@ -35,7 +40,7 @@ export class GetokError extends Error {
 export function showValue(value: unknown): string {
   let text: string
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value)
+    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value))
   } catch {
     text = String(value)
   }

@@ -15,7 +15,11 @@ describe('readCoco streams big files', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'getok-stream-'))
   const file = path.join(dir, 'stress.json')
   let data: CocoDataset
-  let raw: {images: unknown[]; categories: unknown[]; annotations: {id: number; image_id: number; segmentation: unknown; area: number; bbox: number[]; iscrowd: number}[]}
+  let raw: {
+    images: unknown[]
+    categories: unknown[]
+    annotations: {id: number; image_id: number; segmentation: unknown; area: number; bbox: number[]; iscrowd: number}[]
+  }
 
   beforeAll(async () => {
     await buildStressFile(file, 40e6, SOURCES)
@@ -26,7 +30,9 @@ describe('readCoco streams big files', () => {
   it('indexes the same images, categories and annotations as reading the whole file', () => {
     expect(statSync(file).size).toBeGreaterThan(40e6)
     expect([...data.images.values()]).toEqual(raw.images.map((r, k) => parseImageRecord(r, file, k)))
-    expect(data.categories).toEqual(new Map(raw.categories.map((r, k) => Object.values(parseCategoryRecord(r, file, k)) as [number, string])))
+    expect(data.categories).toEqual(
+      new Map(raw.categories.map((r, k) => Object.values(parseCategoryRecord(r, file, k)) as [number, string])),
+    )
     expect(data.orphans).toEqual([])
     const byImage = new Map<number, number[]>([...data.images.keys()].map((id) => [id, []]))
     for (const a of raw.annotations) byImage.get(a.image_id)!.push(a.id)
@@ -37,7 +43,12 @@ describe('readCoco streams big files', () => {
     const indexed = new Map([...data.annotationsByImage.values()].flat().map((a) => [a.id, a]))
     for (const a of raw.annotations.filter((_, k) => k % 97 === 0)) {
       const ann = indexed.get(a.id)!
-      expect({area: ann.area, bbox: ann.bbox, iscrowd: ann.iscrowd, segmentation: ann.segmentation}).toEqual({area: a.area, bbox: a.bbox, iscrowd: a.iscrowd === 1, segmentation: a.segmentation})
+      expect({area: ann.area, bbox: ann.bbox, iscrowd: ann.iscrowd, segmentation: ann.segmentation}).toEqual({
+        area: a.area,
+        bbox: a.bbox,
+        iscrowd: a.iscrowd === 1,
+        segmentation: a.segmentation,
+      })
     }
   })
 

@@ -17,14 +17,21 @@ const write = (name: string, text: string | Uint8Array) => {
 }
 
 describe('readRefsPickle on the real RefCOCOg (umd) file', () => {
-  it('gives one expression per sentence, 28, with the ref\'s annotation, image and split', async () => {
+  it("gives one expression per sentence, 28, with the ref's annotation, image and split", async () => {
     const ex = await readRefsPickle(REFS)
     expect(ex.length).toBe(28)
     expect(new Set(ex.map((e) => e.annId)).size).toBe(15)
     const splits: Record<string, number> = {}
     for (const e of ex) splits[e.split as string] = (splits[e.split as string] ?? 0) + 1
     expect(Object.keys(splits).sort()).toEqual(['test', 'train', 'val'])
-    expect(ex[1]).toEqual({annId: 251837, imageId: 122469, expression: 'a woman wearing black dress', split: 'train', refId: 40373, sentId: 91982})
+    expect(ex[1]).toEqual({
+      annId: 251837,
+      imageId: 122469,
+      expression: 'a woman wearing black dress',
+      split: 'train',
+      refId: 40373,
+      sentId: 91982,
+    })
     // "sent" (the toolkit's normalised text) is used, not "raw"
     expect(ex[0].expression).toBe('a smiling woman wearing a black dress with a plaid bow on it . she is wearing ear rings and a watch')
     expect(ex.find((e) => e.annId === 587134)?.expression).toBe('polar bear on right')
@@ -47,7 +54,12 @@ describe('readExpressionsJsonl', () => {
     const {source, expressions} = await readExpressionFile(path.join(REFEXP, 'refcocos-test.jsonl'), 'jsonl')
     expect(source).toBe('jsonl')
     expect(expressions.length).toBe(8)
-    expect(expressions.find((e) => e.annId === 489768)).toEqual({annId: 489768, imageId: 252219, expression: 'the person walking not beneath an umbrella', split: 'test'})
+    expect(expressions.find((e) => e.annId === 489768)).toEqual({
+      annId: 489768,
+      imageId: 252219,
+      expression: 'the person walking not beneath an umbrella',
+      split: 'test',
+    })
   })
 
   it.each([

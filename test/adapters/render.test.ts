@@ -2,9 +2,9 @@ import sharp from 'sharp'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {type LoadedImage, loadImage} from '../../src/adapters/images.js'
 import {composeSheet, photoRgb, renderPicture} from '../../src/adapters/render.js'
-import {COLOURS, type GridMark, type Layout, type Picture, markSizes} from '../../src/core/draw.js'
-import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid.js'
-import type {Mask} from '../../src/core/mask.js'
+import {COLOURS, type GridMark, type Layout, type Picture, markSizes} from '../../src/core/draw/draw.js'
+import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid/grid.js'
+import type {Mask} from '../../src/core/masks/mask.js'
 
 // A real COCO photo (640×480), real sharp and librsvg; the decoded mask is a
 // rectangle here (no SAM), so every expected pixel is known exactly.
@@ -92,7 +92,13 @@ describe('renderPicture on a real photo', () => {
     const png = await pixels(r.png)
     const cell = (r.layout.sx * image.width) / N
     const [dx, dy] = out(cellToAnchor(6, 26, grid), r.layout)
-    for (const [sx, sy] of [[1, 1], [-1, 1], [1, -1], [-1, -1]]) expect(near(png, dx + sx * 0.2 * cell, dy + sy * 0.2 * cell, isBlue), `${sx},${sy}`).toBe(true)
+    for (const [sx, sy] of [
+      [1, 1],
+      [-1, 1],
+      [1, -1],
+      [-1, -1],
+    ])
+      expect(near(png, dx + sx * 0.2 * cell, dy + sy * 0.2 * cell, isBlue), `${sx},${sy}`).toBe(true)
     const [rx, ry] = out(cellToAnchor(14, 26, grid), r.layout)
     const {rOffset, stroke} = markSizes(grid, r.layout)
     expect(isBlue(png.at(rx + rOffset + stroke + 1, ry))).toBe(true)
@@ -140,7 +146,11 @@ describe('renderPicture on a real photo', () => {
   })
 
   it('writes the caption as light text on the dark band', async () => {
-    const r = await renderPicture(image, {grid, marks: [], caption: ['image 25560 · ann 48152 · cat', '1 token · IoU 0.9119']}, {longSide: 640})
+    const r = await renderPicture(
+      image,
+      {grid, marks: [], caption: ['image 25560 · ann 48152 · cat', '1 token · IoU 0.9119']},
+      {longSide: 640},
+    )
     const png = await pixels(r.png)
     let light = 0
     let dark = 0

@@ -15,15 +15,39 @@ function getok(args: string[]) {
 }
 
 function shardsOf(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]))
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+  )
 }
 
 describe('getok curate (CLI)', () => {
   it('lists every flag with a sentence in --help', () => {
     const {code, stdout} = getok(['curate', '--help'])
     expect(code).toBe(0)
-    for (const flag of ['--annotations', '--images', '--out', '--grid', '--tau', '--limit', '--image-ids', '--categories', '--include-crowd',
-      '--candidates', '--mask-policy', '--device', '--shard-size', '--json', '--strict', '--overwrite', '--token-style', '--encoder', '--decoder']) {
+    for (const flag of [
+      '--annotations',
+      '--images',
+      '--out',
+      '--grid',
+      '--tau',
+      '--limit',
+      '--image-ids',
+      '--categories',
+      '--include-crowd',
+      '--candidates',
+      '--mask-policy',
+      '--device',
+      '--shard-size',
+      '--json',
+      '--strict',
+      '--overwrite',
+      '--token-style',
+      '--encoder',
+      '--decoder',
+    ]) {
       expect(stdout).toMatch(new RegExp(`${flag}[^\\n]*\\s{2,}\\S`))
     }
     expect(getok(['--help']).stdout).toMatch(/curate/)
@@ -68,7 +92,19 @@ describe('getok curate (CLI)', () => {
 
   it('counts bad objects and images with their reasons, and fails on them with --strict', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'getok-bad-'))
-    const r = getok(['curate', '-a', 'fixtures/bad/mixed.json', '-i', 'fixtures/sample/images', '-o', out, '--grid', '16', '--include-crowd', '--json'])
+    const r = getok([
+      'curate',
+      '-a',
+      'fixtures/bad/mixed.json',
+      '-i',
+      'fixtures/sample/images',
+      '-o',
+      out,
+      '--grid',
+      '16',
+      '--include-crowd',
+      '--json',
+    ])
     expect(r.code).toBe(0)
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'))
     const reasons = Object.fromEntries(manifest.skips.map((s: {ann_id: number; reason: string}) => [s.ann_id, s.reason]))
@@ -81,9 +117,20 @@ describe('getok curate (CLI)', () => {
     expect(manifest.summary.records).toBe(1)
     expect(manifest.summary.skipped).toBe(6)
 
-    const strict = getok(['curate', '-a', 'fixtures/bad/mixed.json', '-i', 'fixtures/sample/images', '-o', mkdtempSync(path.join(tmpdir(), 'getok-strict-')), '--grid', '16', '--strict'])
+    const strict = getok([
+      'curate',
+      '-a',
+      'fixtures/bad/mixed.json',
+      '-i',
+      'fixtures/sample/images',
+      '-o',
+      mkdtempSync(path.join(tmpdir(), 'getok-strict-')),
+      '--grid',
+      '16',
+      '--strict',
+    ])
     expect(strict.code).not.toBe(0)
-    expect(strict.stderr.replace(/\s+/g, " ")).toMatch(/mixed\.json, annotation 900001: zero-area mask/)
+    expect(strict.stderr.replace(/\s+/g, ' ')).toMatch(/mixed\.json, annotation 900001: zero-area mask/)
   })
 
   it.each([

@@ -6,8 +6,8 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import Export from '../../commands/export.js'
 import Offsets from '../../commands/offsets.js'
-import {EXPORT_FORMATS, type ExportFormat} from '../../src/core/trainer-formats.js'
-import type {ExportRunResult} from '../../src/pipeline/export-run.js'
+import {EXPORT_FORMATS, type ExportFormat} from '../../src/core/export/trainer-formats.js'
+import type {ExportRunResult} from '../../src/pipeline/export/export-run.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const FIX = (rel: string) => path.join(ROOT, 'fixtures', rel)
@@ -40,7 +40,12 @@ const exportRun = (args: string[]) => run<ExportRunResult>(Export, args)
 type AnyRecord = Record<string, any>
 function readRecords(dir: string, file: string): AnyRecord[] {
   const text = readFileSync(path.join(dir, file), 'utf8')
-  return file.endsWith('.json') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  return file.endsWith('.json')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
 }
 const textsOf = (r: AnyRecord): string[] => (r.messages ?? r.conversations).map((t: AnyRecord) => t.content ?? t.value)
 const imagesOf = (r: AnyRecord): string[] => r.images ?? [r.image]
@@ -52,7 +57,20 @@ describe.each(EXPORT_FORMATS)('getok export --format %s on real curated COCO rec
   let records: AnyRecord[]
 
   beforeAll(async () => {
-    result = await exportRun(['--curated', REF_CURATED, '--offsets', REF_OFFSETS, '--expressions', REFCOCOS, '--format', format, '-o', out, '--image-root', '/data/coco/val2017'])
+    result = await exportRun([
+      '--curated',
+      REF_CURATED,
+      '--offsets',
+      REF_OFFSETS,
+      '--expressions',
+      REFCOCOS,
+      '--format',
+      format,
+      '-o',
+      out,
+      '--image-root',
+      '/data/coco/val2017',
+    ])
     records = result.files.flatMap((f) => readRecords(out, f.file))
   })
 
@@ -73,7 +91,11 @@ describe.each(EXPORT_FORMATS)('getok export --format %s on real curated COCO rec
 
   it('has one <image> tag and one image path, under --image-root, per record', () => {
     for (const r of records) {
-      expect(textsOf(r).join('').match(/<image>/g)?.length).toBe(1)
+      expect(
+        textsOf(r)
+          .join('')
+          .match(/<image>/g)?.length,
+      ).toBe(1)
       expect(imagesOf(r)).toHaveLength(1)
       expect(imagesOf(r)[0]).toMatch(/^\/data\/coco\/val2017\/000000(460347|252219)\.jpg$/)
     }
@@ -121,7 +143,12 @@ describe('getok export on the sample photos without expressions', () => {
     const s = result.summary
     expect(s.expressions.source).toBe('category')
     expect(s.expressions.note).toMatch(/never given an invented expression/)
-    expect(manifestOf(out).skips.filter((k: AnyRecord) => /ambiguous category/.test(k.reason)).map((k: AnyRecord) => k.ann_id).sort()).toEqual([1604105, 97882])
+    expect(
+      manifestOf(out)
+        .skips.filter((k: AnyRecord) => /ambiguous category/.test(k.reason))
+        .map((k: AnyRecord) => k.ann_id)
+        .sort(),
+    ).toEqual([1604105, 97882])
     const prompts = readRecords(out, 'llamafactory-train.jsonl').map((r) => textsOf(r)[0])
     expect(prompts).toContain('<image>Please segment all the couches.')
     expect(prompts.some((p) => /the couch\b/.test(p))).toBe(false)
@@ -153,30 +180,41 @@ describe('getok export refuses bad input with a clear message', () => {
   const out = () => path.join(tempDir('bad'), 'out')
 
   it('an unknown format', async () => {
-    await expect(exportRun(['--curated', CURATED, '--format', 'alpaca', '-o', out()])).rejects.toThrow(/Expected --format=alpaca to be one of: swift, llamafactory, llava, qwen/)
+    await expect(exportRun(['--curated', CURATED, '--format', 'alpaca', '-o', out()])).rejects.toThrow(
+      /Expected --format=alpaca to be one of: swift, llamafactory, llava, qwen/,
+    )
   })
 
   it('a refs file that does not parse', async () => {
-    await expect(exportRun(['--curated', CURATED, '--refs', REFCOCOS, '--format', 'swift', '-o', out()])).rejects.toThrow(/refcocos-test\.jsonl: refs file does not parse: pickle byte 0/)
+    await expect(exportRun(['--curated', CURATED, '--refs', REFCOCOS, '--format', 'swift', '-o', out()])).rejects.toThrow(
+      /refcocos-test\.jsonl: refs file does not parse: pickle byte 0/,
+    )
   })
 
   it('a folder without manifest.json', async () => {
-    await expect(exportRun(['--curated', FIX('sample'), '--format', 'swift', '-o', out()])).rejects.toThrow(/fixtures\/sample: no manifest\.json: not a finished getok curate output folder/)
+    await expect(exportRun(['--curated', FIX('sample'), '--format', 'swift', '-o', out()])).rejects.toThrow(
+      /fixtures\/sample: no manifest\.json: not a finished getok curate output folder/,
+    )
   })
 
   it('an offsets folder as --curated', async () => {
-    await expect(exportRun(['--curated', OFFSETS, '--format', 'swift', '-o', out()])).rejects.toThrow(/field "command": not the output of getok curate: expected "curate", got "offsets"/)
+    await expect(exportRun(['--curated', OFFSETS, '--format', 'swift', '-o', out()])).rejects.toThrow(
+      /field "command": not the output of getok curate: expected "curate", got "offsets"/,
+    )
   })
 
   it('a curated folder of another grid size than --offsets', async () => {
     const off32 = path.join(tempDir('n32'), 'off')
     await run(Offsets, ['-a', FIX('sample/instances.json'), '-o', off32, '--grid', '32'])
-    await expect(exportRun(['--curated', CURATED, '--offsets', off32, '--format', 'swift', '-o', out()]))
-      .rejects.toThrow(/field "config.grid": curated and offsets folders were made at different grid sizes: expected 16 \(as .*curated-sample\), got 32/)
+    await expect(exportRun(['--curated', CURATED, '--offsets', off32, '--format', 'swift', '-o', out()])).rejects.toThrow(
+      /field "config.grid": curated and offsets folders were made at different grid sizes: expected 16 \(as .*curated-sample\), got 32/,
+    )
   })
 
   it('refine without --offsets, and --out on the curated folder', async () => {
-    await expect(exportRun(['--curated', CURATED, '--format', 'swift', '--tasks', 'seg,refine', '-o', out()])).rejects.toThrow(/task "refine" needs --offsets/)
+    await expect(exportRun(['--curated', CURATED, '--format', 'swift', '--tasks', 'seg,refine', '-o', out()])).rejects.toThrow(
+      /task "refine" needs --offsets/,
+    )
     await expect(exportRun(['--curated', CURATED, '--format', 'swift', '-o', CURATED])).rejects.toThrow(/holds another command's output/)
   })
 
@@ -186,13 +224,17 @@ describe('getok export refuses bad input with a clear message', () => {
     const shard = path.join(dir, 'curate-00000-of-00001.jsonl')
     writeFileSync(shard, readFileSync(shard, 'utf8').replace('"seg":"<seg><grid_8_8></seg>"', '"seg":"<seg><grid_{8,8}></seg>"'))
     const target = out()
-    await expect(exportRun(['--curated', dir, '--format', 'qwen', '-o', target])).rejects.toThrow(/conversation 25560_48152_c_seg: token outside the exported vocabulary: expected tokens of the 266-token vocabulary, got <grid_\{8,8\}>/)
+    await expect(exportRun(['--curated', dir, '--format', 'qwen', '-o', target])).rejects.toThrow(
+      /conversation 25560_48152_c_seg: token outside the exported vocabulary: expected tokens of the 266-token vocabulary, got <grid_\{8,8\}>/,
+    )
     expect(existsSync(target)).toBe(false)
   })
 
   it('a templates file with a mistake', async () => {
     const file = path.join(tempDir('tpl'), 'templates.json')
     writeFileSync(file, JSON.stringify({seg: 'Segment {object}.'}))
-    await expect(exportRun(['--curated', CURATED, '--format', 'swift', '--templates', file, '-o', out()])).rejects.toThrow(/templates\.json: "seg": unknown placeholder \{object\}/)
+    await expect(exportRun(['--curated', CURATED, '--format', 'swift', '--templates', file, '-o', out()])).rejects.toThrow(
+      /templates\.json: "seg": unknown placeholder \{object\}/,
+    )
   })
 })

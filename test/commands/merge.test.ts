@@ -14,7 +14,12 @@ const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'mani
 const recordsOf = (dir: string) =>
   readdirSync(dir)
     .filter((f) => f.endsWith('.jsonl'))
-    .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+    .flatMap((f) =>
+      readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    )
     .sort((a, b) => a.image_id - b.image_id)
 
 describe('getok merge (offsets output)', () => {

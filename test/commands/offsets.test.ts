@@ -5,12 +5,12 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import Offsets from '../../commands/offsets.js'
 import {readCoco} from '../../src/adapters/coco.js'
-import {classifyGrid} from '../../src/core/regions.js'
-import {DEFAULT_K} from '../../src/core/sampling.js'
-import {parseTokens} from '../../src/core/tokens.js'
-import {prepareObjects} from '../../src/pipeline/curate-image.js'
-import type {OffsetsRecord} from '../../src/pipeline/offsets-object.js'
-import type {OffsetsRunResult} from '../../src/pipeline/offsets-run.js'
+import {classifyGrid} from '../../src/core/offsets/regions.js'
+import {DEFAULT_K} from '../../src/core/offsets/sampling.js'
+import {parseTokens} from '../../src/core/grid/tokens.js'
+import {prepareObjects} from '../../src/pipeline/curate/curate-image.js'
+import type {OffsetsRecord} from '../../src/pipeline/offsets/offsets-object.js'
+import type {OffsetsRunResult} from '../../src/pipeline/offsets/offsets-run.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ANN = path.join(ROOT, 'fixtures/sample/instances.json')
@@ -37,11 +37,21 @@ const tempDir = (tag: string) => {
 afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
 
 function shardsOf(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]))
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+  )
 }
 
 function recordsOf(dir: string): OffsetsRecord[] {
-  return Object.values(shardsOf(dir)).flatMap((t) => t.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OffsetsRecord))
+  return Object.values(shardsOf(dir)).flatMap((t) =>
+    t
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as OffsetsRecord),
+  )
 }
 
 const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
@@ -72,15 +82,19 @@ describe('getok offsets on the sample photos', () => {
     const tokens: Record<string, number> = {}
     for (const r of records) {
       for (const p of r.pairs) regions[p.region]++
-      for (const g of parseTokens(r.target)) for (const t of g.offsets!) {
-        const key = t === 'delete' ? '<DELETE>' : `<OFF_${t[0]}_${t[1]}>`
-        tokens[key] = (tokens[key] ?? 0) + 1
-      }
+      for (const g of parseTokens(r.target))
+        for (const t of g.offsets!) {
+          const key = t === 'delete' ? '<DELETE>' : `<OFF_${t[0]}_${t[1]}>`
+          tokens[key] = (tokens[key] ?? 0) + 1
+        }
     }
     expect(summary.regions).toEqual(regions)
     expect(Object.fromEntries(Object.entries(summary.offsets).filter(([, c]) => c))).toEqual(tokens)
     expect(summary.pairs).toBe(records.length * DEFAULT_K)
-    const population = records.reduce((s, r) => s + r.population.ring + r.population.inside + r.population.hard_delete + r.population.far, 0)
+    const population = records.reduce(
+      (s, r) => s + r.population.ring + r.population.inside + r.population.hard_delete + r.population.far,
+      0,
+    )
     expect(population).toBe(12 * 32 * 32)
   })
 
@@ -148,8 +162,23 @@ describe('getok offsets options', () => {
 
   it('takes --grid, --k, count quotas, --hard-band, --flip-v and --token-style', async () => {
     const out = tempDir('opts')
-    const r = await offsets(['-a', ANN, '-o', out, '--grid', '16', '--quota', 'ring=3,inside=2,hard=1,far=0', '--hard-band', '1',
-      '--flip-v', '--token-style', 'paper', '--limit', '1'])
+    const r = await offsets([
+      '-a',
+      ANN,
+      '-o',
+      out,
+      '--grid',
+      '16',
+      '--quota',
+      'ring=3,inside=2,hard=1,far=0',
+      '--hard-band',
+      '1',
+      '--flip-v',
+      '--token-style',
+      'paper',
+      '--limit',
+      '1',
+    ])
     const records = recordsOf(out)
     expect(r.images).toBe(1)
     for (const rec of records) {
@@ -195,7 +224,16 @@ describe('getok offsets options', () => {
   it('joins curate records by annotation id with --curated', async () => {
     const curated = tempDir('curated')
     const lines = [
-      {image_id: 25560, ann_id: 29572, grid: 32, points: [[20, 3], [12, 8]], seg: '<seg><grid_20_3><grid_12_8></seg>'},
+      {
+        image_id: 25560,
+        ann_id: 29572,
+        grid: 32,
+        points: [
+          [20, 3],
+          [12, 8],
+        ],
+        seg: '<seg><grid_20_3><grid_12_8></seg>',
+      },
       {image_id: 25560, ann_id: 48152, grid: 32, points: [[1, 1]], seg: '<seg><grid_1_1></seg>'},
     ]
     writeFileSync(path.join(curated, 'curate-00000-of-00001.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''))
@@ -203,7 +241,10 @@ describe('getok offsets options', () => {
     const r = await offsets(['-a', ANN, '-o', out, '--curated', curated, '--image-ids', '25560', '--token-style', 'paper'])
     expect(r.summary.curated).toEqual({joined: 2, missing: 2})
     const rec = recordsOf(out).find((x) => x.ann_id === 29572)!
-    expect(rec.curated_points).toEqual([[20, 3], [12, 8]])
+    expect(rec.curated_points).toEqual([
+      [20, 3],
+      [12, 8],
+    ])
     expect(rec.curated_seg).toBe('<seg><grid_{20,3}><grid_{12,8}></seg>')
     expect(recordsOf(out).find((x) => x.ann_id === 186081)!.curated_points).toBeNull()
 

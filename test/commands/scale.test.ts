@@ -8,7 +8,18 @@ import {beforeAll, describe, expect, it} from 'vitest'
 // on 2 real images at --grid 16, one image per shard.
 const BIN = path.resolve('bin/run.js')
 const SBATCH = path.resolve('docs/deploy/getok-curate.sbatch')
-const SMALL = ['-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images', '--grid', '16', '--image-ids', '443303,184321', '--shard-size', '1']
+const SMALL = [
+  '-a',
+  'fixtures/sample/instances.json',
+  '-i',
+  'fixtures/sample/images',
+  '--grid',
+  '16',
+  '--image-ids',
+  '443303,184321',
+  '--shard-size',
+  '1',
+]
 // worker shares of these ids (FNV-1a mod 3): 184321 → 0, 443303 → 2, worker 1 gets none
 const WORKERS = 3
 
@@ -54,7 +65,14 @@ describe('many machines and crashes (CLI, real SAM)', () => {
 
   /** docs/deploy/getok-curate.sbatch with the environment Slurm would give it (sbatch itself is not here). */
   function slurm(env: Record<string, string>): Promise<number | null> {
-    const settings = {SLURM_JOB_ID: 'local', SLURM_CPUS_PER_TASK: '1', N: String(WORKERS), OUT: root, GETOK: `node ${BIN}`, FLAGS: SMALL.slice(4).join(' ')}
+    const settings = {
+      SLURM_JOB_ID: 'local',
+      SLURM_CPUS_PER_TASK: '1',
+      N: String(WORKERS),
+      OUT: root,
+      GETOK: `node ${BIN}`,
+      FLAGS: SMALL.slice(4).join(' '),
+    }
     const child = spawn('bash', [SBATCH], {stdio: 'ignore', env: {...process.env, ANN: SMALL[1], IMAGES: SMALL[3], ...settings, ...env}})
     return new Promise((resolve) => child.on('exit', (code) => resolve(code)))
   }
@@ -72,8 +90,15 @@ describe('many machines and crashes (CLI, real SAM)', () => {
     expect(JSON.parse(merged.stdout)).toMatchObject({workers: 3, shards: 3, records: recordsOf(single).length})
     expect(await slurm({STEP: 'merge'})).toBe(0)
     for (const out of [byHand, path.join(root, 'all')]) {
-      expect(readdirSync(out).sort()).toEqual(['curate-00000-of-00003.jsonl', 'curate-00001-of-00003.jsonl', 'curate-00002-of-00003.jsonl', 'manifest.json'])
-      expect(manifestOf(out).shards.map((s: {from: string}) => path.basename(s.from))).toEqual([0, 1, 2].map((i) => `curate-w00${i}-00000-of-00001.jsonl`))
+      expect(readdirSync(out).sort()).toEqual([
+        'curate-00000-of-00003.jsonl',
+        'curate-00001-of-00003.jsonl',
+        'curate-00002-of-00003.jsonl',
+        'manifest.json',
+      ])
+      expect(manifestOf(out).shards.map((s: {from: string}) => path.basename(s.from))).toEqual(
+        [0, 1, 2].map((i) => `curate-w00${i}-00000-of-00001.jsonl`),
+      )
       expect(recordsOf(out)).toEqual(recordsOf(single))
       const [a, b] = [manifestOf(single), manifestOf(out)]
       expect(b.summary).toEqual(a.summary)
@@ -99,37 +124,81 @@ describe('many machines and crashes (CLI, real SAM)', () => {
       edit(m)
       writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m))
     }
-    const shardOf = (dir: string) => path.join(dir, readdirSync(dir).find((f) => f.endsWith('.jsonl'))!)
+    const shardOf = (dir: string) =>
+      path.join(
+        dir,
+        readdirSync(dir).find((f) => f.endsWith('.jsonl'))!,
+      )
 
     it.each<[string, (c: {w: string[]; single: string}) => string[], RegExp]>([
       ['a missing worker', (c) => [c.w[0], c.w[2]], /missing worker 1 of 3: merge needs the folder of every worker/],
-      ['a worker given twice', (c) => {
-        cpSync(c.w[0], `${c.w[0]}-again`, {recursive: true})
-        return [...c.w, `${c.w[0]}-again`]
-      }, /w0-again, field "shard_index": worker 0 of 3 is given twice/],
+      [
+        'a worker given twice',
+        (c) => {
+          cpSync(c.w[0], `${c.w[0]}-again`, {recursive: true})
+          return [...c.w, `${c.w[0]}-again`]
+        },
+        /w0-again, field "shard_index": worker 0 of 3 is given twice/,
+      ],
       ['the same folder twice', (c) => [...c.w, c.w[1]], /w1: the same folder is given twice/],
-      ['an unfinished worker', (c) => (rmSync(path.join(c.w[1], 'manifest.json')), c.w), /w1: no manifest\.json: this run has not finished/],
-      ['another τ', (c) => (editManifest(c.w[2], (m) => (m.config.tau = 0.9)), c.w), /w2, field "config\.tau": not the same run: config\.tau is 0\.8 in .*w0 but 0\.9 here/],
-      ['another model', (c) => (editManifest(c.w[1], (m) => (m.model.hash = '0123456789abcdef')), c.w), /w1, field "model\.hash": not the same run/],
+      [
+        'an unfinished worker',
+        (c) => (rmSync(path.join(c.w[1], 'manifest.json')), c.w),
+        /w1: no manifest\.json: this run has not finished/,
+      ],
+      [
+        'another τ',
+        (c) => (editManifest(c.w[2], (m) => (m.config.tau = 0.9)), c.w),
+        /w2, field "config\.tau": not the same run: config\.tau is 0\.8 in .*w0 but 0\.9 here/,
+      ],
+      [
+        'another model',
+        (c) => (editManifest(c.w[1], (m) => (m.model.hash = '0123456789abcdef')), c.w),
+        /w1, field "model\.hash": not the same run/,
+      ],
       ['another tool version', (c) => (editManifest(c.w[1], (m) => (m.tool.version = '9.9.9')), c.w), /field "tool\.version"/],
       ['an unsharded run among workers', (c) => [...c.w, c.single], /single, field "config\.shard_count": not the same run/],
-      ['a changed shard', (c) => {
-        const f = shardOf(c.w[0])
-        writeFileSync(f, readFileSync(f, 'utf8').replace(/"iou":0\.\d/, '"iou":0.1'))
-        return c.w
-      }, /curate-w000-00000-of-00001\.jsonl, field "sha256": shard checksum differs from manifest\.json/],
-      ['a truncated shard', (c) => {
-        const f = shardOf(c.w[2])
-        writeFileSync(f, readFileSync(f).subarray(0, 100))
-        return c.w
-      }, /curate-w002-00000-of-00001\.jsonl, field "bytes": shard size differs from manifest\.json .*expected \d+ bytes, got 100/],
-      ['a missing shard file', (c) => (rmSync(shardOf(c.w[2])), c.w), /curate-w002-00000-of-00001\.jsonl: shard listed in manifest\.json is missing/],
-      ['a wrong record count', (c) => (editManifest(c.w[0], (m) => (m.shards[0].records = 5)), c.w), /field "records": shard record count differs from manifest\.json: expected 5, got 1/],
-      ['a shard left out of a manifest', (c) => (editManifest(c.single, (m) => m.shards.pop()), [c.single]), /field "shards": incomplete shard list: 1 listed of 2, missing shard 1/],
-      ['the same images twice', (c) => {
-        cpSync(c.single, `${c.single}-again`, {recursive: true})
-        return [c.single, `${c.single}-again`]
-      }, /single-again.*field "image_id": duplicate image id \d+: also in .*single/],
+      [
+        'a changed shard',
+        (c) => {
+          const f = shardOf(c.w[0])
+          writeFileSync(f, readFileSync(f, 'utf8').replace(/"iou":0\.\d/, '"iou":0.1'))
+          return c.w
+        },
+        /curate-w000-00000-of-00001\.jsonl, field "sha256": shard checksum differs from manifest\.json/,
+      ],
+      [
+        'a truncated shard',
+        (c) => {
+          const f = shardOf(c.w[2])
+          writeFileSync(f, readFileSync(f).subarray(0, 100))
+          return c.w
+        },
+        /curate-w002-00000-of-00001\.jsonl, field "bytes": shard size differs from manifest\.json .*expected \d+ bytes, got 100/,
+      ],
+      [
+        'a missing shard file',
+        (c) => (rmSync(shardOf(c.w[2])), c.w),
+        /curate-w002-00000-of-00001\.jsonl: shard listed in manifest\.json is missing/,
+      ],
+      [
+        'a wrong record count',
+        (c) => (editManifest(c.w[0], (m) => (m.shards[0].records = 5)), c.w),
+        /field "records": shard record count differs from manifest\.json: expected 5, got 1/,
+      ],
+      [
+        'a shard left out of a manifest',
+        (c) => (editManifest(c.single, (m) => m.shards.pop()), [c.single]),
+        /field "shards": incomplete shard list: 1 listed of 2, missing shard 1/,
+      ],
+      [
+        'the same images twice',
+        (c) => {
+          cpSync(c.single, `${c.single}-again`, {recursive: true})
+          return [c.single, `${c.single}-again`]
+        },
+        /single-again.*field "image_id": duplicate image id \d+: also in .*single/,
+      ],
     ])('%s', (_, make, message) => {
       const out = path.join(tmp('merge-out'), 'out')
       const r = getok(['merge', ...make(copies()), '--out', out])
@@ -143,7 +212,9 @@ describe('many machines and crashes (CLI, real SAM)', () => {
       const out = tmp('merge-full')
       writeFileSync(path.join(out, 'notes.txt'), 'mine')
       const dirs = [0, 1, 2].map(workerDir)
-      expect(getok(['merge', ...dirs, '--out', out]).stderr).toMatch(/output folder is not empty \(has notes\.txt\); use another --out or --overwrite/)
+      expect(getok(['merge', ...dirs, '--out', out]).stderr).toMatch(
+        /output folder is not empty \(has notes\.txt\); use another --out or --overwrite/,
+      )
       expect(getok(['merge', ...dirs, '--out', out, '--overwrite']).code).toBe(0)
       expect(getok(['merge', ...dirs, '--out', workerDir(0)]).stderr).toMatch(/--out is one of the input folders/)
     })
@@ -154,8 +225,12 @@ describe('many machines and crashes (CLI, real SAM)', () => {
     expect(again.code).toBe(2)
     expect(again.stderr).toMatch(/different configuration \(shard_index: 1 → 0\) \(each worker of a sharded run needs its own --out\)/)
     expect(getok(['curate', ...SMALL, '-o', workerDir(1), '--shard-index', '1', '--shard-count', '4']).stderr).toMatch(/shard_count: 3 → 4/)
-    expect(getok(['curate', ...SMALL, '-o', single, '--shard-index', '0', '--shard-count', '2']).stderr).toMatch(/shard_index: undefined → 0; shard_count: undefined → 2/)
-    expect(getok(['curate', ...SMALL, '-o', tmp('bad-index'), '--shard-index', '3', '--shard-count', '3']).stderr).toMatch(/field "shard-index": bad worker index: expected an integer from 0 to 2/)
+    expect(getok(['curate', ...SMALL, '-o', single, '--shard-index', '0', '--shard-count', '2']).stderr).toMatch(
+      /shard_index: undefined → 0; shard_count: undefined → 2/,
+    )
+    expect(getok(['curate', ...SMALL, '-o', tmp('bad-index'), '--shard-index', '3', '--shard-count', '3']).stderr).toMatch(
+      /field "shard-index": bad worker index: expected an integer from 0 to 2/,
+    )
   })
 
   it('survives SIGKILL at random moments, several times: the restarted run ends with exactly the uninterrupted records', async () => {
@@ -208,7 +283,7 @@ async function killAndRestartUntilDone(dir: string, randomDelay: (attempt: numbe
 /** Deterministic [0, 1) numbers from a seed (the kill moments are printed with it). */
 function lcg(seed: number): () => number {
   let s = seed >>> 0
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32
 }
 
 /** The exit code, or 'killed' when the child was still running after `delay` ms and got SIGKILL. */
@@ -226,7 +301,9 @@ function exitOrKill(child: ChildProcess, delay: number | null): Promise<number |
 function progressOf(dir: string): string {
   if (!existsSync(dir)) return 'no output yet'
   const files = readdirSync(dir)
-  const journalled = files.filter((f) => f.endsWith('.journal')).reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0)
+  const journalled = files
+    .filter((f) => f.endsWith('.journal'))
+    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0)
   return `${files.filter((f) => f.endsWith('.stats.json')).length} shards done, ${journalled} images journalled`
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, describe, expect, it, vi} from 'vitest'
 import Vocab, {type VocabResult} from '../../commands/vocab.js'
-import {vocabulary} from '../../src/core/tokens.js'
+import {vocabulary} from '../../src/core/grid/tokens.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const tmp = mkdtempSync(path.join(tmpdir(), 'getok-vocab-'))
@@ -27,7 +27,7 @@ describe('getok vocab', () => {
     expect(readFileSync(out, 'utf8').split(/\s+/).filter(Boolean)).toEqual(vocabulary(32))
   })
 
-  it('writes LLaMA-Factory\'s new_special_tokens_config YAML with the tags', async () => {
+  it("writes LLaMA-Factory's new_special_tokens_config YAML with the tags", async () => {
     const out = path.join(tmp, 'tokens.yaml')
     const r = await vocab(['--grid', '16', '--format', 'llamafactory', '--tags', '--token-style', 'paper', '-o', out])
     expect(r.count).toBe(256 + 10 + 8)

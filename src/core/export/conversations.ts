@@ -1,0 +1,367 @@
+/**
+ * Curated objects (and offsets records) → training conversations, one per
+ * task and referring expression. Pure: no files; the trainer's record shape is
+ * trainer-formats' job, the `<image>` tag included.
+ *
+ *   seg     "Please segment the cat."            → <seg><grid_8_8></seg>
+ *   box     "Please locate the cat with a …"     → <box><grid_3_6><grid_12_11></box>
+ *   point   "Please point to the cat."           → <grid_8_8>
+ *   refine  turn 1: "Please segment the cat." → prev <seg>…</seg> (not trained where the trainer can say so)
+ *           turn 2: "Please refine …"         → <offset><seg>…</seg></offset>
+ *   multi   "Please segment all the couches."    → <seg>…</seg>, <seg>…</seg>
+ *
+ * Who is referred to: with expressions (refs pickle or JSONL), each sentence
+ * whose annotation was curated; without, "the <category>" for objects alone in
+ * their category in their image. Never "the cat" where the image has two cats
+ * (skipped, counted); "all the cats" is fine. An image where curate skipped
+ * any annotation is uncertain (that annotation's category is unknown here), so
+ * neither fallback expressions nor "all the X" are made for it.
+ */
+import {type Cell, sortCellsRaster} from '../grid/grid.js'
+import {type TemplateVars, type Templates, fillTemplate, pickVariant, pluralCategory} from './templates.js'
+import {type TokenStyle, gridToken, joinGroups} from '../grid/tokens.js'
+
+export const TASKS = ['seg', 'box', 'point', 'refine', 'multi'] as const
+export type TaskName = (typeof TASKS)[number]
+export const REFINE_FORMS = ['two-turn', 'one-turn'] as const
+export type RefineForm = (typeof REFINE_FORMS)[number]
+export type ExpressionOrigin = 'refs' | 'jsonl' | 'category'
+
+/** What a conversation needs of a `curate` record. */
+export interface CuratedObject {
+  image: string
+  imageId: number
+  annId: number
+  category: string
+  /** raster order */
+  points: Cell[]
+  seg: string
+  box: string
+  iou: number
+}
+
+/** What a conversation needs of an `offsets` record. */
+export interface RefinementObject {
+  imageId: number
+  annId: number
+  prev: string
+  target: string
+}
+
+export interface ExpressionEntry {
+  annId: number
+  imageId?: number
+  expression: string
+  split?: string
+  sentId?: number
+}
+
+export interface Turn {
+  user: string
+  assistant: string
+  /** false: the answer is context (a simulated earlier prediction), not a target */
+  train: boolean
+}
+
+export interface Conversation {
+  id: string
+  task: TaskName
+  split: string
+  image: string
+  imageId: number
+  annIds: number[]
+  expression: string
+  expressionSource: ExpressionOrigin
+  turns: Turn[]
+}
+
+export interface ExportSkip {
+  image_id: number
+  ann_id?: number
+  task?: TaskName
+  reason: string
+}
+
+export interface BuildOptions {
+  tasks: readonly TaskName[]
+  grid: number
+  style: TokenStyle
+  templates: Templates
+  refineForm: RefineForm
+  /** seg, point and multi answers need the curated IoU to reach this */
+  minIou: number
+  /** split of conversations whose source has none */
+  defaultSplit: string
+  /** null: no expressions given, fall back to category names */
+  expressions: {source: 'refs' | 'jsonl'; entries: readonly ExpressionEntry[]} | null
+  /** images with annotations that curate skipped */
+  uncertainImages: ReadonlySet<number>
+}
+
+export interface ExpressionStats {
+  source: ExpressionOrigin
+  /** expressions read (sentences for refs) */
+  total: number
+  /** expressions joined to a curated object */
+  matched: number
+  /** expressions whose annotation was not curated */
+  not_curated: number
+  /** expressions whose image id disagrees with the curated record's */
+  image_mismatch: number
+  /** curated objects with no expression (no single-instance conversations for them) */
+  objects_without_expression: number
+}
+
+export interface BuildResult {
+  conversations: Conversation[]
+  skips: ExportSkip[]
+  expressions: ExpressionStats
+}
+
+/** A curated object and how one conversation refers to it. */
+interface Referent {
+  object: CuratedObject
+  expression: string
+  source: ExpressionOrigin
+  split: string
+  /** distinguishes several expressions of one object in ids */
+  key: string
+}
+
+export function buildConversations(
+  curated: readonly CuratedObject[],
+  refinements: readonly RefinementObject[] | null,
+  o: BuildOptions,
+): BuildResult {
+  const skips: ExportSkip[] = []
+  const {referents, stats} = o.expressions
+    ? referentsFromExpressions(curated, o.expressions, o)
+    : referentsFromCategories(curated, o, skips)
+  const conversations: Conversation[] = []
+  const byAnn = new Map((refinements ?? []).map((r) => [r.annId, r]))
+  for (const ref of referents) {
+    for (const task of o.tasks) {
+      if (task === 'multi') continue
+      const c = task === 'refine' ? refineConversation(ref, byAnn.get(ref.object.annId), o) : singleConversation(task, ref, o)
+      if (typeof c === 'string') skips.push({image_id: ref.object.imageId, ann_id: ref.object.annId, task, reason: c})
+      else conversations.push(c)
+    }
+  }
+  if (o.tasks.includes('multi')) conversations.push(...multiConversations(curated, referents, o, skips))
+  return {conversations, skips, expressions: stats}
+}
+
+function referentsFromExpressions(
+  curated: readonly CuratedObject[],
+  ex: NonNullable<BuildOptions['expressions']>,
+  o: BuildOptions,
+): {referents: Referent[]; stats: ExpressionStats} {
+  const byAnn = new Map(curated.map((c) => [c.annId, c]))
+  const stats: ExpressionStats = {
+    source: ex.source,
+    total: ex.entries.length,
+    matched: 0,
+    not_curated: 0,
+    image_mismatch: 0,
+    objects_without_expression: 0,
+  }
+  const referents: Referent[] = []
+  const seen = new Map<number, number>()
+  for (const e of ex.entries) {
+    const object = byAnn.get(e.annId)
+    if (!object) {
+      stats.not_curated++
+      continue
+    }
+    if (e.imageId !== undefined && e.imageId !== object.imageId) {
+      stats.image_mismatch++
+      continue
+    }
+    stats.matched++
+    const k = seen.get(e.annId) ?? 0
+    seen.set(e.annId, k + 1)
+    referents.push({
+      object,
+      expression: e.expression,
+      source: ex.source,
+      split: e.split ?? o.defaultSplit,
+      key: e.sentId !== undefined ? `s${e.sentId}` : `e${k}`,
+    })
+  }
+  stats.objects_without_expression = curated.filter((c) => !seen.has(c.annId)).length
+  return {referents, stats}
+}
+
+function referentsFromCategories(
+  curated: readonly CuratedObject[],
+  o: BuildOptions,
+  skips: ExportSkip[],
+): {referents: Referent[]; stats: ExpressionStats} {
+  const counts = categoryCounts(curated)
+  const referents: Referent[] = []
+  for (const object of curated) {
+    const n = counts.get(`${object.imageId}\u0000${object.category}`) ?? 0
+    const reason = o.uncertainImages.has(object.imageId)
+      ? `category name may be ambiguous: curate skipped annotations of image ${object.imageId}, whose categories are unknown here`
+      : n > 1
+        ? `ambiguous category: ${n} curated "${object.category}" objects in the image`
+        : null
+    if (reason) {
+      skips.push({image_id: object.imageId, ann_id: object.annId, reason})
+      continue
+    }
+    const expression = fillTemplate(pickVariant(o.templates.prompts.category_expression, String(object.annId)), {category: object.category})
+    referents.push({object, expression, source: 'category', split: o.defaultSplit, key: 'c'})
+  }
+  const stats: ExpressionStats = {
+    source: 'category',
+    total: referents.length,
+    matched: referents.length,
+    not_curated: 0,
+    image_mismatch: 0,
+    objects_without_expression: curated.length - referents.length,
+  }
+  return {referents, stats}
+}
+
+function categoryCounts(curated: readonly CuratedObject[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const c of curated) counts.set(`${c.imageId}\u0000${c.category}`, (counts.get(`${c.imageId}\u0000${c.category}`) ?? 0) + 1)
+  return counts
+}
+
+function vars(ref: Referent, extra: TemplateVars = {}): TemplateVars {
+  return {expression: ref.expression, category: ref.object.category, categories: pluralCategory(ref.object.category), ...extra}
+}
+
+function conversation(task: TaskName, ref: Referent, turns: Turn[]): Conversation {
+  const o = ref.object
+  return {
+    id: `${o.imageId}_${o.annId}_${ref.key}_${task}`,
+    task,
+    split: ref.split,
+    image: o.image,
+    imageId: o.imageId,
+    annIds: [o.annId],
+    expression: ref.expression,
+    expressionSource: ref.source,
+    turns,
+  }
+}
+
+function ask(o: BuildOptions, key: keyof Templates['prompts'], id: string, v: TemplateVars): string {
+  return fillTemplate(pickVariant(o.templates.prompts[key], id), v)
+}
+
+function answer(o: BuildOptions, task: keyof Templates['answers'], tokens: string): string {
+  return fillTemplate(o.templates.answers[task], {answer: tokens})
+}
+
+/** seg, box or point; a string is the reason it was skipped. */
+function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: BuildOptions): Conversation | string {
+  const obj = ref.object
+  if (task !== 'box' && obj.iou < o.minIou) return `curated IoU ${obj.iou} below --min-iou ${o.minIou}`
+  const tokens = task === 'seg' ? obj.seg : task === 'box' ? obj.box : pointToken(obj.points, o.grid, o.style)
+  const id = `${obj.imageId}_${obj.annId}_${ref.key}_${task}`
+  return conversation(task, ref, [{user: ask(o, task, id, vars(ref)), assistant: answer(o, task, tokens), train: true}])
+}
+
+function refineConversation(ref: Referent, r: RefinementObject | undefined, o: BuildOptions): Conversation | string {
+  if (!r) return 'no offsets record for this annotation'
+  if (r.imageId !== ref.object.imageId) return `offsets record is for image ${r.imageId}, curated for image ${ref.object.imageId}`
+  const id = `${ref.object.imageId}_${ref.object.annId}_${ref.key}_refine`
+  const target = answer(o, 'refine', r.target)
+  if (o.refineForm === 'one-turn') {
+    return conversation('refine', ref, [{user: ask(o, 'refine_one_turn', id, vars(ref, {prev: r.prev})), assistant: target, train: true}])
+  }
+  return conversation('refine', ref, [
+    {user: ask(o, 'seg', id, vars(ref)), assistant: r.prev, train: false},
+    {user: ask(o, 'refine', id, vars(ref)), assistant: target, train: true},
+  ])
+}
+
+/**
+ * The pointing answer: of the curated points (each one whose SAM mask covers
+ * part of the object), the one nearest their mean; ties go to raster order.
+ */
+export function pointToken(points: readonly Cell[], n: number, style: TokenStyle): string {
+  const cells = sortCellsRaster(points, n)
+  if (cells.length === 0) throw new Error('an object without points')
+  const mi = cells.reduce((s, c) => s + c[0], 0) / cells.length
+  const mj = cells.reduce((s, c) => s + c[1], 0) / cells.length
+  let best = cells[0]
+  let bestD = Infinity
+  for (const c of cells) {
+    const d = (c[0] - mi) ** 2 + (c[1] - mj) ** 2
+    if (d < bestD - 1e-12) {
+      best = c
+      bestD = d
+    }
+  }
+  return gridToken(best[0], best[1], style)
+}
+
+/** "all the X": every image with two or more curated objects of a category, all of them in the answer. */
+function multiConversations(
+  curated: readonly CuratedObject[],
+  referents: readonly Referent[],
+  o: BuildOptions,
+  skips: ExportSkip[],
+): Conversation[] {
+  const groups = new Map<string, CuratedObject[]>()
+  for (const c of curated) {
+    const key = `${c.imageId}\u0000${c.category}`
+    const members = groups.get(key) ?? []
+    members.push(c)
+    groups.set(key, members)
+  }
+  const splits = imageSplits(referents)
+  const out: Conversation[] = []
+  for (const members of groups.values()) {
+    if (members.length < 2) continue
+    const c = multiConversation(members, splits.get(members[0].imageId), o)
+    if (typeof c === 'string') skips.push({image_id: members[0].imageId, task: 'multi', reason: c})
+    else out.push(c)
+  }
+  return out
+}
+
+function multiConversation(members: CuratedObject[], splits: Set<string> | undefined, o: BuildOptions): Conversation | string {
+  const first = members[0]
+  if (o.uncertainImages.has(first.imageId))
+    return `"all the ${pluralCategory(first.category)}" may be incomplete: curate skipped annotations of this image`
+  const low = members.find((m) => m.iou < o.minIou)
+  if (low) return `"${first.category}" annotation ${low.annId}: curated IoU ${low.iou} below --min-iou ${o.minIou}`
+  if (splits && splits.size > 1) return `the image's expressions are in several splits (${[...splits].sort().join(', ')})`
+  const ordered = [...members].sort((a, b) => rasterKey(a, o.grid) - rasterKey(b, o.grid) || a.annId - b.annId)
+  const id = `${first.imageId}_${first.category.replace(/\s+/g, '-')}_multi`
+  const v = {category: first.category, categories: pluralCategory(first.category)}
+  return {
+    id,
+    task: 'multi',
+    split: splits ? [...splits][0] : o.defaultSplit,
+    image: first.image,
+    imageId: first.imageId,
+    annIds: ordered.map((m) => m.annId),
+    expression: `all the ${v.categories}`,
+    expressionSource: 'category',
+    turns: [{user: ask(o, 'multi', id, v), assistant: answer(o, 'multi', joinGroups(ordered.map((m) => m.seg))), train: true}],
+  }
+}
+
+/** Instances are listed in reading order of their first (raster-order) point. */
+function rasterKey(c: CuratedObject, n: number): number {
+  const [i, j] = sortCellsRaster(c.points, n)[0] ?? [n, n]
+  return j * n + i
+}
+
+function imageSplits(referents: readonly Referent[]): Map<number, Set<string>> {
+  const out = new Map<number, Set<string>>()
+  for (const r of referents) {
+    if (r.source === 'category') continue
+    const set = out.get(r.object.imageId) ?? new Set<string>()
+    set.add(r.split)
+    out.set(r.object.imageId, set)
+  }
+  return out
+}

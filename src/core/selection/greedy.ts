@@ -1,0 +1,211 @@
+/**
+ * The greedy IoU-gain selector (SPEC §3). Start from an empty union U; add the
+ * candidate c maximising IoU(U ∪ M_c, G); accept it only if IoU rises by more
+ * than ε; stop at IoU ≥ τ, when nothing helps, or at the token cap. Ties go to
+ * the lower raster index.
+ *
+ * For a candidate M, with U' = U ∪ G:
+ *   IoU(U ∪ M, G) = (|U ∩ G| + |M ∩ G \ U|) / (|U'| + |M \ U'|)
+ * so each candidate only needs two counts, over the part of its bounding box
+ * inside the box of U ∪ G (its area gives the rest), and after a step only
+ * candidates whose box meets the new mask's box need counting again, and of
+ * those only the ones whose old counts say they could still win.
+ */
+import {type Mask, maskArea, maskToBoxXywh} from '../masks/mask.js'
+import type {CropMask} from '../masks/sam-geometry.js'
+
+export interface Candidate {
+  /** raster index of the grid point, j·n + i */
+  index: number
+  mask: CropMask
+}
+
+export interface GreedyOptions {
+  tau: number
+  /** minimum IoU gain for a step to count */
+  epsilon: number
+  /** token cap */
+  maxTokens: number
+}
+
+export interface GreedyResult {
+  /** raster indices in the order they were chosen */
+  chosen: number[]
+  /** IoU after each accepted step (trace[k] after k+1 tokens) */
+  trace: number[]
+  iou: number
+  reached: boolean
+  stop: 'tau' | 'no-gain' | 'cap' | 'no-candidate'
+}
+
+export const DEFAULT_GREEDY: GreedyOptions = {tau: 0.8, epsilon: 1e-3, maxTokens: 64}
+
+export interface Counts {
+  /** |M ∩ G \ U| */
+  gain: number
+  /** |M \ (U ∪ G)| */
+  cost: number
+}
+
+/**
+ * `within` bounds U ∪ G: no pixel outside it is in either, so only the part of the crop inside it
+ * is read, and the cost is the crop's area less what it shares with U ∪ G there. A candidate far
+ * from the object and the chosen masks costs nothing to count. Without it the whole crop is read.
+ */
+export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number, within: Box = m): Counts {
+  const xa = Math.max(m.x0, within.x0)
+  const xb = Math.min(m.x0 + m.w, within.x0 + within.w)
+  const ya = Math.max(m.y0, within.y0)
+  const yb = Math.min(m.y0 + m.h, within.y0 + within.h)
+  let gain = 0
+  let shared = 0
+  for (let y = ya; y < yb; y++) {
+    const row = y * width
+    const src = (y - m.y0) * m.w - m.x0
+    for (let x = xa; x < xb; x++) {
+      if (m.data[src + x]) {
+        if (union[row + x]) shared++
+        else if (gt[row + x]) {
+          gain++
+          shared++
+        }
+      }
+    }
+  }
+  return {gain, cost: m.area - shared}
+}
+
+/** A crop's or a mask's box in image pixels. */
+export type Box = Pick<CropMask, 'x0' | 'y0' | 'w' | 'h'>
+
+export function boxesMeet(a: Box, b: Box): boolean {
+  return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
+}
+
+/** The box of a full-size mask's set pixels (empty when none is set). */
+export function maskBox(m: Mask): Box {
+  const [x0, y0, w, h] = maskToBoxXywh(m) ?? [0, 0, 0, 0]
+  return {x0, y0, w, h}
+}
+
+/** The smallest box holding both (an empty first box gives the second). */
+export function boxUnion(a: Box, b: Box): Box {
+  if (a.w === 0 || a.h === 0) return b
+  const x0 = Math.min(a.x0, b.x0)
+  const y0 = Math.min(a.y0, b.y0)
+  return {x0, y0, w: Math.max(a.x0 + a.w, b.x0 + b.w) - x0, h: Math.max(a.y0 + a.h, b.y0 + b.h) - y0}
+}
+
+/** Mark the mask's pixels in `union`; return how many were new in G and outside G. */
+export function addToUnion(m: CropMask, gt: Uint8Array, union: Uint8Array, width: number): Counts {
+  const counts = countAgainst(m, gt, union, width)
+  for (let y = 0; y < m.h; y++) {
+    const row = (m.y0 + y) * width + m.x0
+    for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) union[row + x] = 1
+  }
+  return counts
+}
+
+/**
+ * `firstCounts`, when given, holds each candidate's counts against the empty union (|M ∩ G| and
+ * |M \ G|), by raster index, so a caller that already counted them saves the first pass.
+ */
+export function greedySelect(
+  gt: Mask,
+  candidates: readonly Candidate[],
+  options: GreedyOptions = DEFAULT_GREEDY,
+  firstCounts?: ReadonlyMap<number, Counts>,
+): GreedyResult {
+  const {width} = gt
+  const gtArea = maskArea(gt)
+  const union = new Uint8Array(gt.data.length)
+  // the box of U ∪ G, where counting happens
+  let reach = maskBox(gt)
+  // raster order makes "first best wins" the lower-index tie rule
+  const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
+  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width, reach))
+  const used = new Uint8Array(pool.length)
+  // Counts go stale when a chosen mask's box meets the candidate's; they are recounted only when
+  // they could still win. A stale count bounds the true value: the gain only shrinks as U grows,
+  // and the cost shrinks by at most the pixels U ∪ G gained since the count (`countedAt`).
+  const stale = new Uint8Array(pool.length)
+  const countedAt = new Float64Array(pool.length)
+  let inter = 0
+  let unionWithG = gtArea
+  countedAt.fill(unionWithG)
+  let iou = 0
+  const chosen: number[] = []
+  const trace: number[] = []
+  let stop: GreedyResult['stop'] = pool.length === 0 ? 'no-candidate' : 'no-gain'
+
+  const valueOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + counts[c].cost)
+  const boundOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + Math.max(0, counts[c].cost - (unionWithG - countedAt[c])))
+  while (iou < options.tau && chosen.length < options.maxTokens) {
+    let best = -1
+    let bestIou = -1
+    for (let c = 0; c < pool.length; c++) {
+      if (used[c] || stale[c] || counts[c].gain === 0) continue
+      const value = valueOf(c)
+      if (value > bestIou) {
+        bestIou = value
+        best = c
+      }
+    }
+    const doubtful: number[] = []
+    for (let c = 0; c < pool.length; c++) if (stale[c] && !used[c] && counts[c].gain > 0) doubtful.push(c)
+    const bound = doubtful.map(boundOf)
+    const order = doubtful.map((_, k) => k).sort((a, b) => bound[b] - bound[a] || doubtful[a] - doubtful[b])
+    for (const k of order) {
+      const c = doubtful[k]
+      if (bound[k] < bestIou) break
+      if (bound[k] === bestIou && c > best) continue
+      counts[c] = countAgainst(pool[c].mask, gt.data, union, width, reach)
+      countedAt[c] = unionWithG
+      stale[c] = 0
+      if (counts[c].gain === 0) continue
+      const value = valueOf(c)
+      if (value > bestIou || (value === bestIou && c < best)) {
+        bestIou = value
+        best = c
+      }
+    }
+    if (best < 0 || bestIou - iou <= options.epsilon) {
+      stop = chosen.length === 0 && best < 0 ? 'no-candidate' : 'no-gain'
+      break
+    }
+    const added = addToUnion(pool[best].mask, gt.data, union, width)
+    inter += added.gain
+    unionWithG += added.cost
+    iou = inter / unionWithG
+    reach = boxUnion(reach, pool[best].mask)
+    used[best] = 1
+    chosen.push(pool[best].index)
+    trace.push(iou)
+    for (let c = 0; c < pool.length; c++) if (!used[c] && boxesMeet(pool[c].mask, pool[best].mask)) stale[c] = 1
+  }
+  if (iou >= options.tau) stop = 'tau'
+  else if (chosen.length >= options.maxTokens) stop = 'cap'
+  return {chosen, trace, iou, reached: iou >= options.tau, stop}
+}
+
+/** The prefix of a greedy run that a lower τ would have stopped at (the run is the same up to there). */
+export function truncateAtTau(result: GreedyResult, tau: number): GreedyResult {
+  const k = result.trace.findIndex((v) => v >= tau)
+  if (k < 0) return {...result, reached: result.iou >= tau}
+  return {chosen: result.chosen.slice(0, k + 1), trace: result.trace.slice(0, k + 1), iou: result.trace[k], reached: true, stop: 'tau'}
+}
+
+/** IoU of the union of crop masks with a full-size ground truth. */
+export function unionIou(gt: Mask, masks: readonly CropMask[]): number {
+  const union = new Uint8Array(gt.data.length)
+  let inter = 0
+  let outside = 0
+  for (const m of masks) {
+    const c = addToUnion(m, gt.data, union, gt.width)
+    inter += c.gain
+    outside += c.cost
+  }
+  const gtArea = maskArea(gt)
+  const denom = gtArea + outside
+  return denom === 0 ? 0 : inter / denom
+}

@@ -1,0 +1,154 @@
+/**
+ * Read finished `getok curate` and `getok offsets` output folders for export:
+ * manifest.json (required: it names the grid, the token style and the shards)
+ * and every shard it lists. Records are validated here, at the boundary, so
+ * the conversation builder can trust them: fields present, grid as the
+ * manifest says, token strings that parse at that grid.
+ */
+import {existsSync, statSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import * as path from 'node:path'
+import {readJsonl} from '../../adapters/shards.js'
+import type {CuratedObject, RefinementObject} from '../../core/export/conversations.js'
+import {GetokError, type ErrorPlace, showValue} from '../../core/errors.js'
+import type {Cell} from '../../core/grid/grid.js'
+import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
+import type {Manifest} from '../shared/sharded-run.js'
+
+export interface GetokFolder<R> {
+  dir: string
+  manifest: Manifest
+  grid: number
+  style: TokenStyle
+  records: R[]
+  /** images with at least one annotation the run skipped */
+  imagesWithSkips: Set<number>
+}
+
+type Row = Record<string, unknown>
+
+export async function readCurateFolder(dir: string): Promise<GetokFolder<CuratedObject>> {
+  return readFolder(dir, 'curate', toCuratedObject)
+}
+
+export async function readOffsetsFolder(dir: string): Promise<GetokFolder<RefinementObject>> {
+  return readFolder(dir, 'offsets', toRefinementObject)
+}
+
+async function readFolder<R>(dir: string, command: string, convert: (r: Row, n: number, place: ErrorPlace) => R): Promise<GetokFolder<R>> {
+  const manifest = await readManifest(dir, command)
+  const config = manifest.config ?? {}
+  const grid = config.grid
+  const file = path.join(dir, 'manifest.json')
+  if (!Number.isInteger(grid) || (grid as number) < 2)
+    throw new GetokError('manifest without a grid size', {file, field: 'config.grid'}, 'an integer ≥ 2', showValue(grid))
+  const style = (config.token_style ?? config.tokenStyle ?? 'plain') as TokenStyle
+  if (!TOKEN_STYLES.includes(style))
+    throw new GetokError('unknown token style', {file, field: 'config.token_style'}, TOKEN_STYLES.join(' or '), showValue(style))
+  const records: R[] = []
+  for (const shard of manifest.shards ?? []) {
+    const shardFile = path.join(dir, String(shard.file))
+    if (!existsSync(shardFile)) throw new GetokError('a shard listed in manifest.json is missing', {file: shardFile})
+    const rows = await readJsonl<Row>(shardFile).catch((error: Error) => {
+      throw new GetokError(error.message, {file: shardFile})
+    })
+    rows.forEach((row, k) => {
+      const place = {file: shardFile, record: `line ${k + 1}`}
+      if (row.grid !== grid)
+        throw new GetokError(
+          'record made at another grid size than its manifest says',
+          {...place, field: 'grid'},
+          String(grid),
+          showValue(row.grid),
+        )
+      records.push(convert(row, grid as number, place))
+    })
+  }
+  const imagesWithSkips = new Set((manifest.skips ?? []).map((s) => s.image_id))
+  return {dir, manifest, grid: grid as number, style, records, imagesWithSkips}
+}
+
+async function readManifest(dir: string, command: string): Promise<Manifest> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GetokError(`${command} folder not found`, {file: dir})
+  const file = path.join(dir, 'manifest.json')
+  if (!existsSync(file))
+    throw new GetokError(
+      `no manifest.json: not a finished getok ${command} output folder`,
+      {file: dir},
+      `the --out folder of a finished getok ${command} run`,
+    )
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest
+  } catch (error) {
+    throw new GetokError(`manifest.json is not JSON (${(error as Error).message})`, {file})
+  }
+  if (manifest.command !== command)
+    throw new GetokError(
+      `not the output of getok ${command}`,
+      {file, field: 'command'},
+      JSON.stringify(command),
+      showValue(manifest.command),
+    )
+  return manifest
+}
+
+function toCuratedObject(r: Row, n: number, place: ErrorPlace): CuratedObject {
+  const points = r.points
+  if (!Array.isArray(points) || points.length === 0 || !points.every((p) => isCell(p, n))) {
+    throw new GetokError('bad points', {...place, field: 'points'}, `a non-empty list of [i, j] with 0 ≤ i, j < ${n}`, showValue(points))
+  }
+  return {
+    image: stringField(r, 'image', place),
+    imageId: integerField(r, 'image_id', place),
+    annId: integerField(r, 'ann_id', place),
+    category: stringField(r, 'category', place),
+    points: points as Cell[],
+    seg: tokenField(r, 'seg', n, place, 'seg'),
+    box: tokenField(r, 'box', n, place, 'box'),
+    iou: numberField(r, 'iou', place),
+  }
+}
+
+function toRefinementObject(r: Row, n: number, place: ErrorPlace): RefinementObject {
+  return {
+    imageId: integerField(r, 'image_id', place),
+    annId: integerField(r, 'ann_id', place),
+    prev: tokenField(r, 'prev', n, place, 'seg'),
+    target: tokenField(r, 'target', n, place, 'seg'),
+  }
+}
+
+function isCell(p: unknown, n: number): boolean {
+  return Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0 && v < n)
+}
+
+function stringField(r: Row, field: string, place: ErrorPlace): string {
+  if (typeof r[field] !== 'string' || !(r[field] as string))
+    throw new GetokError(`bad ${field}`, {...place, field}, 'a non-empty string', showValue(r[field]))
+  return r[field] as string
+}
+
+function integerField(r: Row, field: string, place: ErrorPlace): number {
+  if (!Number.isInteger(r[field])) throw new GetokError(`bad ${field}`, {...place, field}, 'an integer', showValue(r[field]))
+  return r[field] as number
+}
+
+function numberField(r: Row, field: string, place: ErrorPlace): number {
+  if (typeof r[field] !== 'number' || !Number.isFinite(r[field]))
+    throw new GetokError(`bad ${field}`, {...place, field}, 'a number', showValue(r[field]))
+  return r[field] as number
+}
+
+/** A token string that parses at grid n into exactly one group of the given kind. */
+function tokenField(r: Row, field: string, n: number, place: ErrorPlace, kind: 'seg' | 'box'): string {
+  const text = stringField(r, field, place)
+  try {
+    const groups = parseTokens(text, n)
+    if (groups.length !== 1 || groups[0].kind !== kind) throw new Error(`expected one <${kind}> group, got ${groups.length} group(s)`)
+  } catch (error) {
+    const message = error instanceof TokenParseError || error instanceof Error ? error.message : String(error)
+    throw new GetokError(`token string does not parse: ${message}`, {...place, field})
+  }
+  return text
+}

@@ -1,0 +1,303 @@
+/**
+ * `getok export` end to end: read a curate folder (and an offsets folder for
+ * refinement), referring expressions and templates; build conversations;
+ * write one data file per split in the trainer's shape, the vocabulary the
+ * trainer must add, and manifest.json with counts per task and split. Every
+ * record is checked against the vocabulary before anything is written.
+ *
+ *   out/swift-train.jsonl, swift-val.jsonl …   (llava-*.json: JSON arrays)
+ *   out/vocab.txt                              one token per line (ms-swift --new_special_tokens)
+ *   out/vocab.yaml, out/dataset_info.json      LLaMA-Factory only
+ *   out/manifest.json                          written last
+ */
+import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, rm} from 'node:fs/promises'
+import * as path from 'node:path'
+import {type ExpressionSource, readExpressionFile} from '../../adapters/refs.js'
+import {writeFileAtomic} from '../../adapters/shards.js'
+import {
+  type BuildResult,
+  type Conversation,
+  type ExportSkip,
+  type RefineForm,
+  type TaskName,
+  buildConversations,
+} from '../../core/export/conversations.js'
+import {GetokError, showValue} from '../../core/errors.js'
+import {DEFAULT_TEMPLATES, type Templates, parseTemplates} from '../../core/export/templates.js'
+import {
+  type ExportFormat,
+  type TrainerRecord,
+  dataFileName,
+  imageTagCount,
+  llamaFactoryDatasetInfo,
+  recordTexts,
+  toTrainerRecord,
+  trainerHints,
+} from '../../core/export/trainer-formats.js'
+import {type VocabOptions, tokensOutsideVocabulary, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
+import {TOOL} from '../../version.js'
+import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
+import {type Manifest, writeManifest} from '../shared/sharded-run.js'
+
+export interface ExportRunInput {
+  curated: string
+  offsets?: string
+  format: ExportFormat
+  out: string
+  /** a refs(*.p) pickle, or JSONL of {ann_id, expression} */
+  expressions?: {file: string; source: ExpressionSource}
+  tasks: TaskName[]
+  templates?: string
+  /** prefix for image paths in records; paths stay relative to curate's --images without it */
+  imageRoot?: string
+  /** auto: two turns for ms-swift (the first answer marked "loss": false), one turn elsewhere */
+  refineForm: RefineForm | 'auto'
+  minIou: number
+  defaultSplit: string
+  /** add the 8 structure tags to the vocabulary */
+  tags: boolean
+}
+
+export interface ExportFile {
+  file: string
+  split: string
+  records: number
+  bytes: number
+  sha256: string
+}
+
+export interface ExportSummary {
+  records: number
+  /** task → split → records */
+  counts: Record<string, Record<string, number>>
+  expressions: BuildResult['expressions'] & {file: string | null; note: string}
+  skipped: number
+  skip_reasons: Record<string, number>
+  vocabulary: {file: string; count: number; tags: boolean; grid: number; token_style: string}
+  trainer: {format: ExportFormat; image_root: string | null; hints: string[]}
+}
+
+export interface ExportRunResult {
+  out: string
+  manifest: string
+  files: ExportFile[]
+  summary: ExportSummary
+}
+
+export async function runExport(input: ExportRunInput): Promise<ExportRunResult> {
+  const curated = await readCurateFolder(input.curated)
+  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets)
+  checkInputs(input, curated, offsets)
+  const expressions = input.expressions === undefined ? null : await readExpressionFile(input.expressions.file, input.expressions.source)
+  const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
+  const refineForm = input.refineForm === 'auto' ? (input.format === 'swift' ? 'two-turn' : 'one-turn') : input.refineForm
+
+  const built = buildConversations(curated.records, offsets?.records ?? null, {
+    tasks: input.tasks,
+    grid: curated.grid,
+    style: curated.style,
+    templates,
+    refineForm,
+    minIou: input.minIou,
+    defaultSplit: input.defaultSplit,
+    uncertainImages: curated.imagesWithSkips,
+    expressions: expressions && {source: expressions.source, entries: expressions.expressions},
+  })
+  const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
+  const bySplit = recordsBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)))
+
+  await claimOutDir(input)
+  const files: ExportFile[] = []
+  for (const [split, records] of [...bySplit.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    files.push(await writeDataFile(input.out, input.format, split, records))
+  }
+  await writeVocabularyFiles(input, vocab, files)
+  const summary = summarise(input, built, files, vocab, expressions?.file ?? null)
+  const manifest = await writeManifest(input.out, {
+    tool: TOOL,
+    command: 'export',
+    created: new Date().toISOString(),
+    config: exportConfig(input, curated, refineForm),
+    shards: files.map((f) => ({file: f.file, records: f.records, units: f.records, bytes: f.bytes, sha256: f.sha256})),
+    skips: built.skips,
+    summary,
+  })
+  return {out: input.out, manifest, files, summary}
+}
+
+function checkInputs(input: ExportRunInput, curated: GetokFolder<unknown>, offsets: GetokFolder<unknown> | null): void {
+  if (input.tasks.includes('refine') && !offsets)
+    throw new GetokError('task "refine" needs --offsets (the output folder of getok offsets)', {field: 'tasks'})
+  if (!offsets) return
+  if (offsets.grid !== curated.grid) {
+    throw new GetokError(
+      'curated and offsets folders were made at different grid sizes',
+      {file: path.join(offsets.dir, 'manifest.json'), field: 'config.grid'},
+      `${curated.grid} (as ${curated.dir})`,
+      String(offsets.grid),
+    )
+  }
+  if (offsets.style !== curated.style) {
+    throw new GetokError(
+      'curated and offsets folders use different token styles',
+      {file: path.join(offsets.dir, 'manifest.json'), field: 'config.token_style'},
+      `${curated.style} (as ${curated.dir})`,
+      offsets.style,
+    )
+  }
+}
+
+async function readTemplates(file: string): Promise<Templates> {
+  let doc: unknown
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'))
+  } catch (error) {
+    throw new GetokError(`templates file unreadable or not JSON (${(error as Error).message})`, {file})
+  }
+  try {
+    return parseTemplates(doc)
+  } catch (error) {
+    throw new GetokError((error as Error).message, {file})
+  }
+}
+
+function imagePath(input: ExportRunInput, image: string): string {
+  return input.imageRoot === undefined ? image : path.posix.join(input.imageRoot.split(path.sep).join('/'), image)
+}
+
+/** Trainer records grouped by split; a token outside the vocabulary or a wrong image-tag count stops the export. */
+function recordsBySplit(
+  input: ExportRunInput,
+  conversations: readonly Conversation[],
+  vocabulary: ReadonlySet<string>,
+): Map<string, TrainerRecord[]> {
+  const out = new Map<string, TrainerRecord[]>()
+  for (const c of conversations) {
+    const record = toTrainerRecord(input.format, c, imagePath(input, c.image))
+    const place = {file: dataFileName(input.format, c.split), record: `conversation ${c.id}`}
+    if (!SPLIT_NAME.test(c.split))
+      throw new GetokError(
+        'split name unusable in a file name',
+        {...place, field: 'split'},
+        'letters, digits, "_", "-" or "."',
+        showValue(c.split),
+      )
+    const bad = recordTexts(record).flatMap((t) => tokensOutsideVocabulary(t, vocabulary))
+    if (bad.length > 0)
+      throw new GetokError(
+        'token outside the exported vocabulary',
+        place,
+        `tokens of the ${vocabulary.size}-token vocabulary`,
+        bad.slice(0, 3).join(' '),
+      )
+    if (imageTagCount(record) !== 1)
+      throw new GetokError('a record must hold exactly one <image> tag for its one image', place, '1', String(imageTagCount(record)))
+    const list = out.get(c.split) ?? []
+    list.push(record)
+    out.set(c.split, list)
+  }
+  return out
+}
+
+/**
+ * Never write over another command's output (e.g. --out pointing at the curated
+ * folder); files of an earlier export into the same folder are removed, so no
+ * split file of another run is left beside this one.
+ */
+async function claimOutDir(input: ExportRunInput): Promise<void> {
+  const file = path.join(input.out, 'manifest.json')
+  if (existsSync(file)) {
+    const previous = await readFile(file, 'utf8').then(
+      (t) => JSON.parse(t) as Partial<Manifest>,
+      () => ({}) as Partial<Manifest>,
+    )
+    if (previous.command !== 'export') {
+      throw new GetokError(
+        "the output folder holds another command's output; choose another --out",
+        {file, field: 'command'},
+        '"export" or no manifest.json',
+        showValue(previous.command),
+      )
+    }
+    const stale = [...(previous.shards ?? []).map((s) => path.basename(String(s.file))), ...EXPORT_SIDE_FILES, 'manifest.json']
+    await Promise.all(stale.map((f) => rm(path.join(input.out, f), {force: true})))
+  }
+  await mkdir(input.out, {recursive: true})
+}
+
+const EXPORT_SIDE_FILES = ['vocab.txt', 'vocab.yaml', 'dataset_info.json']
+const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+
+async function writeDataFile(out: string, format: ExportFormat, split: string, records: readonly TrainerRecord[]): Promise<ExportFile> {
+  const file = dataFileName(format, split)
+  const text = format === 'llava' ? JSON.stringify(records, null, 1) + '\n' : records.map((r) => JSON.stringify(r) + '\n').join('')
+  const bytes = Buffer.from(text, 'utf8')
+  await writeFileAtomic(path.join(out, file), bytes)
+  return {file, split, records: records.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')}
+}
+
+async function writeVocabularyFiles(input: ExportRunInput, vocab: VocabOptions, files: readonly ExportFile[]): Promise<void> {
+  const entries = vocabularyEntries(vocab)
+  await writeFileAtomic(path.join(input.out, 'vocab.txt'), vocabToList(entries))
+  if (input.format !== 'llamafactory') return
+  await writeFileAtomic(path.join(input.out, 'vocab.yaml'), vocabToLlamaFactoryYaml(entries, vocab))
+  await writeFileAtomic(path.join(input.out, 'dataset_info.json'), JSON.stringify(llamaFactoryDatasetInfo('getok', files), null, 2) + '\n')
+}
+
+function summarise(
+  input: ExportRunInput,
+  built: BuildResult,
+  files: readonly ExportFile[],
+  vocab: VocabOptions,
+  expressionFile: string | null,
+): ExportSummary {
+  const counts: Record<string, Record<string, number>> = Object.fromEntries(input.tasks.map((t) => [t, {}]))
+  for (const c of built.conversations) counts[c.task][c.split] = (counts[c.task][c.split] ?? 0) + 1
+  const reasons: Record<string, number> = {}
+  for (const s of built.skips) reasons[skipKey(s)] = (reasons[skipKey(s)] ?? 0) + 1
+  return {
+    records: built.conversations.length,
+    counts,
+    expressions: {...built.expressions, file: expressionFile, note: expressionNote(built.expressions.source)},
+    skipped: built.skips.length,
+    skip_reasons: reasons,
+    vocabulary: {file: 'vocab.txt', count: vocabularyEntries(vocab).length, tags: vocab.tags, grid: vocab.n, token_style: vocab.style},
+    trainer: {
+      format: input.format,
+      image_root: input.imageRoot ?? null,
+      hints: trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
+    },
+  }
+}
+
+/** Skip reasons without their numbers, so they count together. */
+function skipKey(s: ExportSkip): string {
+  return `${s.task ?? 'single-instance tasks'}: ${s.reason.replace(/"[^"]*"/g, '"…"').replace(/\d+(\.\d+)?/g, 'N')}`
+}
+
+function expressionNote(source: string): string {
+  return source === 'category'
+    ? 'no referring expressions given: single-instance prompts name the category ("the cat"); objects whose category occurs more than once in their image were skipped, never given an invented expression'
+    : `referring expressions from a ${source === 'refs' ? 'refs pickle' : 'JSONL file'}, joined to curated records by annotation id; splits kept`
+}
+
+function exportConfig(input: ExportRunInput, curated: GetokFolder<unknown>, refineForm: RefineForm): Record<string, unknown> {
+  return {
+    command: 'export',
+    format: input.format,
+    tasks: input.tasks,
+    curated: input.curated,
+    offsets: input.offsets ?? null,
+    expressions: input.expressions ?? null,
+    templates: input.templates ?? null,
+    image_root: input.imageRoot ?? null,
+    refine_form: refineForm,
+    min_iou: input.minIou,
+    default_split: input.defaultSplit,
+    tags: input.tags,
+    grid: curated.grid,
+    token_style: curated.style,
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The records `getok inspect` draws: read from one shard, a folder of shards or
+ * a manifest, parsed defensively (curate and offsets records both), and
+ * selected by ids, category and IoU.
+ *
+ *   curate record   {image, image_id, ann_id, category, grid, points: [[i, j], …] | seg, iou, policy, model, …}
+ *   offsets record  {image, image_id, ann_id, grid, pairs: [{point, region, offset: [du, dv] | "delete"}], prev, target, …}
+ */
+import {existsSync, statSync} from 'node:fs'
+import {readFile, readdir} from 'node:fs/promises'
+import * as path from 'node:path'
+import type {Cell} from '../../core/grid/grid.js'
+import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
+import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
+import {GetokError, showValue} from '../../core/errors.js'
+import {readJsonl} from '../../adapters/shards.js'
+
+export type RecordKind = 'curate' | 'offsets'
+
+export interface InspectRecord {
+  kind: RecordKind
+  /** where it came from, for messages: "<file> line <k>" */
+  file: string
+  line: number
+  image: string
+  imageId?: number
+  annId?: number
+  category?: string
+  categoryId?: number
+  grid: number
+  width?: number
+  height?: number
+  cells: Cell[]
+  /** offsets records: one per cell */
+  offsets?: OffsetTarget[]
+  regions?: string[]
+  /** the IoU the record claims (curate) */
+  iou?: number
+  policy?: MaskPolicy
+  model?: string
+  modelHash?: string
+  flipV?: boolean
+}
+
+export interface RecordFilter {
+  imageIds?: number[]
+  annIds?: number[]
+  /** names or ids */
+  categories?: string[]
+  worst?: number
+  best?: number
+  limit?: number
+}
+
+type Json = Record<string, unknown>
+
+/** Shard files named by a path: a .jsonl file, a manifest.json, or a folder (its manifest, else its *.jsonl). */
+export async function shardFiles(source: string): Promise<{files: string[]; config: Json}> {
+  if (!existsSync(source)) throw new GetokError('no such shard, folder or manifest', {file: source})
+  if (statSync(source).isDirectory()) {
+    const manifest = path.join(source, 'manifest.json')
+    if (existsSync(manifest)) return shardFiles(manifest)
+    const names = (await readdir(source)).filter((f) => f.endsWith('.jsonl')).sort()
+    if (names.length === 0) throw new GetokError('folder holds no manifest.json and no .jsonl shard', {file: source})
+    return {files: names.map((f) => path.join(source, f)), config: {}}
+  }
+  if (path.basename(source) === 'manifest.json' || source.endsWith('.json')) return manifestShards(source)
+  return {files: [source], config: {}}
+}
+
+async function manifestShards(file: string): Promise<{files: string[]; config: Json}> {
+  let manifest: Json
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as Json
+  } catch (error) {
+    throw new GetokError(`cannot read the manifest (${(error as Error).message})`, {file})
+  }
+  const shards = manifest.shards
+  if (!Array.isArray(shards)) throw new GetokError('not a getok manifest', {file, field: 'shards'}, 'an array', showValue(shards))
+  const dir = path.dirname(file)
+  const files = shards.map((s: Json) => path.join(dir, String(s?.file ?? s?.shard ?? s)))
+  const missing = files.filter((f) => !existsSync(f))
+  if (missing.length > 0) throw new GetokError('shard listed in the manifest is missing', {file}, undefined, missing[0])
+  return {files, config: isObject(manifest.config) ? manifest.config : {}}
+}
+
+/** Every record of the source, parsed. */
+export async function readRecords(source: string): Promise<InspectRecord[]> {
+  const {files, config} = await shardFiles(source)
+  const out: InspectRecord[] = []
+  for (const file of files) {
+    let raws: unknown[]
+    try {
+      raws = await readJsonl(file)
+    } catch (error) {
+      throw new GetokError((error as Error).message.replace(`${file}: `, ''), {file})
+    }
+    raws.forEach((raw, k) => out.push(parseRecord(raw, file, k + 1, config)))
+  }
+  return out
+}
+
+/** One record, curate or offsets, read by field name; anything unusable is a GetokError naming file and line. */
+export function parseRecord(raw: unknown, file: string, line: number, config: Json = {}): InspectRecord {
+  const fail = (what: string, field?: string, expected?: string, got?: unknown): never => {
+    throw new GetokError(what, {file, record: `line ${line}`, field}, expected, got === undefined ? undefined : showValue(got))
+  }
+  if (!isObject(raw)) return fail('record is not an object', undefined, 'a JSON object', raw)
+  if (typeof raw.image !== 'string' || raw.image === '') return fail('record has no image path', 'image', 'a string', raw.image)
+  const grid = raw.grid ?? config.grid
+  if (!Number.isInteger(grid) || (grid as number) < 2) return fail('bad grid size', 'grid', 'an integer ≥ 2', grid)
+  const flip = raw.flip_v ?? raw.flipV ?? config.flip_v ?? config.flipV
+  const record: InspectRecord = {
+    kind: Array.isArray(raw.pairs) || typeof raw.target === 'string' ? 'offsets' : 'curate',
+    file,
+    line,
+    image: raw.image,
+    imageId: intOrUndefined(raw.image_id),
+    annId: intOrUndefined(raw.ann_id),
+    category: typeof raw.category === 'string' ? raw.category : undefined,
+    categoryId: intOrUndefined(raw.category_id),
+    grid: grid as number,
+    width: intOrUndefined(raw.width),
+    height: intOrUndefined(raw.height),
+    cells: [],
+    iou: typeof raw.iou === 'number' ? raw.iou : undefined,
+    policy: policyOf(raw.policy ?? config.policy),
+    model: typeof raw.model === 'string' ? raw.model : undefined,
+    modelHash: typeof raw.model_hash === 'string' ? raw.model_hash : undefined,
+    flipV: typeof flip === 'boolean' ? flip : undefined,
+  }
+  const label = `line ${line}${record.annId !== undefined ? ` (ann ${record.annId})` : ''}`
+  try {
+    if (record.kind === 'offsets') readOffsetPairs(raw, record)
+    else readCuratePoints(raw, record)
+  } catch (error) {
+    if (error instanceof GetokError) throw new GetokError(error.message, {file, record: label})
+    if (error instanceof TokenParseError) throw new GetokError(error.message, {file, record: label})
+    throw error
+  }
+  return record
+}
+
+function readCuratePoints(raw: Json, record: InspectRecord): void {
+  if (Array.isArray(raw.points)) {
+    record.cells = raw.points.map((p) => readCell(p, record.grid, 'points'))
+    return
+  }
+  if (typeof raw.seg !== 'string') throw new GetokError('record has neither points nor seg', {field: 'points'})
+  record.cells = parseTokens(raw.seg, record.grid).flatMap((g) => g.cells)
+}
+
+function readOffsetPairs(raw: Json, record: InspectRecord): void {
+  if (Array.isArray(raw.pairs)) {
+    record.cells = raw.pairs.map((p: Json) => readCell(p?.point, record.grid, 'pairs[].point'))
+    record.offsets = raw.pairs.map((p: Json) => readOffset(p?.offset))
+    record.regions = raw.pairs.map((p: Json) => (typeof p?.region === 'string' ? p.region : '?'))
+    return
+  }
+  // no pairs: the prev/target token strings carry the same
+  if (typeof raw.prev !== 'string') throw new GetokError('offsets record has neither pairs nor prev', {field: 'prev'})
+  record.cells = parseTokens(raw.prev, record.grid).flatMap((g) => g.cells)
+  record.offsets = parseTokens(String(raw.target), record.grid).flatMap((g) => g.offsets ?? [])
+  if (record.offsets.length !== record.cells.length) {
+    throw new GetokError(
+      'target does not pair with prev',
+      {field: 'target'},
+      `${record.cells.length} offset tokens`,
+      String(record.offsets.length),
+    )
+  }
+}
+
+function readCell(value: unknown, n: number, field: string): Cell {
+  const ok = Array.isArray(value) && value.length === 2 && value.every((v) => Number.isInteger(v) && v >= 0 && v < n)
+  if (!ok) throw new GetokError('bad grid point', {field}, `[i, j] with 0 ≤ i, j < ${n}`, showValue(value))
+  return value as Cell
+}
+
+function readOffset(value: unknown): OffsetTarget {
+  if (value === 'delete') return 'delete'
+  const ok = Array.isArray(value) && value.length === 2 && value.every((v) => v === -1 || v === 0 || v === 1)
+  if (!ok) throw new GetokError('bad offset', {field: 'pairs[].offset'}, '[du, dv] in {-1, 0, 1} or "delete"', showValue(value))
+  return value as OffsetTarget
+}
+
+/** Filter by ids and category, then order by IoU (worst or best first), then cut to the limit. */
+export function selectRecords(records: readonly InspectRecord[], filter: RecordFilter, source: string): InspectRecord[] {
+  let out = records.filter(
+    (r) =>
+      (!filter.imageIds || (r.imageId !== undefined && filter.imageIds.includes(r.imageId))) &&
+      (!filter.annIds || (r.annId !== undefined && filter.annIds.includes(r.annId))) &&
+      (!filter.categories || filter.categories.some((c) => c === r.category || c === String(r.categoryId))),
+  )
+  for (const id of filter.annIds ?? []) {
+    if (!out.some((r) => r.annId === id))
+      throw new GetokError(`no record with ann id ${id}`, {file: source}, 'a record matching every filter')
+  }
+  for (const id of filter.imageIds ?? []) {
+    if (!out.some((r) => r.imageId === id))
+      throw new GetokError(`no record with image id ${id}`, {file: source}, 'a record matching every filter')
+  }
+  const byIou = filter.worst ?? filter.best
+  if (byIou !== undefined) {
+    if (out.some((r) => r.iou === undefined)) {
+      throw new GetokError('--worst/--best order records by their iou field, which these records lack (offsets records carry none)', {
+        file: source,
+      })
+    }
+    const sign = filter.worst !== undefined ? 1 : -1
+    out = [...out].sort((a, b) => sign * (a.iou! - b.iou!)).slice(0, byIou)
+  }
+  if (out.length === 0) throw new GetokError('no record matches the selection', {file: source})
+  return filter.limit !== undefined ? out.slice(0, filter.limit) : out
+}
+
+function policyOf(v: unknown): MaskPolicy | undefined {
+  return MASK_POLICIES.includes(v as MaskPolicy) ? (v as MaskPolicy) : undefined
+}
+
+function intOrUndefined(v: unknown): number | undefined {
+  return Number.isInteger(v) ? (v as number) : undefined
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

