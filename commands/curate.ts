@@ -1,6 +1,8 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {SamEngine, defaultBatch, defaultModelFiles} from '../src/sam/engine.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {defaultBatch} from '../src/sam/devices.js'
+import {defaultModelFiles} from '../src/sam/model-files.js'
 import {type CurateRunResult, runCurate} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
 
@@ -32,7 +34,6 @@ export default class Curate extends GetokCommand {
         policy: flags['mask-policy'],
         candidates: flags.candidates,
         margin: flags.margin,
-        stride: flags.stride,
         includeCrowd: flags['include-crowd'],
         tokenStyle: flags['token-style'],
         batch: flags.batch ?? defaultBatch(flags.device),

@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import {GetokCommand} from '../src/cli/base-command.js'
 import {samFlags} from '../src/cli/flags.js'
 import {MASK_POLICIES} from '../src/core/selection/policy.js'
-import {SamEngine, defaultModelFiles} from '../src/sam/engine.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {defaultModelFiles} from '../src/sam/model-files.js'
 import {type InspectResult, runInspect} from '../src/pipeline/inspect/inspect-run.js'
 
 const intList = (text: string): number[] =>

@@ -24,8 +24,10 @@ import {CANDIDATE_MODES, type CandidateMode} from '../src/core/selection/candida
 import {mean, median} from '../src/core/stats.js'
 import {readCoco} from '../src/adapters/coco.js'
 import {loadImage, resizeForSam} from '../src/adapters/images.js'
-import {type Device, SamEngine, defaultBatch} from '../src/sam/engine.js'
-import {type CurateOptions, prepareObjects, selectPoints} from '../src/pipeline/curate/curate-image.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {type Device, defaultBatch} from '../src/sam/devices.js'
+import {type CurateOptions, selectPoints} from '../src/pipeline/curate/curate-image.js'
+import {prepareObjects} from '../src/pipeline/shared/objects.js'
 import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
 import {silentProgress, terminalProgress} from '../src/pipeline/shared/progress.js'
 import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
@@ -47,7 +49,6 @@ const {values: args} = parseArgs({
     // prompts per decoder run in the modes (curate's --batch: default 1 on the CPU, 16 on a GPU); the
     // per-prompt row also times a batch of max(batch, 16), to show what batching would buy here
     batch: {type: 'string'},
-    stride: {type: 'string', default: '1'},
     // candidate modes to run; the ratios against exhaustive need `all`
     modes: {type: 'string', default: CANDIDATE_MODES.join(',')},
     'no-exhaustive': {type: 'boolean', default: false},
@@ -82,7 +83,6 @@ const base: CurateOptions = {
   policy: 'single',
   candidates: 'fast',
   margin: 1,
-  stride: Number(args.stride),
   includeCrowd: false,
   tokenStyle: 'plain',
   batch,

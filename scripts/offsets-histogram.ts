@@ -13,7 +13,7 @@ import {type Region, type RegionCounts, REGIONS, classifyGrid} from '../src/core
 import {DEFAULT_K, DEFAULT_QUOTA_TEXT, parseQuotas} from '../src/core/offsets/sampling.js'
 import {offsetToken} from '../src/core/grid/tokens.js'
 import {readCoco} from '../src/adapters/coco.js'
-import {type PreparedObject, prepareObjects} from '../src/pipeline/curate/curate-image.js'
+import {type PreparedObject, prepareObjects} from '../src/pipeline/shared/objects.js'
 import {type OffsetsOptions, offsetsRecord} from '../src/pipeline/offsets/offsets-object.js'
 import type {CocoImage} from '../src/adapters/coco.js'
 

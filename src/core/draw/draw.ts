@@ -18,7 +18,7 @@
  */
 import {type Cell, type GridFrame, cellToAnchor, landingPoint} from '../grid/grid.js'
 import type {Mask} from '../masks/mask.js'
-import type {CropMask} from '../masks/sam-geometry.js'
+import type {CropMask} from '../masks/crop-mask.js'
 import type {OffsetTarget} from '../grid/tokens.js'
 
 export interface GridMark {
@@ -79,19 +79,6 @@ export function layoutFor(width: number, height: number, longSide: number, capti
   const legend = w >= LEGEND_MIN_WIDTH
   const captionHeight = Math.round(fontSize * (0.9 + 1.4 * (captionLines + (legend ? 1 : 0))))
   return {width: w, height: h, sx: w / width, sy: h / height, fontSize, captionHeight, legend}
-}
-
-/** The union of crop masks as one full-size mask. */
-export function cropMasksToMask(masks: readonly CropMask[], width: number, height: number): Mask {
-  const data = new Uint8Array(width * height)
-  for (const m of masks) {
-    for (let y = 0; y < m.h; y++) {
-      const src = y * m.w
-      const dst = (m.y0 + y) * width + m.x0
-      for (let x = 0; x < m.w; x++) data[dst + x] |= m.data[src + x]
-    }
-  }
-  return {width, height, data}
 }
 
 /** Translucent fill of `mask` at the output size (nearest neighbour), RGBA, row-major. */

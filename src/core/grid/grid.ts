@@ -92,3 +92,9 @@ export const MOVES: readonly Move[] = [
   [0, 1],
   [1, 1],
 ]
+
+/** Box corners at the grid points nearest the corners of a COCO box [x, y, w, h] (SPEC §2). */
+export function boxXywhToCorners(bbox: readonly number[], f: GridFrame): [Cell, Cell] {
+  const [x, y, w, h] = bbox
+  return [pointToNearestCell(x, y, f), pointToNearestCell(x + w, y + h, f)]
+}

@@ -12,6 +12,8 @@
  * (same result up to interpolation of interpolation), and only inside the box
  * where the logits can be positive, so a candidate mask costs its own area.
  */
+import {type CropMask, EMPTY_CROP, tightenCrop} from './crop-mask.js'
+
 export const SAM_INPUT = 1024
 export const SAM_LOW_RES = 256
 
@@ -37,21 +39,6 @@ export function samFrame(width: number, height: number, longSide = SAM_INPUT): S
 export function imageToSamCoords(x: number, y: number, f: SamFrame): [number, number] {
   return [(x * f.resizedWidth) / f.width, (y * f.resizedHeight) / f.height]
 }
-
-/**
- * A binary mask stored only inside its bounding box: pixel (x, y) of the image
- * is `data[(y - y0) * w + (x - x0)]` when inside the box, 0 outside.
- */
-export interface CropMask {
-  x0: number
-  y0: number
-  w: number
-  h: number
-  data: Uint8Array
-  area: number
-}
-
-export const EMPTY_CROP: CropMask = {x0: 0, y0: 0, w: 0, h: 0, data: new Uint8Array(0), area: 0}
 
 /** Bilinear sample coordinate in the 256 grid for image pixel centre p along one axis. */
 function lowResCoord(p: number, size: number, resized: number): number {
@@ -145,13 +132,4 @@ export function lowResLogitsToCropMask(logits: Float32Array, offset: number, f: 
   }
   if (area === 0) return EMPTY_CROP
   return tightenCrop({x0: px0, y0: py0, w, h, data, area}, bx0, by0, bx1, by1)
-}
-
-function tightenCrop(m: CropMask, bx0: number, by0: number, bx1: number, by1: number): CropMask {
-  const w = bx1 - bx0 + 1
-  const h = by1 - by0 + 1
-  if (w === m.w && h === m.h) return m
-  const data = new Uint8Array(w * h)
-  for (let y = 0; y < h; y++) data.set(m.data.subarray((y + by0) * m.w + bx0, (y + by0) * m.w + bx0 + w), y * w)
-  return {x0: m.x0 + bx0, y0: m.y0 + by0, w, h, data, area: m.area}
 }

@@ -27,9 +27,10 @@
 import {cellCoverage, dilateCells} from './candidates.js'
 import {depthAt, distanceInsideWindow} from '../masks/distance.js'
 import {type GridFrame, cellNeighbours, cellToAnchor} from '../grid/grid.js'
-import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect, maskBox} from './greedy.js'
+import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect} from './greedy.js'
 import {type Mask, maskArea} from '../masks/mask.js'
-import type {CropMask} from '../masks/sam-geometry.js'
+import {type CropMask, cropHas} from '../masks/crop-mask.js'
+import {maskBox} from '../masks/box.js'
 
 export interface CoverOptions extends GreedyOptions {
   /** share of a mask that must lie inside the object for it to stand for the points it covers */
@@ -108,13 +109,13 @@ export async function coverGreedySelect(
   }
   const covered = (k: number, precision: number): boolean => {
     const p = anchorPixel(k)
-    return covers.some((c) => c.share >= precision && maskHas(c.mask, p % f.width, Math.floor(p / f.width)))
+    return covers.some((c) => c.share >= precision && cropHas(c.mask, p % f.width, Math.floor(p / f.width)))
   }
   // SAM at an anchor outside the object and outside every chosen mask segments something else
   const climbable = (k: number, chosen: readonly number[]): boolean => {
     if (climbOutside) return true
     const p = anchorPixel(k)
-    return gt.data[p] !== 0 || chosen.some((c) => maskHas(have.get(c)!.mask, p % f.width, Math.floor(p / f.width)))
+    return gt.data[p] !== 0 || chosen.some((c) => cropHas(have.get(c)!.mask, p % f.width, Math.floor(p / f.width)))
   }
   // depth 0 outside the object, so inside anchors come first in either order
   const window = order === 'depth' ? distanceInsideWindow(gt) : undefined
@@ -158,10 +159,6 @@ function latticeFilter(poolSize: number, n: number, sparse?: {checker: number; q
   if (sparse && poolSize > sparse.quarter) return (k) => (k % n) % 2 === 0 && Math.floor(k / n) % 2 === 0
   if (sparse && poolSize > sparse.checker) return (k) => ((k % n) + Math.floor(k / n)) % 2 === 0
   return () => true
-}
-
-function maskHas(m: CropMask, x: number, y: number): boolean {
-  return x >= m.x0 && y >= m.y0 && x < m.x0 + m.w && y < m.y0 + m.h && m.data[(y - m.y0) * m.w + (x - m.x0)] === 1
 }
 
 function growCells(cells: readonly number[], n: number, margin: number): number[] {

@@ -11,8 +11,9 @@
  * candidates whose box meets the new mask's box need counting again, and of
  * those only the ones whose old counts say they could still win.
  */
-import {type Mask, maskArea, maskToBoxXywh} from '../masks/mask.js'
-import type {CropMask} from '../masks/sam-geometry.js'
+import {type Box, boxUnion, boxesMeet, maskBox} from '../masks/box.js'
+import type {CropMask} from '../masks/crop-mask.js'
+import {type Mask, maskArea} from '../masks/mask.js'
 
 export interface Candidate {
   /** raster index of the grid point, j·n + i */
@@ -73,27 +74,6 @@ export function countAgainst(m: CropMask, gt: Uint8Array, union: Uint8Array, wid
     }
   }
   return {gain, cost: m.area - shared}
-}
-
-/** A crop's or a mask's box in image pixels. */
-export type Box = Pick<CropMask, 'x0' | 'y0' | 'w' | 'h'>
-
-export function boxesMeet(a: Box, b: Box): boolean {
-  return a.x0 < b.x0 + b.w && b.x0 < a.x0 + a.w && a.y0 < b.y0 + b.h && b.y0 < a.y0 + a.h
-}
-
-/** The box of a full-size mask's set pixels (empty when none is set). */
-export function maskBox(m: Mask): Box {
-  const [x0, y0, w, h] = maskToBoxXywh(m) ?? [0, 0, 0, 0]
-  return {x0, y0, w, h}
-}
-
-/** The smallest box holding both (an empty first box gives the second). */
-export function boxUnion(a: Box, b: Box): Box {
-  if (a.w === 0 || a.h === 0) return b
-  const x0 = Math.min(a.x0, b.x0)
-  const y0 = Math.min(a.y0, b.y0)
-  return {x0, y0, w: Math.max(a.x0 + a.w, b.x0 + b.w) - x0, h: Math.max(a.y0 + a.h, b.y0 + b.h) - y0}
 }
 
 /** Mark the mask's pixels in `union`; return how many were new in G and outside G. */

@@ -5,7 +5,8 @@
 import {type GridFrame, cellToAnchor, indexToCell} from '../../core/grid/grid.js'
 import type {Candidate} from '../../core/selection/greedy.js'
 import {type MaskPolicy, maskTokenForPolicy} from '../../core/selection/policy.js'
-import {type CropMask, SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
+import type {CropMask} from '../../core/masks/crop-mask.js'
+import {SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
 import type {ImageEmbedding, SamEngine} from '../../sam/engine.js'
 
 export class ImageCandidates {
@@ -53,17 +54,4 @@ export class ImageCandidates {
     }
     return indices.map((index) => ({index, mask: this.cache.get(index)![slot]}))
   }
-}
-
-/** SAM masks at arbitrary points (decoding, SPEC §4): no cache, any policy. */
-export async function masksAtPoints(
-  engine: SamEngine,
-  embedding: ImageEmbedding,
-  points: readonly [number, number][],
-  policy: MaskPolicy,
-): Promise<CropMask[]> {
-  const outputs = await engine.decodePoints(embedding, points)
-  return outputs.map((o) =>
-    lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, policy) * SAM_LOW_RES * SAM_LOW_RES, embedding.frame),
-  )
 }

@@ -4,11 +4,11 @@
  * policy, and take the union of the masks.
  */
 import {type Cell, type GridFrame, cellToAnchor, landingPoint} from '../../core/grid/grid.js'
-import type {MaskPolicy} from '../../core/selection/policy.js'
-import type {CropMask} from '../../core/masks/sam-geometry.js'
+import {type MaskPolicy, maskTokenForPolicy} from '../../core/selection/policy.js'
+import {SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
+import type {CropMask} from '../../core/masks/crop-mask.js'
 import type {OffsetTarget} from '../../core/grid/tokens.js'
 import type {ImageEmbedding, SamEngine} from '../../sam/engine.js'
-import {masksAtPoints} from '../curate/image-candidates.js'
 
 export interface DecodeInput {
   cells: readonly Cell[]
@@ -39,4 +39,17 @@ export async function decodeTokens(
   policy: MaskPolicy,
 ): Promise<CropMask[]> {
   return masksAtPoints(engine, embedding, tokensToPromptPoints(input, grid), policy)
+}
+
+/** SAM masks at arbitrary points (decoding, SPEC §4): no cache, any policy. */
+export async function masksAtPoints(
+  engine: SamEngine,
+  embedding: ImageEmbedding,
+  points: readonly [number, number][],
+  policy: MaskPolicy,
+): Promise<CropMask[]> {
+  const outputs = await engine.decodePoints(embedding, points)
+  return outputs.map((o) =>
+    lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, policy) * SAM_LOW_RES * SAM_LOW_RES, embedding.frame),
+  )
 }

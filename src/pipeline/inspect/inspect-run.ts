@@ -15,7 +15,7 @@ import {type CocoAnnotation, type CocoDataset, type CocoImage, annotationToMask,
 import {loadImage, resizeForSam} from '../../adapters/images.js'
 import {type RenderedPicture, composeSheet} from '../../adapters/render.js'
 import type {SamEngine} from '../../sam/engine.js'
-import {encodeImageFile} from '../curate/curate-image.js'
+import {encodeImageFile} from '../shared/encode-image.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
 import {
   type DrawContext,

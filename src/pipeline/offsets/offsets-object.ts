@@ -20,7 +20,7 @@ import {
 } from '../../core/offsets/regions.js'
 import {type Quotas, type SampledPair, objectSeed, samplePairs} from '../../core/offsets/sampling.js'
 import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetToken, offsetsToTokens} from '../../core/grid/tokens.js'
-import type {PreparedObject} from '../curate/curate-image.js'
+import type {PreparedObject} from '../shared/objects.js'
 import {type ObjectRecordHead, objectRecordHead} from '../shared/objects.js'
 
 export interface OffsetsOptions extends RegionOptions {

@@ -16,7 +16,7 @@ import {type CocoDataset, type CocoImage, readCoco} from '../../adapters/coco.js
 import {loadImage} from '../../adapters/images.js'
 import {type Skip, readJsonl} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
-import {prepareObjects} from '../curate/curate-image.js'
+import {prepareObjects} from '../shared/objects.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {claimRunDir} from '../shared/out-dir.js'

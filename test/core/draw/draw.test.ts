@@ -1,13 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {
-  cropMasksToMask,
-  escapeXml,
-  fitText,
-  layoutFor,
-  maskToFillRgba,
-  maskToOutlinePath,
-  pictureToSvg,
-} from '../../../src/core/draw/draw.js'
+import {escapeXml, fitText, layoutFor, maskToFillRgba, maskToOutlinePath, pictureToSvg} from '../../../src/core/draw/draw.js'
+import {cropMasksToMask} from '../../../src/core/masks/crop-mask.js'
 import type {Mask} from '../../../src/core/masks/mask.js'
 
 const mask = (rows: string[]): Mask => ({

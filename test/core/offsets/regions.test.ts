@@ -4,7 +4,7 @@ import {readCoco} from '../../../src/adapters/coco.js'
 import {type GridFrame, type Move} from '../../../src/core/grid/grid.js'
 import type {Mask} from '../../../src/core/masks/mask.js'
 import {type RegionOptions, type TieOrder, boxCornerTargets, classifyGrid, countRegions} from '../../../src/core/offsets/regions.js'
-import {prepareObjects} from '../../../src/pipeline/curate/curate-image.js'
+import {prepareObjects} from '../../../src/pipeline/shared/objects.js'
 
 // ---- an independent reference, written from SPEC §5 without the classifier's code -------------
 

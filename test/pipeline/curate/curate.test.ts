@@ -6,11 +6,13 @@ import {SamEngine} from '../../../src/sam/engine.js'
 import {readCoco, annotationToMask} from '../../../src/adapters/coco.js'
 import {type Mask, maskIou} from '../../../src/core/masks/mask.js'
 import type {CropMask} from '../../../src/core/masks/sam-geometry.js'
-import {encodeImageFile, prepareObjects, type CurateRecord} from '../../../src/pipeline/curate/curate-image.js'
+import {type CurateRecord} from '../../../src/pipeline/curate/curate-image.js'
+import {encodeImageFile} from '../../../src/pipeline/shared/encode-image.js'
+import {prepareObjects} from '../../../src/pipeline/shared/objects.js'
 import {decodeTokens} from '../../../src/pipeline/decode/decode.js'
 import {runCurate, type CurateRunResult} from '../../../src/pipeline/curate/curate-run.js'
 import {parseTokens} from '../../../src/core/grid/tokens.js'
-import {defaultModelFiles} from '../../../src/sam/engine.js'
+import {defaultModelFiles} from '../../../src/sam/model-files.js'
 
 const ANN = 'fixtures/sample/instances.json'
 const IMAGES = 'fixtures/sample/images'
@@ -43,7 +45,6 @@ describe('curate on real COCO photos with real SAM', () => {
     policy: 'single' as const,
     candidates: 'pool' as const,
     margin: 1,
-    stride: 2,
     includeCrowd: false,
     tokenStyle: 'plain' as const,
     batch: 1,
@@ -160,7 +161,7 @@ describe('curate on real COCO photos with real SAM', () => {
         images: IMAGES,
         out: mkdtempSync(path.join(tmpdir(), `getok-${candidates}-`)),
         filter: {imageIds: [443303, 184321]},
-        options: {...options, candidates, stride: 1},
+        options: {...options, candidates},
         shardSize: 1,
         strict: false,
         overwrite: false,

@@ -13,7 +13,7 @@ import {
   stringField,
   varintField,
 } from '../../../src/sam/onnx-wire.js'
-import {defaultModelFiles} from '../../../src/sam/engine.js'
+import {defaultModelFiles} from '../../../src/sam/model-files.js'
 import {deriveAllMasksDecoder, rewriteForCpu} from '../../../src/sam/graphs.js'
 
 const C = 6 // model width

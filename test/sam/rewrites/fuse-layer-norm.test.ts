@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node'
 import {describe, expect, it} from 'vitest'
 import {fuseChannelLayerNorms} from '../../../src/sam/rewrites/fuse-layer-norm.js'
 import {bytesField, concat, floatTensor, makeNode, parseFields, readNode, stringField, varintField} from '../../../src/sam/onnx-wire.js'
-import {defaultModelFiles} from '../../../src/sam/engine.js'
+import {defaultModelFiles} from '../../../src/sam/model-files.js'
 
 const C = 6
 const H = 3

@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {factorCrossAttention} from '../../../src/sam/rewrites/factor-attention.js'
 import {fuseChannelLayerNorms} from '../../../src/sam/rewrites/fuse-layer-norm.js'
 import {bytesField, concat, floatTensor, int64Tensor, makeNode, openGraph, stringField, varintField} from '../../../src/sam/onnx-wire.js'
-import {defaultModelFiles} from '../../../src/sam/engine.js'
+import {defaultModelFiles} from '../../../src/sam/model-files.js'
 import {deriveAllMasksDecoder, rewriteForCpu} from '../../../src/sam/graphs.js'
 import {subpixelUpscaling} from '../../../src/sam/rewrites/subpixel-upscaling.js'
 
