@@ -19,6 +19,7 @@ import * as ort from 'onnxruntime-node'
 import {GetokError} from '../core/errors.js'
 import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords, samFrame} from '../core/masks/sam-geometry.js'
 import type {Device} from './devices.js'
+import {type Pixel, type SamPrompt, clickPrompt} from '../core/decode/prompts.js'
 import {decoderGraphs, imageSideOutput} from './graphs.js'
 import {type ModelFiles, defaultModelFiles} from './model-files.js'
 
@@ -78,8 +79,9 @@ export class SamEngine {
     readonly device: Device,
   ) {}
 
-  /** Decoder calls made so far (one per prompt), and the time spent in them. */
+  /** Decoder calls made so far (one per prompt), decoder runs (one per batch), and the time spent in them. */
   decoderCalls = 0
+  decoderRuns = 0
   decoderMs = 0
   encoderCalls = 0
 
@@ -121,7 +123,9 @@ export class SamEngine {
     const image = this.decoder.image
     if (!image || image.cut.every((v) => v in embedding.imageSide)) return
     // The image side needs a prompt only for its batch size: one dummy click.
-    const out = await image.session.run(decoderFeeds(image.session, embedding, Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, -1])))
+    const out = await image.session.run(
+      decoderFeeds(image.session, embedding, Float32Array.from([0, 0, 0, 0]), Float32Array.from([1, -1]), [1, 2]),
+    )
     image.cut.forEach((v, k) => (embedding.imageSide[v] = out[imageSideOutput(k)] as ort.Tensor))
   }
 
@@ -129,32 +133,46 @@ export class SamEngine {
    * One positive click per prompt, in image pixels. Each prompt gets SAM's
    * padding point, as SAM's predictor adds when no box is given.
    */
-  async decodePoints(embedding: ImageEmbedding, points: readonly [number, number][], batch = 1): Promise<PromptMasks[]> {
+  async decodePoints(embedding: ImageEmbedding, points: readonly Pixel[], batch = 1): Promise<PromptMasks[]> {
+    return this.decodePrompts(embedding, points.map(clickPrompt), batch)
+  }
+
+  /**
+   * Any prompts (points in image pixels with SAM's labels, core/decode/prompts.ts), in order. Runs
+   * of consecutive prompts of the same length go to the decoder together, at most `batch` a run.
+   */
+  async decodePrompts(embedding: ImageEmbedding, prompts: readonly SamPrompt[], batch = 1): Promise<PromptMasks[]> {
     const results: PromptMasks[] = []
-    for (let s = 0; s < points.length; s += batch) {
-      const chunk = points.slice(s, s + batch)
-      results.push(...(await this.runDecoder(embedding, chunk)))
+    for (let s = 0; s < prompts.length;) {
+      const length = prompts[s].points.length
+      let e = s + 1
+      while (e < prompts.length && e - s < batch && prompts[e].points.length === length) e++
+      results.push(...(await this.runDecoder(embedding, prompts.slice(s, e))))
+      s = e
     }
     return results
   }
 
-  private async runDecoder(embedding: ImageEmbedding, points: readonly [number, number][]): Promise<PromptMasks[]> {
-    const B = points.length
-    const coords = new Float32Array(B * 4)
-    const labels = new Float32Array(B * 2)
-    points.forEach(([x, y], b) => {
-      const [sx, sy] = imageToSamCoords(x, y, embedding.frame)
-      coords.set([sx, sy, 0, 0], b * 4)
-      labels.set([1, -1], b * 2)
+  /** B prompts of N points each: point_coords [B,N,2] in SAM's 1024 frame, point_labels [B,N]. */
+  private async runDecoder(embedding: ImageEmbedding, prompts: readonly SamPrompt[]): Promise<PromptMasks[]> {
+    const B = prompts.length
+    const N = prompts[0].points.length
+    const coords = new Float32Array(B * N * 2)
+    const labels = new Float32Array(B * N)
+    prompts.forEach((prompt, b) => {
+      if (prompt.points.length !== N || prompt.labels.length !== N) throw new Error('prompts of one decoder run must have the same length')
+      prompt.points.forEach(([x, y], k) => coords.set(imageToSamCoords(x, y, embedding.frame), (b * N + k) * 2))
+      labels.set(prompt.labels, b * N)
     })
     await this.fillImageSide(embedding)
     const t0 = performance.now()
-    const out = await this.decoder.prompt.run(decoderFeeds(this.decoder.prompt, embedding, coords, labels))
+    const out = await this.decoder.prompt.run(decoderFeeds(this.decoder.prompt, embedding, coords, labels, [B, N]))
     this.decoderCalls += B
+    this.decoderRuns++
     this.decoderMs += performance.now() - t0
     const logits = out.all_low_res_masks.data as Float32Array
     const scores = out.all_iou_predictions.data as Float32Array
-    return points.map((_, b) => ({
+    return prompts.map((_, b) => ({
       logits: logits.subarray(b * 4 * LOW_RES_PIXELS, (b + 1) * 4 * LOW_RES_PIXELS),
       scores: scores.subarray(b * 4, (b + 1) * 4),
     }))
@@ -165,18 +183,18 @@ export class SamEngine {
   }
 }
 
-/** Feeds for either decoder session: B prompts of two points each (a click and SAM's padding point). */
+/** Feeds for either decoder session: B prompts of N points each. */
 function decoderFeeds(
   session: ort.InferenceSession,
   embedding: ImageEmbedding,
   coords: Float32Array,
   labels: Float32Array,
+  [B, N]: [number, number],
 ): ort.InferenceSession.FeedsType {
-  const B = labels.length / 2
   const all: ort.InferenceSession.FeedsType = {
     image_embeddings: embedding.tensor,
-    point_coords: new ort.Tensor('float32', coords, [B, 2, 2]),
-    point_labels: new ort.Tensor('float32', labels, [B, 2]),
+    point_coords: new ort.Tensor('float32', coords, [B, N, 2]),
+    point_labels: new ort.Tensor('float32', labels, [B, N]),
     mask_input: new ort.Tensor('float32', new Float32Array(LOW_RES_PIXELS), [1, 1, SAM_LOW_RES, SAM_LOW_RES]),
     has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
     ...embedding.imageSide,

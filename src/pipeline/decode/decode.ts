@@ -1,36 +1,50 @@
 /**
- * Tokens back to a mask (SPEC §4): apply each point's offset, drop the points
- * marked <DELETE>, prompt SAM at every remaining point with the record's mask
- * policy, and take the union of the masks.
+ * Tokens back to masks, one way for every command (SPEC §4, §8): the answer's prompts under its
+ * decode rule (core/decode/prompts.ts), run through SAM, one mask per prompt by the mask policy.
+ * Under `union` the object is the union of the masks; under `box` there is one mask.
  */
-import {type Cell, type GridFrame, cellToAnchor, landingPoint} from '../../core/grid/grid.js'
-import {type MaskPolicy, maskTokenForPolicy} from '../../core/selection/policy.js'
-import {SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
+import type {GridFrame} from '../../core/grid/grid.js'
+import {type DecodeRule, type Pixel, type SamPrompt, type TokenAnswer, answerToPrompts, clickPrompt} from '../../core/decode/prompts.js'
 import type {CropMask} from '../../core/masks/crop-mask.js'
-import type {OffsetTarget} from '../../core/grid/tokens.js'
-import type {ImageEmbedding, SamEngine} from '../../sam/engine.js'
+import {SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
+import {type MaskPolicy, maskTokenForPolicy} from '../../core/selection/policy.js'
+import type {ImageEmbedding, PromptMasks, SamEngine} from '../../sam/engine.js'
 
-export interface DecodeInput {
-  cells: readonly Cell[]
-  /** one per cell, or none (no refinement round) */
-  offsets?: readonly OffsetTarget[]
+export interface DecodeInput extends TokenAnswer {
   flipV?: boolean
 }
 
-/** Pixel points that SAM is prompted at, after offsets and deletions. */
-export function tokensToPromptPoints(input: DecodeInput, grid: GridFrame): [number, number][] {
-  if (input.offsets && input.offsets.length !== input.cells.length) {
-    throw new Error(`${input.offsets.length} offset tokens for ${input.cells.length} grid tokens: they must pair one to one`)
-  }
-  const points: [number, number][] = []
-  input.cells.forEach(([i, j], k) => {
-    const off = input.offsets?.[k]
-    if (off === 'delete') return
-    points.push(off ? landingPoint(i, j, off, grid, input.flipV) : cellToAnchor(i, j, grid))
-  })
-  return points
+/** The mask a policy picks out of SAM's four, at image resolution. */
+export function promptMask(o: PromptMasks, policy: MaskPolicy, embedding: ImageEmbedding): CropMask {
+  return lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, policy) * SAM_LOW_RES * SAM_LOW_RES, embedding.frame)
 }
 
+/** SAM masks for any prompts, in order (no cache), one per prompt by the policy. */
+export async function masksForPrompts(
+  engine: SamEngine,
+  embedding: ImageEmbedding,
+  prompts: readonly SamPrompt[],
+  policy: MaskPolicy,
+  batch = 1,
+): Promise<CropMask[]> {
+  const outputs = await engine.decodePrompts(embedding, prompts, batch)
+  return outputs.map((o) => promptMask(o, policy, embedding))
+}
+
+/** The masks an answer decodes to under a rule: their union is the object. */
+export async function decodeAnswer(
+  engine: SamEngine,
+  embedding: ImageEmbedding,
+  rule: DecodeRule,
+  input: DecodeInput,
+  grid: GridFrame,
+  policy: MaskPolicy,
+  batch = 1,
+): Promise<CropMask[]> {
+  return masksForPrompts(engine, embedding, answerToPrompts(rule, input, grid, input.flipV), policy, batch)
+}
+
+/** The union rule (SPEC §4): one click prompt per point after offsets and deletions. */
 export async function decodeTokens(
   engine: SamEngine,
   embedding: ImageEmbedding,
@@ -38,18 +52,15 @@ export async function decodeTokens(
   grid: GridFrame,
   policy: MaskPolicy,
 ): Promise<CropMask[]> {
-  return masksAtPoints(engine, embedding, tokensToPromptPoints(input, grid), policy)
+  return decodeAnswer(engine, embedding, 'union', input, grid, policy)
 }
 
-/** SAM masks at arbitrary points (decoding, SPEC §4): no cache, any policy. */
+/** SAM masks at single clicks (the union rule's prompts). */
 export async function masksAtPoints(
   engine: SamEngine,
   embedding: ImageEmbedding,
-  points: readonly [number, number][],
+  points: readonly Pixel[],
   policy: MaskPolicy,
 ): Promise<CropMask[]> {
-  const outputs = await engine.decodePoints(embedding, points)
-  return outputs.map((o) =>
-    lowResLogitsToCropMask(o.logits, maskTokenForPolicy(o.scores, policy) * SAM_LOW_RES * SAM_LOW_RES, embedding.frame),
-  )
+  return masksForPrompts(engine, embedding, points.map(clickPrompt), policy)
 }
