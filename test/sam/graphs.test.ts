@@ -1,7 +1,8 @@
 import {readFileSync} from 'node:fs'
 import * as ort from 'onnxruntime-node'
-import {beforeAll, describe, expect, it} from 'vitest'
-import {SamEngine, type ImageEmbedding} from '../../src/sam/engine.js'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {SamEngine, type ImageEmbedding, type PromptMasks} from '../../src/sam/engine.js'
+import {type SamPrompt, boxPrompt} from '../../src/core/decode/prompts.js'
 import {defaultModelFiles} from '../../src/sam/model-files.js'
 import {deriveAllMasksDecoder, imageSideOutput, imageSideValues, splitDecoder} from '../../src/sam/graphs.js'
 import {deriveGraph, parseFields, readNode} from '../../src/sam/onnx-wire.js'
@@ -147,5 +148,96 @@ describe('deriveGraph with inner values as inputs', () => {
     expect(() => deriveGraph(allMasks, [{from: 'all_iou_predictions', as: 'scores'}], {}, ['no_such_value'])).toThrow(
       /no_such_value not found/,
     )
+  })
+})
+
+describe('box prompts with several clicks: the CPU graph against the plain graph', () => {
+  // Box corners (labels 2, 3) and positive clicks in one prompt, N = 2 to 5 points, as the box rule sends them.
+  // Boxes are COCO boxes of this photo: the cat, the suitcase under it, a book at the top edge.
+  const cat = boxPrompt([192.74, 98.39], [500, 316.94], [])
+  const prompts: SamPrompt[] = [
+    cat,
+    boxPrompt([192.74, 98.39], [500, 316.94], [[300, 200]]),
+    boxPrompt(
+      [192.74, 98.39],
+      [500, 316.94],
+      [
+        [300, 200],
+        [450, 150],
+      ],
+    ),
+    boxPrompt(
+      [0, 68.26],
+      [500, 375],
+      [
+        [100, 300],
+        [250, 340],
+        [420, 330],
+      ],
+    ),
+    boxPrompt(
+      [369.73, 0.54],
+      [461.03, 32.83],
+      [
+        [400, 15],
+        [430, 20],
+      ],
+    ),
+    boxPrompt(
+      [0, 68.26],
+      [500, 375],
+      [
+        [60, 250],
+        [480, 360],
+      ],
+    ),
+  ]
+  let plain: SamEngine
+  let cpu: SamEngine
+  let embedding: ImageEmbedding
+
+  beforeAll(async () => {
+    ;[plain, cpu] = await Promise.all([SamEngine.load({threads: 1, rewriteDecoder: false}), SamEngine.load({threads: 1})])
+    const {rgb, frame} = await resizeForSam(await loadImage(IMAGE))
+    embedding = await plain.encode(rgb, frame)
+  })
+  afterAll(async () => {
+    await Promise.all([plain.release(), cpu.release()])
+  })
+
+  /** Largest logit difference, and pixels whose sign differs where the plain logit is not within rounding of 0. */
+  function compare(a: PromptMasks, b: PromptMasks): {maxDiff: number; signs: number} {
+    let maxDiff = 0
+    let signs = 0
+    for (let i = 0; i < a.logits.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(a.logits[i] - b.logits[i]))
+      if (a.logits[i] > 0 !== b.logits[i] > 0 && Math.abs(a.logits[i]) > 1e-3) signs++
+    }
+    return {maxDiff, signs}
+  }
+
+  it('gives the same four masks and scores, prompt by prompt and in batches of equal-length prompts', async () => {
+    const reference = await plain.decodePrompts(embedding, prompts, 1)
+    const foreign = {...embedding, imageSide: {}}
+    for (const batch of [1, 3]) {
+      const ours = await cpu.decodePrompts(foreign, prompts, batch)
+      expect(ours).toHaveLength(prompts.length)
+      for (let k = 0; k < prompts.length; k++) {
+        const {maxDiff, signs} = compare(reference[k], ours[k])
+        expect(maxDiff).toBeLessThan(5e-4)
+        expect(signs).toBe(0)
+        for (let t = 0; t < 4; t++) expect(ours[k].scores[t]).toBeCloseTo(reference[k].scores[t], 4)
+      }
+    }
+    // batches on the plain graph too: a batch of box prompts is the prompts one by one
+    const plainBatched = await plain.decodePrompts(embedding, prompts, 3)
+    for (let k = 0; k < prompts.length; k++) expect(compare(reference[k], plainBatched[k]).maxDiff).toBeLessThan(5e-4)
+  })
+
+  it('the box changes the mask: the cat’s box prompt is not the suitcase’s', async () => {
+    const [a, b] = await cpu.decodePrompts(embedding, [prompts[0], prompts[3]], 1)
+    let differ = 0
+    for (let i = 0; i < 65536; i++) if (a.logits[i] > 0 !== b.logits[i] > 0) differ++
+    expect(differ).toBeGreaterThan(5000)
   })
 })
