@@ -3,9 +3,9 @@
  * JPEG/PNG/WebP/TIFF, greyscale and CMYK become 8-bit sRGB; EXIF orientation is
  * applied first, so width and height are those of the upright picture.
  */
-import {existsSync, statSync} from 'node:fs'
 import sharp from 'sharp'
 import {GetokError} from '../core/errors.js'
+import {checkImageFile} from './image-header.js'
 import {type SamFrame, samFrame} from '../core/masks/sam-geometry.js'
 
 export interface LoadedImage {
@@ -20,8 +20,7 @@ export interface LoadedImage {
 const LIMIT_INPUT_PIXELS = 20000 * 20000
 
 export async function loadImage(file: string): Promise<LoadedImage> {
-  if (!existsSync(file)) throw new GetokError('image file not found', {file})
-  if (!statSync(file).isFile()) throw new GetokError('image path is not a file', {file})
+  checkImageFile(file)
   try {
     const pipeline = sharp(file, {limitInputPixels: LIMIT_INPUT_PIXELS, failOn: 'error'}).rotate()
     const meta = await pipeline.metadata()

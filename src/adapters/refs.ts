@@ -13,6 +13,7 @@
  */
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
+import {parseJsonl} from './jsonl.js'
 import {GetokError, showValue} from '../core/errors.js'
 import {PickleError, type PickleDict, type PickleValue, unpickle} from '../parsers/pickle.js'
 
@@ -76,18 +77,7 @@ function refToExpressions(ref: PickleValue, place: {file: string; record: string
 
 export async function readExpressionsJsonl(file: string): Promise<RefExpression[]> {
   const text = new TextDecoder().decode(await readInput(file))
-  const out: RefExpression[] = []
-  text.split('\n').forEach((line, k) => {
-    if (!line.trim()) return
-    const place = {file, record: `line ${k + 1}`}
-    let row: unknown
-    try {
-      row = JSON.parse(line)
-    } catch (error) {
-      throw new GetokError(`invalid JSON (${(error as Error).message})`, place)
-    }
-    out.push(jsonlRowToExpression(row, place))
-  })
+  const out = parseJsonl(text, file).map(({value, line}) => jsonlRowToExpression(value, {file, record: `line ${line}`}))
   if (out.length === 0) throw new GetokError('no expressions in the file', {file}, 'JSONL lines {"ann_id": …, "expression": …}')
   return out
 }

@@ -18,6 +18,7 @@ import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from 'node:fs/promises'
 import * as path from 'node:path'
+import {readJsonl} from './jsonl.js'
 
 export interface Skip {
   image_id: number
@@ -137,31 +138,6 @@ export class ShardWriter {
 }
 
 async function readJournal(file: string): Promise<JournalLine[]> {
-  const lines: JournalLine[] = []
-  for (const raw of (await readFile(file, 'utf8')).split('\n')) {
-    if (!raw) continue
-    try {
-      lines.push(JSON.parse(raw) as JournalLine)
-    } catch {
-      break // a line cut by a crash ends the journal
-    }
-  }
-  return lines
-}
-
-/** Read every record of a shard file (used by resume checks, offsets --curated, inspect, merge). */
-export async function readJsonl<T = unknown>(file: string): Promise<T[]> {
-  const text = await readFile(file, 'utf8')
-  const out: T[] = []
-  let lineNo = 0
-  for (const line of text.split('\n')) {
-    lineNo++
-    if (!line.trim()) continue
-    try {
-      out.push(JSON.parse(line) as T)
-    } catch (error) {
-      throw new Error(`${file}: line ${lineNo}: invalid JSON (${(error as Error).message})`)
-    }
-  }
-  return out
+  // a line cut by a crash ends the journal
+  return (await readJsonl<JournalLine>(file, {stopAtBroken: true})).map((r) => r.value)
 }

@@ -27,7 +27,7 @@ export interface CurateSummary {
   by_size: Record<SizeClass, {records: number; mean_tokens: number; mean_iou: number; reached_share: number}>
 }
 
-interface RecordLike {
+export interface RecordLike {
   tokens: number
   iou: number
   reached: boolean
@@ -39,6 +39,18 @@ export function reasonKey(reason: string): string {
   return reason.replace(/\d+(\.\d+)?/g, 'N')
 }
 
+/** How many skips each reason has, ids collapsed (reasonKey). */
+export function countReasons(skips: readonly {reason: string}[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const s of skips) counts[reasonKey(s.reason)] = (counts[reasonKey(s.reason)] ?? 0) + 1
+  return counts
+}
+
+/** What the curate summary reads of a record: the one projection, for runs and merges alike. */
+export function curateSummaryFields(r: RecordLike): RecordLike {
+  return {tokens: r.tokens, iou: r.iou, reached: r.reached, area: r.area}
+}
+
 export function summarise(records: readonly RecordLike[], skips: readonly {reason: string}[]): CurateSummary {
   const part = (rs: readonly RecordLike[]) => ({
     records: rs.length,
@@ -46,8 +58,7 @@ export function summarise(records: readonly RecordLike[], skips: readonly {reaso
     mean_iou: round(mean(rs.map((r) => r.iou))),
     reached_share: round(rs.length === 0 ? 0 : rs.filter((r) => r.reached).length / rs.length),
   })
-  const skipReasons: Record<string, number> = {}
-  for (const s of skips) skipReasons[reasonKey(s.reason)] = (skipReasons[reasonKey(s.reason)] ?? 0) + 1
+  const skipReasons = countReasons(skips)
   const whole = part(records)
   return {
     records: whole.records,

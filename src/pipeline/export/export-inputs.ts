@@ -8,7 +8,7 @@
 import {existsSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
-import {readJsonl} from '../../adapters/shards.js'
+import {readJsonl} from '../../adapters/jsonl.js'
 import type {CuratedObject, RefinementObject} from '../../core/export/conversations.js'
 import {GetokError, type ErrorPlace, showValue} from '../../core/errors.js'
 import type {Cell} from '../../core/grid/grid.js'
@@ -49,11 +49,9 @@ async function readFolder<R>(dir: string, command: string, convert: (r: Row, n: 
   for (const shard of manifest.shards ?? []) {
     const shardFile = path.join(dir, String(shard.file))
     if (!existsSync(shardFile)) throw new GetokError('a shard listed in manifest.json is missing', {file: shardFile})
-    const rows = await readJsonl<Row>(shardFile).catch((error: Error) => {
-      throw new GetokError(error.message, {file: shardFile})
-    })
-    rows.forEach((row, k) => {
-      const place = {file: shardFile, record: `line ${k + 1}`}
+    const rows = await readJsonl<Row>(shardFile)
+    rows.forEach(({value: row, line}) => {
+      const place = {file: shardFile, record: `line ${line}`}
       if (row.grid !== grid)
         throw new GetokError(
           'record made at another grid size than its manifest says',

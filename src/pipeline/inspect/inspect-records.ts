@@ -13,7 +13,7 @@ import type {Cell} from '../../core/grid/grid.js'
 import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
 import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import {GetokError, showValue} from '../../core/errors.js'
-import {readJsonl} from '../../adapters/shards.js'
+import {readJsonl} from '../../adapters/jsonl.js'
 
 export type RecordKind = 'curate' | 'offsets'
 
@@ -89,13 +89,7 @@ export async function readRecords(source: string): Promise<InspectRecord[]> {
   const {files, config} = await shardFiles(source)
   const out: InspectRecord[] = []
   for (const file of files) {
-    let raws: unknown[]
-    try {
-      raws = await readJsonl(file)
-    } catch (error) {
-      throw new GetokError((error as Error).message.replace(`${file}: `, ''), {file})
-    }
-    raws.forEach((raw, k) => out.push(parseRecord(raw, file, k + 1, config)))
+    for (const {value, line} of await readJsonl(file)) out.push(parseRecord(value, file, line, config))
   }
   return out
 }

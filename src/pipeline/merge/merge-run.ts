@@ -22,11 +22,11 @@ import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
 import {createHash} from 'node:crypto'
 import * as path from 'node:path'
 import {GetokError} from '../../core/errors.js'
-import {reasonKey, summarise} from '../../core/stats.js'
+import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.js'
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
+import {parseJsonl} from '../../adapters/jsonl.js'
 import {TOOL} from '../../version.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
-import type {CurateRecord} from '../curate/curate-image.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 
 export interface MergeInput {
@@ -279,19 +279,11 @@ async function readVerifiedShard(dir: string, shard: Manifest['shards'][number])
   return bytes
 }
 
-function parseShard(bytes: Buffer, file: string): (Record<string, unknown> & {image_id: number; ann_id: number})[] {
-  return bytes
-    .toString('utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line, k) => {
-      try {
-        return JSON.parse(line)
-      } catch (error) {
-        throw new GetokError(`invalid JSON (${(error as Error).message})`, {file, record: `line ${k + 1}`})
-      }
-    })
+function parseShard(bytes: Buffer, file: string): ShardRecord[] {
+  return parseJsonl<ShardRecord>(bytes.toString('utf8'), file).map((r) => r.value)
 }
+
+type ShardRecord = Record<string, unknown> & {image_id: number; ann_id: number}
 
 /** Which input each image id and annotation id came from; a second input with the same id is refused. */
 class Owners {
@@ -330,10 +322,7 @@ function mergedConfig(config: Record<string, unknown>): Record<string, unknown> 
 
 /** Per command: what of a record the summary needs (kept in memory for all records, so small). */
 const PICKERS: Record<string, (r: Record<string, unknown>) => unknown> = {
-  curate: (r) => {
-    const c = r as unknown as CurateRecord
-    return {tokens: c.tokens, iou: c.iou, reached: c.reached, area: c.area}
-  },
+  curate: (r) => curateSummaryFields(r as unknown as RecordLike),
   offsets: (r) => {
     const o = r as unknown as OffsetsRecord
     return {
@@ -347,8 +336,6 @@ const PICKERS: Record<string, (r: Record<string, unknown>) => unknown> = {
 }
 
 function summariseMerged(first: Manifest, records: unknown[], skips: readonly Skip[]): unknown {
-  if (first.command === 'curate') return summarise(records as Parameters<typeof summarise>[0], skips)
-  const reasons: Record<string, number> = {}
-  for (const s of skips) reasons[reasonKey(s.reason)] = (reasons[reasonKey(s.reason)] ?? 0) + 1
-  return summariseOffsets(records as OffsetsRecord[], reasons, skips.length, first.config.token_style as never)
+  if (first.command === 'curate') return summarise(records as RecordLike[], skips)
+  return summariseOffsets(records as OffsetsRecord[], skips, first.config.token_style as never)
 }

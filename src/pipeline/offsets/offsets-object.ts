@@ -20,6 +20,7 @@ import {
 } from '../../core/offsets/regions.js'
 import {type Quotas, type SampledPair, objectSeed, samplePairs} from '../../core/offsets/sampling.js'
 import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetToken, offsetsToTokens} from '../../core/grid/tokens.js'
+import {countReasons} from '../../core/stats.js'
 import type {PreparedObject} from '../shared/objects.js'
 import {type ObjectRecordHead, objectRecordHead} from '../shared/objects.js'
 
@@ -128,12 +129,9 @@ export interface OffsetsSummary {
   curated?: {joined: number; missing: number}
 }
 
-export function summariseOffsets(
-  records: readonly OffsetsRecord[],
-  skipReasons: Record<string, number>,
-  skipped: number,
-  style: TokenStyle,
-): OffsetsSummary {
+export function summariseOffsets(records: readonly OffsetsRecord[], skips: readonly {reason: string}[], style: TokenStyle): OffsetsSummary {
+  const skipReasons = countReasons(skips)
+  const skipped = skips.length
   const zero = (): RegionCounts => ({ring: 0, inside: 0, hard_delete: 0, far: 0})
   const offsetZero = () => Object.fromEntries([...MOVES, 'delete' as const].map((m) => [offsetToken(m, style), 0]))
   const s: OffsetsSummary = {

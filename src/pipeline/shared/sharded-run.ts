@@ -5,8 +5,8 @@
  * run reports the same totals as an uninterrupted one.
  */
 import * as path from 'node:path'
-import {readFile} from 'node:fs/promises'
 import {type ShardStats, type Skip, ShardWriter, readShardStats, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
+import {readJsonl} from '../../adapters/jsonl.js'
 import type {Progress} from './progress.js'
 
 export interface UnitResult<R> {
@@ -71,12 +71,7 @@ export async function runSharded<U extends {id: number}, R extends object>(
 export async function readShardRecords<R, P = R>(outDir: string, stats: readonly ShardStats[], pick?: (record: R) => P): Promise<P[]> {
   const out: P[] = []
   for (const s of stats) {
-    const text = await readFile(path.join(outDir, s.shard), 'utf8')
-    for (const line of text.split('\n')) {
-      if (!line) continue
-      const record = JSON.parse(line) as R
-      out.push(pick ? pick(record) : (record as unknown as P))
-    }
+    for (const {value} of await readJsonl<R>(path.join(outDir, s.shard))) out.push(pick ? pick(value) : (value as unknown as P))
   }
   return out
 }

@@ -1,0 +1,53 @@
+/**
+ * JSON Lines, the one reader for every getok file of that form (shards, journals, expressions,
+ * predictions): one JSON value per line, UTF-8, lines ended by "\n"; blank lines are skipped and
+ * lines are numbered from 1 as an editor shows them.
+ *
+ *   {"ann_id": 1, "expression": "the cat"}\n\n{"ann_id": 2, …}   →   rows at lines 1 and 3
+ *
+ * A line that is not JSON is an error naming the file and the line, except where the caller
+ * says a cut tail is expected (a journal a crash may have cut): then reading stops there.
+ */
+import {readFile} from 'node:fs/promises'
+import {GetokError} from '../core/errors.js'
+
+export interface JsonlRow<T> {
+  value: T
+  /** line number, from 1 */
+  line: number
+}
+
+export interface JsonlOptions {
+  /** stop at the first line that is not JSON instead of failing (the tail of a journal cut by a crash) */
+  stopAtBroken?: boolean
+}
+
+export function parseJsonl<T = unknown>(text: string, file: string, options: JsonlOptions = {}): JsonlRow<T>[] {
+  const rows: JsonlRow<T>[] = []
+  const lines = text.split('\n')
+  for (let k = 0; k < lines.length; k++) {
+    if (!lines[k].trim()) continue
+    try {
+      rows.push({value: JSON.parse(lines[k]) as T, line: k + 1})
+    } catch (error) {
+      if (options.stopAtBroken) break
+      throw new GetokError(`invalid JSON (${(error as Error).message})`, {file, record: `line ${k + 1}`})
+    }
+  }
+  return rows
+}
+
+export async function readJsonl<T = unknown>(file: string, options: JsonlOptions = {}): Promise<JsonlRow<T>[]> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new GetokError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
+  }
+  return parseJsonl<T>(text, file, options)
+}
+
+/** Just the values, in order. */
+export async function readJsonlValues<T = unknown>(file: string): Promise<T[]> {
+  return (await readJsonl<T>(file)).map((r) => r.value)
+}
