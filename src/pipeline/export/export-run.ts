@@ -12,7 +12,7 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdir, readFile, rm} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {type ExpressionSource, readExpressionFile} from '../../adapters/refs.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
@@ -38,6 +38,7 @@ import {
 } from '../../core/export/trainer-formats.js'
 import {type VocabOptions, tokensOutsideVocabulary, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
 import {TOOL} from '../../version.js'
+import {claimFreshDir} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 
@@ -202,29 +203,23 @@ function recordsBySplit(
 }
 
 /**
- * Never write over another command's output (e.g. --out pointing at the curated
- * folder); files of an earlier export into the same folder are removed, so no
- * split file of another run is left beside this one.
+ * Never write over another command's output (e.g. --out pointing at the curated folder); files of
+ * an earlier export into the same folder are removed, so no split file of another run is left
+ * beside this one.
  */
 async function claimOutDir(input: ExportRunInput): Promise<void> {
   const file = path.join(input.out, 'manifest.json')
-  if (existsSync(file)) {
-    const previous = await readFile(file, 'utf8').then(
-      (t) => JSON.parse(t) as Partial<Manifest>,
-      () => ({}) as Partial<Manifest>,
-    )
-    if (previous.command !== 'export') {
-      throw new GetokError(
-        "the output folder holds another command's output; choose another --out",
-        {file, field: 'command'},
-        '"export" or no manifest.json',
-        showValue(previous.command),
+  const previous = existsSync(file)
+    ? await readFile(file, 'utf8').then(
+        (t) => (JSON.parse(t) as Partial<Manifest>).shards ?? [],
+        () => [],
       )
-    }
-    const stale = [...(previous.shards ?? []).map((s) => path.basename(String(s.file))), ...EXPORT_SIDE_FILES, 'manifest.json']
-    await Promise.all(stale.map((f) => rm(path.join(input.out, f), {force: true})))
-  }
-  await mkdir(input.out, {recursive: true})
+    : []
+  // without a manifest nothing there is an earlier export's
+  const own = new Set(
+    existsSync(file) ? [...previous.map((s) => path.basename(String(s.file))), ...EXPORT_SIDE_FILES, 'manifest.json'] : [],
+  )
+  await claimFreshDir(input.out, {command: 'export', own: (f) => own.has(f)})
 }
 
 const EXPORT_SIDE_FILES = ['vocab.txt', 'vocab.yaml', 'dataset_info.json']

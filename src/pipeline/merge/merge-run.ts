@@ -18,13 +18,14 @@
  * image-id order: the summary one uninterrupted run reports.
  */
 import {existsSync, statSync} from 'node:fs'
-import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import {createHash} from 'node:crypto'
 import * as path from 'node:path'
 import {GetokError} from '../../core/errors.js'
 import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.js'
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
 import {parseJsonl} from '../../adapters/jsonl.js'
+import {claimFreshDir} from '../shared/out-dir.js'
 import {TOOL} from '../../version.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
@@ -244,19 +245,9 @@ function checkShardList({dir, manifest}: Part): void {
 
 /** Empty or new, or holding only what an interrupted merge left; --overwrite clears earlier output first. */
 async function prepareOut(out: string, files: readonly string[], overwrite: boolean): Promise<void> {
-  const ours = new Set(files)
-  const present = existsSync(out) ? await readdir(out) : []
-  const isOutput = (f: string) =>
-    f.endsWith('.jsonl') || f.endsWith('.stats.json') || f === 'manifest.json' || f === 'run.json' || f.includes('.tmp-')
-  const foreign = present.filter((f) => !ours.has(f) && !f.includes('.tmp-'))
-  if (foreign.length > 0 && !overwrite) {
-    throw new GetokError(
-      `output folder is not empty (has ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); use another --out or --overwrite`,
-      {file: out},
-    )
-  }
-  for (const f of present) if (isOutput(f)) await rm(path.join(out, f), {force: true})
-  await mkdir(out, {recursive: true})
+  const planned = new Set(files)
+  const isOutput = (f: string) => f.endsWith('.jsonl') || f.endsWith('.stats.json') || f === 'manifest.json' || f === 'run.json'
+  await claimFreshDir(out, {own: isOutput, refuseOthers: {overwrite, expected: (f) => planned.has(f)}})
 }
 
 async function readVerifiedShard(dir: string, shard: Manifest['shards'][number]): Promise<Buffer> {

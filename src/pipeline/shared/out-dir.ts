@@ -8,7 +8,7 @@
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
 import * as path from 'node:path'
-import {GetokError} from '../../core/errors.js'
+import {GetokError, showValue} from '../../core/errors.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 
@@ -48,3 +48,47 @@ async function clearRunDir(dir: string, name: string): Promise<void> {
     if (f.startsWith(`${name}-`) || f === 'manifest.json' || f === RUN_FILE) await rm(path.join(dir, f), {force: true})
   }
 }
+
+/**
+ * What a one-shot command (export, merge) may find in its output folder: files of its own earlier
+ * output (replaced: none is left beside the new one) and, unless it says otherwise, files of
+ * nobody's (kept). Another command's output is never written over.
+ */
+export interface FreshDirPolicy {
+  /** the command whose earlier output may be replaced; a manifest.json of any other command is refused */
+  command?: string
+  /** this command's own earlier output: removed before writing */
+  own(file: string): boolean
+  /** files nobody owns stop the claim unless `overwrite`; with it, they stay (default: they stay anyway) */
+  refuseOthers?: {overwrite: boolean; expected: (file: string) => boolean}
+}
+
+export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promise<void> {
+  const present = existsSync(dir) ? await readdir(dir) : []
+  const manifest = path.join(dir, 'manifest.json')
+  if (policy.command && present.includes('manifest.json')) {
+    const previous = await readFile(manifest, 'utf8').then(
+      (t) => (JSON.parse(t) as {command?: unknown}).command,
+      () => undefined,
+    )
+    if (previous !== policy.command) {
+      throw new GetokError(
+        "the output folder holds another command's output; choose another --out",
+        {file: manifest, field: 'command'},
+        JSON.stringify(policy.command) + ' or no manifest.json',
+        showValue(previous),
+      )
+    }
+  }
+  const refuse = policy.refuseOthers
+  const others = refuse ? present.filter((f) => !refuse.expected(f) && !isTemporary(f)) : []
+  if (refuse && others.length > 0 && !refuse.overwrite) {
+    const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', …' : '')
+    throw new GetokError(`output folder is not empty (has ${shown}); use another --out or --overwrite`, {file: dir})
+  }
+  await Promise.all(present.filter((f) => policy.own(f) || isTemporary(f)).map((f) => rm(path.join(dir, f), {force: true})))
+  await mkdir(dir, {recursive: true})
+}
+
+/** A file writeFileAtomic left behind when a run was killed mid-write. */
+const isTemporary = (f: string) => f.includes('.tmp-')
