@@ -1,9 +1,8 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {SamEngine} from '../src/sam/engine.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
-import {type CurateRunResult, runCurate} from '../src/pipeline/curate/curate-run.js'
+import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
 
 export default class Curate extends GetokCommand {
@@ -21,6 +20,8 @@ export default class Curate extends GetokCommand {
   async run(): Promise<CurateRunResult> {
     const {flags} = await this.parse(Curate)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
+    const [{runCurate}, {SamEngine}] = await Promise.all([import('../src/pipeline/curate/curate-run.js'), import('../src/sam/engine.js')])
     const result = await runCurate({
       annotations: flags.annotations,
       images: flags.images,

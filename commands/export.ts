@@ -1,7 +1,6 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {exportFlags, parseNonNegative} from '../src/cli/flags.js'
 import {TASKS, type TaskName} from '../src/core/export/conversations.js'
-import {GetokError} from '../src/core/errors.js'
 import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run.js'
 
 export default class Export extends GetokCommand {
@@ -30,7 +29,7 @@ export default class Export extends GetokCommand {
       templates: flags.templates,
       imageRoot: flags['image-root'],
       refineForm: flags['refine-form'],
-      minIou: parseMinIou(flags['min-iou']),
+      minIou: parseNonNegative('min-iou', flags['min-iou'], 1),
       defaultSplit: flags.split,
       tags: flags.tags,
     })
@@ -55,14 +54,4 @@ export default class Export extends GetokCommand {
 
 function defaultTasks(withOffsets: boolean): TaskName[] {
   return TASKS.filter((t) => t !== 'refine' || withOffsets)
-}
-
-function parseMinIou(text: string): number {
-  try {
-    const v = parseNonNegative('min-iou', text)
-    if (v > 1) throw new Error(`--min-iou must be at most 1, got ${JSON.stringify(text)}`)
-    return v
-  } catch (error) {
-    throw new GetokError((error as Error).message, {field: 'min-iou'})
-  }
 }

@@ -1,17 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {GetokCommand} from '../src/cli/base-command.js'
-import {samFlags} from '../src/cli/flags.js'
+import {intListFlag, samFlags} from '../src/cli/flags.js'
 import {MASK_POLICIES} from '../src/core/selection/policy.js'
-import {SamEngine} from '../src/sam/engine.js'
+import type {SamEngine} from '../src/sam/engine.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
-import {type InspectResult, runInspect} from '../src/pipeline/inspect/inspect-run.js'
-
-const intList = (text: string): number[] =>
-  text.split(',').map((s) => {
-    const v = Number(s.trim())
-    if (!Number.isInteger(v)) throw new Error(`expected comma-separated integers, got ${JSON.stringify(s)}`)
-    return v
-  })
+import type {InspectResult} from '../src/pipeline/inspect/inspect-run.js'
 
 export default class Inspect extends GetokCommand {
   static summary = 'Draw token sets as pictures: grid points, offsets, the decoded mask and the ground truth.'
@@ -43,11 +36,8 @@ export default class Inspect extends GetokCommand {
     sheet: Flags.boolean({summary: 'Lay all selected records on one contact sheet, sheet.png, instead of one PNG each.', default: false}),
     columns: Flags.integer({summary: 'Contact sheet: pictures per row.', default: 4, min: 1}),
     thumb: Flags.integer({summary: 'Contact sheet: long side of each picture in pixels.', default: 360, min: 64, max: 4096}),
-    'image-ids': Flags.custom<number[]>({summary: 'Only records of these image ids (comma-separated).', parse: async (t) => intList(t)})(),
-    'ann-ids': Flags.custom<number[]>({
-      summary: 'Only records of these annotation ids (comma-separated).',
-      parse: async (t) => intList(t),
-    })(),
+    'image-ids': intListFlag('image-ids', 'Only records of these image ids (comma-separated).'),
+    'ann-ids': intListFlag('ann-ids', 'Only records of these annotation ids (comma-separated).'),
     category: Flags.string({summary: 'Only records of these categories (comma-separated names or ids).'}),
     worst: Flags.integer({summary: 'The N records with the lowest iou field, worst first.', min: 1, exclusive: ['best']}),
     best: Flags.integer({summary: 'The N records with the highest iou field, best first.', min: 1, exclusive: ['worst']}),
@@ -81,6 +71,11 @@ export default class Inspect extends GetokCommand {
   async run(): Promise<InspectResult> {
     const {args, flags} = await this.parse(Inspect)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
+    const [{runInspect}, {SamEngine}] = await Promise.all([
+      import('../src/pipeline/inspect/inspect-run.js'),
+      import('../src/sam/engine.js'),
+    ])
     let engine: SamEngine | undefined
     const result = await runInspect({
       source: args.source,

@@ -1,7 +1,7 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
-import {inputFlags, offsetsFlags, parseNonNegative, shareFlags} from '../src/cli/flags.js'
+import {inputFlags, offsetsFlags, parseFlagWith, parseNonNegative, shareFlags} from '../src/cli/flags.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
-import {GetokError} from '../src/core/errors.js'
+import {FlagError} from '../src/core/errors.js'
 import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/offsets/sampling.js'
 import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets/offsets-run.js'
 
@@ -20,7 +20,7 @@ export default class Offsets extends GetokCommand {
 
   async run(): Promise<OffsetsRunResult> {
     const {flags} = await this.parse(Offsets)
-    const quotas = parseFlag(() => parseQuotas(flags.quota))
+    const quotas = parseFlagWith('quota', () => parseQuotas(flags.quota))
     const result = await runOffsets({
       annotations: flags.annotations,
       images: flags.images,
@@ -31,7 +31,7 @@ export default class Offsets extends GetokCommand {
         grid: flags.grid,
         k: pairsPerObject(flags.k, quotas),
         quotas,
-        hardBand: parseFlag(() => parseNonNegative('hard-band', flags['hard-band'])),
+        hardBand: parseNonNegative('hard-band', flags['hard-band']),
         seed: flags.seed,
         flipV: flags['flip-v'],
         ties: flags.ties,
@@ -65,15 +65,6 @@ export default class Offsets extends GetokCommand {
 function pairsPerObject(k: number | undefined, quotas: Quotas): number {
   if (quotas.mode === 'fractions') return k ?? DEFAULT_K
   const total = quotaTotal(quotas, 0)
-  if (k !== undefined && k !== total)
-    throw new GetokError('--k disagrees with the count quotas', {field: 'k'}, `${total} (their sum)`, String(k))
+  if (k !== undefined && k !== total) throw new FlagError('k', 'disagrees with the count quotas', `${total} (their sum)`, String(k))
   return total
-}
-
-function parseFlag<T>(parse: () => T): T {
-  try {
-    return parse()
-  } catch (error) {
-    throw new GetokError((error as Error).message)
-  }
 }

@@ -1,10 +1,13 @@
 /**
- * What every getok command shares: --json (oclif prints the returned value),
- * and one way to report a user error: the message, no stack trace, exit 2.
+ * What every getok command shares: --json (oclif prints the returned value), and one way to
+ * report a user error: one line of text, no stack trace, exit 2. Our errors (GetokError and its
+ * subclasses) print their own text; oclif's flag errors (unknown flag, missing flag, a value
+ * outside an integer flag's range or a list of options) are reworded to the same shape:
+ *
+ *   --grid: bad value: expected an integer greater than or equal to 2, got 1
  */
-import {Command} from '@oclif/core'
+import {Command, Errors} from '@oclif/core'
 import {GetokError} from '../core/errors.js'
-import {TokenParseError} from '../core/grid/tokens.js'
 import {type Progress, silentProgress, terminalProgress} from '../pipeline/shared/progress.js'
 
 export abstract class GetokCommand extends Command {
@@ -15,12 +18,30 @@ export abstract class GetokCommand extends Command {
   }
 
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    if (error instanceof GetokError || error instanceof TokenParseError) {
-      // Stays on stderr (and in the --json error object), exits non-zero.
-      return super.catch(Object.assign(new Error(error.message), {exitCode: 2, oclif: {exit: 2}}))
-    }
+    const text = error instanceof GetokError ? error.text : oclifFlagErrorText(error)
+    // Stays on stderr (and in the --json error object), exits 2.
+    if (text !== undefined) return super.catch(Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}}))
     return super.catch(error)
   }
+}
+
+/** oclif's parse errors in our shape, or undefined for anything else. */
+export function oclifFlagErrorText(error: Error): string | undefined {
+  const message = error.message.replace(/\nSee more help with --help[\s\S]*$/, '')
+  const parsing = /^Parsing --([\w-]+) \n\t([\s\S]*)$/.exec(message)
+  if (parsing) {
+    const [, flag, inner] = parsing
+    const range = /^Expected (an integer .*?) but received: (.*)$/.exec(inner)
+    return range ? `--${flag}: bad value: expected ${range[1]}, got ${range[2]}` : `--${flag}: ${inner}`
+  }
+  if (!(error instanceof Errors.CLIError) || !('parse' in error)) return undefined
+  const option = /^Expected --([\w-]+)=(.*) to be one of: (.*)$/.exec(message)
+  if (option) return `--${option[1]}: bad value: expected one of ${option[3]}, got ${JSON.stringify(option[2])}`
+  const unknown = /^Nonexistent flags?: (.*)$/.exec(message)
+  if (unknown) return `${unknown[1]}: no such flag (see --help)`
+  const missing = /^The following error occurred:\s*Missing required flag ([\w-]+)/.exec(message.replace(/\x1b\[[0-9;]*m/g, ''))
+  if (missing) return `--${missing[1]}: required`
+  return message.replace(/\x1b\[[0-9;]*m/g, '')
 }
 
 /** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */

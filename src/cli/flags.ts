@@ -3,6 +3,7 @@
  * its unit, range and default; `getok <command> --help` prints these texts.
  */
 import {Flags} from '@oclif/core'
+import {FlagError, GetokError} from '../core/errors.js'
 import {DEVICES} from '../sam/devices.js'
 import {CANDIDATE_MODES} from '../core/selection/candidates.js'
 import {MASK_POLICIES} from '../core/selection/policy.js'
@@ -10,19 +11,36 @@ import {TOKEN_STYLES} from '../core/grid/tokens.js'
 import {DEFAULT_HARD_BAND, TIE_ORDERS} from '../core/offsets/regions.js'
 import {DEFAULT_K, DEFAULT_QUOTA_TEXT} from '../core/offsets/sampling.js'
 
-const intList = (text: string): number[] =>
-  text.split(',').map((s) => {
-    const v = Number(s.trim())
-    if (!Number.isInteger(v)) throw new Error(`expected comma-separated integers, got ${JSON.stringify(s)}`)
-    return v
-  })
+/** Comma-separated integers, e.g. --image-ids 139,285. */
+export function intListFlag(name: string, summary: string) {
+  return Flags.custom<number[]>({
+    summary,
+    parse: async (text) =>
+      text.split(',').map((s) => {
+        const v = Number(s.trim())
+        if (s.trim() === '' || !Number.isInteger(v))
+          throw new FlagError(name, 'bad value', 'comma-separated integers', JSON.stringify(text))
+        return v
+      }),
+  })()
+}
+
+/** Run a parser of the core (quotas, say) on a flag's text; its complaint becomes that flag's error. */
+export function parseFlagWith<T>(name: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    if (error instanceof GetokError) throw error
+    throw new FlagError(name, (error as Error).message)
+  }
+}
 
 export const inputFlags = {
   annotations: Flags.string({char: 'a', summary: 'COCO instances JSON file.', required: true}),
   images: Flags.string({char: 'i', summary: 'Image root folder; each image is <images>/<file_name>.', required: true}),
   out: Flags.string({char: 'o', summary: 'Output folder for shards and manifest.json (created if missing).', required: true}),
   limit: Flags.integer({summary: 'Only the first N images (by image id) after the other filters.', min: 1}),
-  'image-ids': Flags.custom<number[]>({summary: 'Only these image ids (comma-separated).', parse: async (t) => intList(t)})(),
+  'image-ids': intListFlag('image-ids', 'Only these image ids (comma-separated).'),
   categories: Flags.string({summary: 'Only objects of these categories (comma-separated names or ids).'}),
   grid: Flags.integer({
     char: 'n',
@@ -81,7 +99,8 @@ export const curateFlags = {
 
 export function parseUnit(name: string, text: string, lo: number, hi: number): number {
   const v = Number(text)
-  if (!Number.isFinite(v) || v <= lo || v > hi) throw new Error(`--${name} must be a number in (${lo}, ${hi}], got ${JSON.stringify(text)}`)
+  if (text.trim() === '' || !Number.isFinite(v) || v <= lo || v > hi)
+    throw new FlagError(name, 'bad value', `a number in (${lo}, ${hi}]`, JSON.stringify(text))
   return v
 }
 
@@ -115,9 +134,11 @@ export const offsetsFlags = {
   }),
 }
 
-export function parseNonNegative(name: string, text: string): number {
+export function parseNonNegative(name: string, text: string, max = Infinity): number {
   const v = Number(text)
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0, got ${JSON.stringify(text)}`)
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > max) {
+    throw new FlagError(name, 'bad value', max === Infinity ? 'a number ≥ 0' : `a number from 0 to ${max}`, JSON.stringify(text))
+  }
   return v
 }
 
@@ -166,7 +187,7 @@ export const exportFlags = {
       text.split(',').map((s) => {
         const t = s.trim()
         if (!(EXPORT_TASK_NAMES as readonly string[]).includes(t))
-          throw new Error(`unknown task ${JSON.stringify(t)} (known: ${EXPORT_TASK_NAMES.join(', ')})`)
+          throw new FlagError('tasks', 'unknown task', `some of ${EXPORT_TASK_NAMES.join(', ')}`, JSON.stringify(t))
         return t as (typeof EXPORT_TASK_NAMES)[number]
       }),
   })(),

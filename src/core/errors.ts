@@ -1,19 +1,29 @@
 /**
  * One error shape for everything a user can get wrong. A message names where
- * (file, record, field), what was expected and what came, so a user can fix the
- * input without reading our source.
+ * (file, record, field, or the command-line flag), what was expected and what
+ * came, so a user can fix the input without reading our source:
+ *
+ *   instances.json, image 139, field "width": bad image width: expected a positive integer, got 0
+ *   --tau: bad value: expected a number in (0, 1], got "abc"
+ *
+ * Every error a user causes is a GetokError (or a subclass); the base command
+ * prints its text, without a stack, and exits 2.
  */
 export interface ErrorPlace {
   file?: string
   /** e.g. "image 139" or "annotation 2045 (image 139)" */
   record?: string
   field?: string
+  /** a command-line flag, without its dashes */
+  flag?: string
 }
 
 export class GetokError extends Error {
   readonly place: ErrorPlace
   readonly expected?: string
   readonly got?: string
+  /** the message as built here (oclif's flag parser rewrites `message` in place) */
+  readonly text: string
 
   constructor(
     readonly what: string,
@@ -21,9 +31,13 @@ export class GetokError extends Error {
     expected?: string,
     got?: string,
   ) {
-    const where = [place.file, place.record, place.field && `field "${place.field}"`].filter(Boolean).join(', ')
+    const where = [place.flag && `--${place.flag}`, place.file, place.record, place.field && `field "${place.field}"`]
+      .filter(Boolean)
+      .join(', ')
     const detail = [expected && `expected ${expected}`, got !== undefined && `got ${got}`].filter(Boolean).join(', ')
-    super([where, what, detail].filter(Boolean).join(': '))
+    const text = [where, what, detail].filter(Boolean).join(': ')
+    super(text)
+    this.text = text
     this.name = 'GetokError'
     this.place = place
     this.expected = expected
@@ -33,6 +47,14 @@ export class GetokError extends Error {
   /** The same error with more of its place filled in (e.g. the record, once known). */
   at(place: ErrorPlace): GetokError {
     return new GetokError(this.what, {...place, ...this.place}, this.expected, this.got)
+  }
+}
+
+/** A bad command-line flag value: `--tau: bad value: expected …, got …`. */
+export class FlagError extends GetokError {
+  constructor(flag: string, what: string, expected?: string, got?: string) {
+    super(what, {flag}, expected, got)
+    this.name = 'FlagError'
   }
 }
 

@@ -181,7 +181,7 @@ describe('getok export refuses bad input with a clear message', () => {
 
   it('an unknown format', async () => {
     await expect(exportRun(['--curated', CURATED, '--format', 'alpaca', '-o', out()])).rejects.toThrow(
-      /Expected --format=alpaca to be one of: swift, llamafactory, llava, qwen/,
+      /^--format: bad value: expected one of swift, llamafactory, llava, qwen, got "alpaca"$/,
     )
   })
 

@@ -196,7 +196,7 @@ describe('getok offsets options', () => {
     const out = tempDir('bad')
     await expect(offsets(['-a', ANN, '-o', out, '--quota', 'ring=0.5'])).rejects.toMatchObject({oclif: {exit: 2}})
     await expect(offsets(['-a', ANN, '-o', out, '--quota', 'ring=3,inside=2', '--k', '6'])).rejects.toMatchObject({
-      message: expect.stringMatching(/--k disagrees/),
+      message: expect.stringMatching(/^--k: disagrees with the count quotas: expected 5 \(their sum\), got 6$/),
     })
     await expect(offsets(['-a', ANN, '-o', out, '--hard-band', '-1'])).rejects.toMatchObject({oclif: {exit: 2}})
   })

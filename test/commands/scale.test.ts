@@ -229,7 +229,7 @@ describe('many machines and crashes (CLI, real SAM)', () => {
       /shard_index: undefined → 0; shard_count: undefined → 2/,
     )
     expect(getok(['curate', ...SMALL, '-o', tmp('bad-index'), '--shard-index', '3', '--shard-count', '3']).stderr).toMatch(
-      /field "shard-index": bad worker index: expected an integer from 0 to 2/,
+      /--shard-index: bad worker index: expected an integer from 0 to 2/,
     )
   })
 

@@ -45,6 +45,6 @@ describe('getok vocab', () => {
   })
 
   it('refuses an unknown format', async () => {
-    await expect(vocab(['--format', 'yaml'])).rejects.toThrow(/Expected --format=yaml to be one of: list, llamafactory, json/)
+    await expect(vocab(['--format', 'yaml'])).rejects.toThrow(/^--format: bad value: expected one of list, llamafactory, json, got "yaml"$/)
   })
 })

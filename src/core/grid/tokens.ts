@@ -14,6 +14,7 @@
  *   offsets   <offset><seg><OFF_0_0><DELETE>…</seg></offset>, one per grid token
  *   several instances: groups joined by ", "
  */
+import {GetokError} from '../errors.js'
 import {type Cell, type Move, sortCellsRaster} from './grid.js'
 
 export type TokenStyle = 'plain' | 'paper'
@@ -74,13 +75,14 @@ export interface TokenGroup {
   offsets?: OffsetTarget[]
 }
 
-export class TokenParseError extends Error {
+/** A token string that does not follow the grammar; `offset` is the character where it breaks. */
+export class TokenParseError extends GetokError {
   constructor(
-    readonly at: number,
+    readonly offset: number,
     message: string,
-    readonly text: string,
+    readonly input: string,
   ) {
-    super(`token string, character ${at}: ${message} (near ${JSON.stringify(text.slice(at, at + 24))})`)
+    super(`token string, character ${offset}: ${message} (near ${JSON.stringify(input.slice(offset, offset + 24))})`)
     this.name = 'TokenParseError'
   }
 }

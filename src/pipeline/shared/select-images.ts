@@ -12,7 +12,7 @@
  * worker.
  */
 import * as path from 'node:path'
-import {GetokError} from '../../core/errors.js'
+import {FlagError, GetokError} from '../../core/errors.js'
 import type {CocoAnnotation, CocoDataset, CocoImage} from '../../adapters/coco.js'
 
 export interface ImageFilter {
@@ -89,15 +89,9 @@ export const WHOLE_RUN: WorkerShare = {index: 0, count: 1}
 
 /** Validate --shard-index / --shard-count. */
 export function workerShare(index: number, count: number): WorkerShare {
-  if (!Number.isInteger(count) || count < 1)
-    throw new GetokError('bad worker count', {field: 'shard-count'}, 'an integer ≥ 1', String(count))
+  if (!Number.isInteger(count) || count < 1) throw new FlagError('shard-count', 'bad worker count', 'an integer ≥ 1', String(count))
   if (!Number.isInteger(index) || index < 0 || index >= count) {
-    throw new GetokError(
-      'bad worker index',
-      {field: 'shard-index'},
-      `an integer from 0 to ${count - 1} (--shard-count ${count})`,
-      String(index),
-    )
+    throw new FlagError('shard-index', 'bad worker index', `an integer from 0 to ${count - 1} (--shard-count ${count})`, String(index))
   }
   return {index, count}
 }

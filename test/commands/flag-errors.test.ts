@@ -1,0 +1,54 @@
+import {spawnSync} from 'node:child_process'
+import * as path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+const BIN = path.resolve('bin/run.js')
+const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8'})
+const A = ['-a', 'fixtures/sample/instances.json']
+
+describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
+  it.each([
+    [['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'x', '--tau', 'abc'], '--tau: bad value: expected a number in (0, 1], got "abc"'],
+    [['curate', ...A, '-i', 'i', '-o', 'x', '--grid', '1'], '--grid: bad value: expected an integer greater than or equal to 2, got 1'],
+    [['curate', ...A, '-i', 'i', '-o', 'x', '--device', 'gpu'], '--device: bad value: expected one of cpu, cuda, webgpu, got "gpu"'],
+    [['curate', ...A, '-i', 'i', '-o', 'x', '--image-ids', '1,a'], '--image-ids: bad value: expected comma-separated integers, got "1,a"'],
+    [['curate', '-i', 'i', '-o', 'x'], '--annotations: required'],
+    [['curate', ...A, '-i', 'i', '-o', 'x', '--bogus'], '--bogus: no such flag (see --help)'],
+    [['offsets', ...A, '-o', 'x', '--hard-band', '-1'], '--hard-band: bad value: expected a number ≥ 0, got "-1"'],
+    [['offsets', ...A, '-o', 'x', '--quota', 'ring=2,inside=x'], '--quota: quota "inside=x": expected a number ≥ 0'],
+    [['offsets', ...A, '-o', 'x', '--shard-index', '3', '--shard-count', '2'], '--shard-index: bad worker index: expected an integer from 0 to 1'],
+    [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--min-iou', '3'], '--min-iou: bad value: expected a number from 0 to 1, got "3"'],
+    [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--tasks', 'seg,foo'], '--tasks: unknown task: expected some of seg'],
+    [['inspect', '-o', 'x', '--ann-ids', '7,'], '--ann-ids: bad value: expected comma-separated integers, got "7,"'],
+    [['vocab', '--format', 'yaml'], '--format: bad value: expected one of list, llamafactory, json, got "yaml"'],
+  ])('%j', (args, message) => {
+    const r = run(args)
+    expect(r.status).toBe(2)
+    // oclif wraps long lines; the text is one sentence once joined
+    const text = r.stderr.replace(/npm warn.*\n/g, '').replace(/\s*\n\s*/g, ' ').trim()
+    expect(text.startsWith(`Error: ${message}`)).toBe(true)
+    expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/)
+  })
+})
+
+describe('commands that need no SAM load no native runtime', () => {
+  const traced = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', path.resolve('test/helpers/trace-native.mjs'), BIN, ...args], {encoding: 'utf8'})
+
+  it('the tracer sees curate load onnxruntime-node and sharp (so its silence below means something)', () => {
+    const r = traced(['curate', ...A, '-i', 'nowhere', '-o', 'x'])
+    expect(r.stderr).toMatch(/getok-trace: loaded onnxruntime-node/)
+    expect(r.stderr).toMatch(/getok-trace: loaded sharp/)
+  })
+
+  it.each([
+    [['vocab', '-n', '16']],
+    [['offsets', ...A, '-i', 'fixtures/sample/images', '-o', path.join('out', 'trace-offsets'), '--limit', '1', '--overwrite']],
+    [['export', '--curated', 'fixtures/curated-sample', '--format', 'swift', '-o', path.join('out', 'trace-export')]],
+    [['merge', 'fixtures/curated-sample', '-o', path.join('out', 'trace-merge'), '--overwrite']],
+  ])('%j', (args) => {
+    const r = traced(args)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/getok-trace/)
+  })
+})
