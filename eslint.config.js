@@ -6,7 +6,7 @@ import prettier from 'eslint-config-prettier'
 import stylistic from '@stylistic/eslint-plugin'
 
 export default tseslint.config(
-  {ignores: ['dist/', 'node_modules/', 'out/', 'fixtures/', '.devrun/', 'scripts/device/*.mjs']},
+  {ignores: ['dist/', 'node_modules/', 'out/', 'fixtures/', '.devrun/', '.cache/', 'scripts/device/*.mjs']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
