@@ -10,6 +10,8 @@ import {MASK_POLICIES} from '../core/selection/policy.js'
 import {TOKEN_STYLES} from '../core/grid/tokens.js'
 import {DEFAULT_HARD_BAND, TIE_ORDERS} from '../core/offsets/regions.js'
 import {DEFAULT_K, DEFAULT_QUOTA_TEXT} from '../core/offsets/sampling.js'
+import {DECODE_RULES} from '../core/decode/prompts.js'
+import {PREDICTION_FORMATS} from '../core/eval/predictions.js'
 
 /** Comma-separated integers, e.g. --image-ids 139,285. */
 export function intListFlag(name: string, summary: string) {
@@ -237,4 +239,43 @@ export const mergeFlags = {
     required: true,
   }),
   overwrite: Flags.boolean({summary: 'Replace the shards and manifest of an earlier merge in --out.', default: false}),
+}
+
+// getok eval: the decoding settings default to the curated data's (no defaults here, so a flag given is a flag meant)
+export const evalFlags = {
+  format: Flags.option({
+    options: PREDICTION_FORMATS,
+    summary:
+      'Predictions file form: plain ({"image_id", "ann_id"|"ann_ids", "answer", "refinement"?, "split"?, "task"?}), ' +
+      'swift (ms-swift swift infer result JSONL) or llamafactory (generated_predictions.jsonl); default: detected from the first line.',
+  })(),
+  reference: Flags.string({
+    summary:
+      'The getok export data file the predictions answer (line k of generated_predictions.jsonl answers its record k; ' +
+      'required for llamafactory). Its folder\'s manifest.json gives the grid and the curate folder.',
+  }),
+  curated: Flags.string({
+    summary:
+      'Output folder of getok curate that made the data: its grid, decode rule and mask policy decode the answers, ' +
+      'and its records place rows that carry no ids.',
+  }),
+  grid: Flags.integer({summary: 'Grid size n of the answers (default: the curated data\'s, else 32).', min: 2, max: 256}),
+  decode: Flags.option({
+    options: DECODE_RULES,
+    summary:
+      'Decode rule (SPEC §8): union (a click per point, masks united) or box (the box and the points in one prompt); ' +
+      "default: the curated data's, else union.",
+  })(),
+  'mask-policy': Flags.option({
+    options: MASK_POLICIES,
+    summary: 'Which SAM mask a prompt stands for: single or best (default: the curated data\'s, else single).',
+  })(),
+  'flip-v': Flags.boolean({
+    summary: 'Offsets with dv = +1 move up instead of down (default: as the offsets data the export names, else down).',
+    allowNo: true,
+  }),
+  split: Flags.string({
+    summary: 'Split of samples that name none (default: from the data file name, e.g. swift-val.jsonl → val, else "unsplit").',
+  }),
+  batch: Flags.integer({summary: 'Prompts per decoder run (default: 1 with --device cpu, 16 on a GPU).', min: 1}),
 }
