@@ -1,5 +1,16 @@
 import {describe, expect, it} from 'vitest'
-import {type GraphNode, bytesField, concat, isLastAxis, parseFields, readNode, stringField, varintField} from '../../src/sam/onnx-wire.js'
+import {
+  type GraphNode,
+  bytesField,
+  concat,
+  deriveGraph,
+  isLastAxis,
+  makeNode,
+  parseFields,
+  readNode,
+  stringField,
+  varintField,
+} from '../../src/sam/onnx-wire.js'
 
 /** Protobuf's varint of a 64-bit two's complement integer, written by the book (7 bits a byte, low first). */
 function int64Varint(value: bigint): number[] {
@@ -35,5 +46,30 @@ describe('onnx-graph varints', () => {
     expect(isLastAxis(nodeWithAxis(-2n), 4)).toBe(false)
     expect(isLastAxis(nodeWithAxis(2n), 4)).toBe(false)
     expect(isLastAxis(nodeWithAxis(2n), 3)).toBe(true)
+  })
+})
+
+describe('deriveGraph keeps what it does not edit', () => {
+  // Fields newer than ONNX 1.10's onnx.proto, which a generated schema of that version (onnx-proto) drops on
+  // decode: NodeProto.metadata_props = 9 and GraphProto.metadata_props = 16 (StringStringEntryProto: key 1, value 2).
+  const entry = (key: string, value: string) => concat([stringField(1, key), stringField(2, value)])
+  const nodeMeta = bytesField(9, entry('source', 'exporter'))
+  const graphMeta = bytesField(16, entry('k', 'v'))
+  const relu = concat([makeNode('Relu', ['x'], ['y'], 'relu'), nodeMeta])
+  const neg = makeNode('Neg', ['x'], ['z'], 'neg')
+  const valueInfo = (name: string) => concat([stringField(1, name), bytesField(2, bytesField(1, varintField(1, 1)))])
+  const graph = concat([bytesField(1, relu), bytesField(1, neg), stringField(2, 'g'), bytesField(11, valueInfo('x')), graphMeta])
+  const model = concat([varintField(1, 8), bytesField(7, graph), bytesField(8, varintField(2, 17))])
+
+  it('copies a kept node and unknown graph and model fields byte for byte, and drops the node no output needs', () => {
+    const derived = deriveGraph(model, [{from: 'y', as: 'out'}])
+    const fields = parseFields(derived)
+    expect(fields.map((f) => f.no)).toEqual([1, 7, 8])
+    const g = parseFields(fields[1].body!)
+    const nodes = g.filter((f) => f.no === 1)
+    expect(nodes.map((f) => readNode(f).opType)).toEqual(['Relu', 'Identity'])
+    expect(Buffer.from(nodes[0].body!).equals(Buffer.from(relu))).toBe(true)
+    expect(g.filter((f) => f.no === 16).map((f) => Buffer.from(f.raw).toString('hex'))).toEqual([Buffer.from(graphMeta).toString('hex')])
+    expect(g.filter((f) => f.no === 12)).toHaveLength(1)
   })
 })

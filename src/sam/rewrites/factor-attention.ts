@@ -25,6 +25,7 @@
  */
 import {
   type GraphNode,
+  type OpenGraph,
   constantFloats,
   floatTensor,
   int64Tensor,
@@ -80,84 +81,83 @@ function perHead(w: Float32Array, rows: number, heads: number, d: number, layout
   return out
 }
 
+const weights = (g: OpenGraph, value: string) => {
+  const init = g.initializers.get(value)
+  return init ? readTensor(init) : undefined
+}
+
+/** The one reader of a value besides Shape ops (the export's reshape arithmetic, dead once the module is replaced). */
+function onlyReader(g: OpenGraph, value: string, op: string): GraphNode | undefined {
+  const u = (g.users.get(value) ?? []).filter((n) => n.opType !== 'Shape')
+  return u.length === 1 && u[0].opType === op ? u[0] : undefined
+}
+
+/** x·W + b → Reshape → Transpose(perm): the value's projection, or undefined. */
+function projection(g: OpenGraph, heads: string, perm: number[]): Projection | undefined {
+  const t = g.producer.get(heads)
+  const r = t && permIs(t, perm) ? g.producer.get(t.inputs[0]) : undefined
+  const add = r?.opType === 'Reshape' ? g.producer.get(r.inputs[0]) : undefined
+  if (add?.opType !== 'Add') return undefined
+  const bias = add.inputs.find((i) => g.initializers.has(i))
+  const mm = g.producer.get(add.inputs.find((i) => i !== bias) ?? '')
+  const w = mm?.opType === 'MatMul' ? weights(g, mm.inputs[1]) : undefined
+  const b = bias ? weights(g, bias) : undefined
+  if (!mm || !w?.floats || w.dims.length !== 2 || !b?.floats || b.floats.length !== w.dims[1]) return undefined
+  return {x: mm.inputs[0], w: w.floats, b: b.floats, heads}
+}
+
+/** The module's direction, from the name PyTorch gave it in the export. */
+const directionOf = (softmax: GraphNode): AttentionMatch['direction'] | undefined =>
+  softmax.name.includes('image_to_token') ? 'image_to_token' : softmax.name.includes('token_to_image') ? 'token_to_image' : undefined
+
+/** Before the softmax: scores = (q·kᵀ) / s over the keys (the last axis), with q and k projections. */
+function matchScores(g: OpenGraph, softmax: GraphNode): {q: Projection; k: Projection; scale: number} | undefined {
+  const div = g.producer.get(softmax.inputs[0])
+  const s = div?.opType === 'Div' ? constantFloats(g, div.inputs[1]) : undefined
+  const scores = div && g.producer.get(div.inputs[0])
+  if (!isLastAxis(softmax, 4) || !s || s.length !== 1 || scores?.opType !== 'MatMul') return undefined
+  const q = projection(g, scores.inputs[0], [0, 2, 1, 3])
+  const k = projection(g, scores.inputs[1], [0, 2, 3, 1])
+  return q && k && {q, k, scale: s[0]}
+}
+
+/** After the softmax: P·v, heads merged (Transpose, Reshape), then the out projection MatMul + Add. */
+function matchOutput(g: OpenGraph, softmax: GraphNode) {
+  const pv = onlyReader(g, softmax.outputs[0], 'MatMul')
+  const v = pv && pv.inputs[0] === softmax.outputs[0] ? projection(g, pv.inputs[1], [0, 2, 1, 3]) : undefined
+  const back = pv && onlyReader(g, pv.outputs[0], 'Transpose')
+  const flat = back && permIs(back, [0, 2, 1, 3]) ? onlyReader(g, back.outputs[0], 'Reshape') : undefined
+  const out = flat && onlyReader(g, flat.outputs[0], 'MatMul')
+  const outW = out && weights(g, out.inputs[1])
+  const last = out && onlyReader(g, out.outputs[0], 'Add')
+  const outBias = last?.inputs.find((i) => i !== out!.outputs[0])
+  if (!v || !out || !outW?.floats || !last || !outBias || !g.initializers.has(outBias)) return undefined
+  return {v, outWeight: out.inputs[1], outW: outW.floats, outDims: outW.dims, outBias, last}
+}
+
+/** One cross-attention module around this softmax, when it has the exported shape. */
+function matchAttention(g: OpenGraph, softmax: GraphNode): AttentionMatch | undefined {
+  const direction = directionOf(softmax)
+  const scores = direction && matchScores(g, softmax)
+  const output = scores && matchOutput(g, softmax)
+  if (!direction || !scores || !output) return undefined
+  const {q, k, scale} = scores
+  const [width, modelDim] = output.outDims
+  const d = Math.round(scale * scale)
+  const shaped = [q, k, output.v].every((p) => p.b.length === width && p.w.length === modelDim * width)
+  if (Math.abs(d - scale * scale) > 1e-3 || width % d !== 0 || !shaped) return undefined
+  const {v, outWeight, outW, outBias, last} = output
+  const y = last.outputs[0]
+  return {direction, q, k, v, probs: softmax.outputs[0], outWeight, outW, outBias, y, last, scale, heads: width / d, width, modelDim}
+}
+
 export function factorCrossAttention(model: Uint8Array, varies: (value: string) => boolean): {model: Uint8Array; factored: number} {
   const g = openGraph(model)
   if (!g) return {model, factored: 0}
-  const {nodes, initializers, producer, users} = g
-  const weights = (value: string) => {
-    const init = initializers.get(value)
-    return init ? readTensor(init) : undefined
-  }
-  /** the one reader of a value besides Shape ops (the export's reshape arithmetic, dead once the module is replaced) */
-  const only = (value: string, op: string) => {
-    const u = (users.get(value) ?? []).filter((n) => n.opType !== 'Shape')
-    return u.length === 1 && u[0].opType === op ? u[0] : undefined
-  }
-
-  /** x·W + b → Reshape → Transpose(perm): the value's projection, or undefined. */
-  const projection = (heads: string, perm: number[]): Projection | undefined => {
-    const t = producer.get(heads)
-    const r = t && permIs(t, perm) ? producer.get(t.inputs[0]) : undefined
-    const add = r?.opType === 'Reshape' ? producer.get(r.inputs[0]) : undefined
-    if (add?.opType !== 'Add') return undefined
-    const bias = add.inputs.find((i) => initializers.has(i))
-    const mm = producer.get(add.inputs.find((i) => i !== bias) ?? '')
-    const w = mm?.opType === 'MatMul' ? weights(mm.inputs[1]) : undefined
-    const b = bias ? weights(bias) : undefined
-    if (!mm || !w?.floats || w.dims.length !== 2 || !b?.floats || b.floats.length !== w.dims[1]) return undefined
-    return {x: mm.inputs[0], w: w.floats, b: b.floats, heads}
-  }
-
-  const match = (softmax: GraphNode): AttentionMatch | undefined => {
-    const direction = softmax.name.includes('image_to_token')
-      ? 'image_to_token'
-      : softmax.name.includes('token_to_image')
-        ? 'token_to_image'
-        : undefined
-    const div = producer.get(softmax.inputs[0])
-    const s = div?.opType === 'Div' ? constantFloats(g, div.inputs[1]) : undefined
-    const scores = div && producer.get(div.inputs[0])
-    // over the keys: the last axis, -1 as exported or 3
-    const overKeys = isLastAxis(softmax, 4)
-    if (!direction || !overKeys || !s || s.length !== 1 || scores?.opType !== 'MatMul') return undefined
-    const q = projection(scores.inputs[0], [0, 2, 1, 3])
-    const k = projection(scores.inputs[1], [0, 2, 3, 1])
-    const pv = only(softmax.outputs[0], 'MatMul')
-    const v = pv && pv.inputs[0] === softmax.outputs[0] ? projection(pv.inputs[1], [0, 2, 1, 3]) : undefined
-    const back = pv && only(pv.outputs[0], 'Transpose')
-    const flat = back && permIs(back, [0, 2, 1, 3]) ? only(back.outputs[0], 'Reshape') : undefined
-    const out = flat && only(flat.outputs[0], 'MatMul')
-    const outW = out && weights(out.inputs[1])
-    const last = out && only(out.outputs[0], 'Add')
-    const outBias = last?.inputs.find((i) => i !== out!.outputs[0])
-    if (!q || !k || !v || !outW?.floats || !last || !outBias || !initializers.has(outBias)) return undefined
-    const [width, modelDim] = outW.dims
-    const d = Math.round(s[0] * s[0])
-    const shaped = [q, k, v].every((p) => p.b.length === width && p.w.length === modelDim * width)
-    if (Math.abs(d - s[0] * s[0]) > 1e-3 || width % d !== 0 || !shaped) return undefined
-    return {
-      direction,
-      q,
-      k,
-      v,
-      probs: softmax.outputs[0],
-      outWeight: out.inputs[1],
-      outW: outW.floats,
-      outBias,
-      y: last.outputs[0],
-      last,
-      scale: s[0],
-      heads: width / d,
-      width,
-      modelDim,
-    }
-  }
-
   const replace = new Map<GraphNode, Uint8Array[]>()
   const tensors: Uint8Array[] = []
-  for (const n of nodes) {
-    if (n.opType !== 'Softmax') continue
-    const m = match(n)
+  for (const n of g.nodes) {
+    const m = n.opType === 'Softmax' ? matchAttention(g, n) : undefined
     if (!m) continue
     const built =
       m.direction === 'image_to_token' ? imageToToken(m, varies(m.q.x)) : varies(m.k.x) && varies(m.v.x) ? tokenToImage(m) : undefined

@@ -24,6 +24,7 @@
 import {SAM_LOW_RES} from '../../core/masks/sam-geometry.js'
 import {
   type GraphNode,
+  type OpenGraph,
   constantFloats,
   floatTensor,
   int64Tensor,
@@ -86,92 +87,87 @@ interface UpscalingMatch {
   last: GraphNode
 }
 
+/** The graph with each node's place in it (for putting a region's nodes back in graph order). */
+interface Indexed {
+  g: OpenGraph
+  order: Map<GraphNode, number>
+}
+
+/** A 2×2, stride-2 transposed convolution with constant weights and bias, its weight as one matrix. */
+function convT({initializers}: OpenGraph, n: GraphNode | undefined): ConvT2x2 | undefined {
+  if (n?.opType !== 'ConvTranspose' || n.inputs.length !== 3) return undefined
+  const a = nodeAttributes(n)
+  const is = (name: string, v: number[], fallback: number[]) => (a.get(name)?.ints ?? fallback).join() === v.join()
+  const ok =
+    is('kernel_shape', [2, 2], []) &&
+    is('strides', [2, 2], [1, 1]) &&
+    is('pads', [0, 0, 0, 0], [0, 0, 0, 0]) &&
+    is('dilations', [1, 1], [1, 1]) &&
+    (a.get('group')?.i ?? 1) === 1 &&
+    !a.has('output_padding') &&
+    !a.has('output_shape') &&
+    !a.has('auto_pad')
+  const w = initializers.get(n.inputs[1]) && readTensor(initializers.get(n.inputs[1])!)
+  const b = initializers.get(n.inputs[2]) && readTensor(initializers.get(n.inputs[2])!)
+  if (!ok || !w?.floats || !b?.floats || w.dims.length !== 4 || w.dims[2] !== 2 || w.dims[3] !== 2 || b.floats.length !== w.dims[1])
+    return undefined
+  const [cin, cout] = w.dims
+  const wm = new Float32Array(cin * 4 * cout)
+  for (let k = 0; k < cin; k++)
+    for (let o = 0; o < cout; o++) for (let q = 0; q < 4; q++) wm[k * 4 * cout + q * cout + o] = w.floats[(k * cout + o) * 4 + q]
+  const bm = Float32Array.from({length: 4 * cout}, (_, r) => b.floats![r % cout])
+  return {x: n.inputs[0], w: wm, b: bm, cin, cout}
+}
+
+/** The elementwise nodes between a value made by `start` (the region's input) and `to`, or undefined. */
+function elementwise({g, order}: Indexed, to: string, start: (n: GraphNode) => boolean): Elementwise | undefined {
+  const region = new Set<GraphNode>()
+  let from: string | undefined
+  const stack = [to]
+  while (stack.length > 0) {
+    const v = stack.pop()!
+    const n = g.producer.get(v)
+    if (n && start(n)) {
+      if (from !== undefined && from !== v) return undefined
+      from = v
+    } else if (n && ELEMENTWISE.has(n.opType)) {
+      if (region.has(n)) continue
+      region.add(n)
+      for (const i of n.inputs) if (constantFloats(g, i)?.length !== 1) stack.push(i)
+    } else return undefined
+  }
+  return from === undefined ? undefined : {from, nodes: [...region].sort((p, q) => order.get(p)! - order.get(q)!)}
+}
+
+/** Back from the mask product: GELU, ConvT, GELU, LayerNorm between transposes, ConvT, tokens as a grid. */
+function matchUpscaling(at: Indexed, mm: GraphNode): UpscalingMatch | undefined {
+  const {producer} = at.g
+  const flat = producer.get(mm.inputs[1])
+  if (flat?.opType !== 'Reshape') return undefined
+  const gelu2 = elementwise(at, flat.inputs[0], (n) => n.opType === 'ConvTranspose')
+  const c2 = gelu2 && convT(at.g, producer.get(gelu2.from))
+  const gelu1 = c2 && elementwise(at, c2.x, (n) => permIs(n, [0, 3, 1, 2]))
+  const sandwich = gelu1 && producer.get(gelu1.from)
+  const norm = sandwich && producer.get(sandwich.inputs[0])
+  const nhwc =
+    norm?.opType === 'LayerNormalization' && isLastAxis(norm, 4) && norm.inputs.length === 3 ? producer.get(norm.inputs[0]) : undefined
+  const c1 = nhwc && permIs(nhwc, [0, 2, 3, 1]) ? convT(at.g, producer.get(nhwc.inputs[0])) : undefined
+  const grid = c1 && producer.get(c1.x)
+  const tokens = grid?.opType === 'Reshape' ? producer.get(grid.inputs[0]) : undefined
+  if (!c1 || !c2 || !gelu1 || !gelu2 || !norm || !tokens || !permIs(tokens, [0, 2, 1]) || c1.cout !== c2.cin) return undefined
+  const eps = nodeAttributes(norm).get('epsilon')?.f ?? 1e-5
+  const ln = {scale: norm.inputs[1], bias: norm.inputs[2], eps}
+  return {tokens: tokens.inputs[0], hyper: mm.inputs[0], c1, ln, gelu1, c2, gelu2, y: mm.outputs[0], last: mm}
+}
+
 export function subpixelUpscaling(model: Uint8Array): {model: Uint8Array; rewritten: number} {
   const g = openGraph(model)
   if (!g) return {model, rewritten: 0}
-  const {nodes, producer, initializers} = g
-  const order = new Map(nodes.map((n, k) => [n, k]))
-  const isScalar = (v: string) => constantFloats(g, v)?.length === 1
-
-  /** A 2×2, stride-2 transposed convolution with constant weights and bias, its weight as one matrix. */
-  const convT = (n: GraphNode | undefined): ConvT2x2 | undefined => {
-    if (n?.opType !== 'ConvTranspose' || n.inputs.length !== 3) return undefined
-    const a = nodeAttributes(n)
-    const is = (name: string, v: number[], fallback: number[]) => (a.get(name)?.ints ?? fallback).join() === v.join()
-    const ok =
-      is('kernel_shape', [2, 2], []) &&
-      is('strides', [2, 2], [1, 1]) &&
-      is('pads', [0, 0, 0, 0], [0, 0, 0, 0]) &&
-      is('dilations', [1, 1], [1, 1]) &&
-      (a.get('group')?.i ?? 1) === 1 &&
-      !a.has('output_padding') &&
-      !a.has('output_shape') &&
-      !a.has('auto_pad')
-    const w = initializers.get(n.inputs[1]) && readTensor(initializers.get(n.inputs[1])!)
-    const b = initializers.get(n.inputs[2]) && readTensor(initializers.get(n.inputs[2])!)
-    if (!ok || !w?.floats || !b?.floats || w.dims.length !== 4 || w.dims[2] !== 2 || w.dims[3] !== 2 || b.floats.length !== w.dims[1])
-      return undefined
-    const [cin, cout] = w.dims
-    const wm = new Float32Array(cin * 4 * cout)
-    for (let k = 0; k < cin; k++)
-      for (let o = 0; o < cout; o++) for (let q = 0; q < 4; q++) wm[k * 4 * cout + q * cout + o] = w.floats[(k * cout + o) * 4 + q]
-    const bm = Float32Array.from({length: 4 * cout}, (_, r) => b.floats![r % cout])
-    return {x: n.inputs[0], w: wm, b: bm, cin, cout}
-  }
-
-  /** The elementwise nodes between a value made by `start` (the region's input) and `to`, or undefined. */
-  const elementwise = (to: string, start: (n: GraphNode) => boolean): Elementwise | undefined => {
-    const region = new Set<GraphNode>()
-    let from: string | undefined
-    const stack = [to]
-    while (stack.length > 0) {
-      const v = stack.pop()!
-      const n = producer.get(v)
-      if (n && start(n)) {
-        if (from !== undefined && from !== v) return undefined
-        from = v
-      } else if (n && ELEMENTWISE.has(n.opType)) {
-        if (region.has(n)) continue
-        region.add(n)
-        for (const i of n.inputs) if (!isScalar(i)) stack.push(i)
-      } else return undefined
-    }
-    return from === undefined ? undefined : {from, nodes: [...region].sort((p, q) => order.get(p)! - order.get(q)!)}
-  }
-
-  const match = (mm: GraphNode): UpscalingMatch | undefined => {
-    const flat = producer.get(mm.inputs[1])
-    if (flat?.opType !== 'Reshape') return undefined
-    const gelu2 = elementwise(flat.inputs[0], (n) => n.opType === 'ConvTranspose')
-    const c2 = gelu2 && convT(producer.get(gelu2.from))
-    const gelu1 = c2 && elementwise(c2.x, (n) => permIs(n, [0, 3, 1, 2]))
-    const sandwich = gelu1 && producer.get(gelu1.from)
-    const norm = sandwich && producer.get(sandwich.inputs[0])
-    const nhwc =
-      norm?.opType === 'LayerNormalization' && isLastAxis(norm, 4) && norm.inputs.length === 3 ? producer.get(norm.inputs[0]) : undefined
-    const c1 = nhwc && permIs(nhwc, [0, 2, 3, 1]) ? convT(producer.get(nhwc.inputs[0])) : undefined
-    const grid = c1 && producer.get(c1.x)
-    const tokens = grid?.opType === 'Reshape' ? producer.get(grid.inputs[0]) : undefined
-    if (!c1 || !c2 || !gelu1 || !gelu2 || !norm || !tokens || !permIs(tokens, [0, 2, 1]) || c1.cout !== c2.cin) return undefined
-    const eps = nodeAttributes(norm).get('epsilon')?.f ?? 1e-5
-    return {
-      tokens: tokens.inputs[0],
-      hyper: mm.inputs[0],
-      c1,
-      ln: {scale: norm.inputs[1], bias: norm.inputs[2], eps},
-      gelu1,
-      c2,
-      gelu2,
-      y: mm.outputs[0],
-      last: mm,
-    }
-  }
-
+  const at: Indexed = {g, order: new Map(g.nodes.map((n, k) => [n, k]))}
   const replace = new Map<GraphNode, Uint8Array[]>()
   const tensors: Uint8Array[] = []
-  for (const n of nodes) {
-    if (n.opType !== 'MatMul') continue
-    const m = match(n)
+  for (const n of g.nodes) {
+    const m = n.opType === 'MatMul' ? matchUpscaling(at, n) : undefined
     if (!m) continue
     const built = subpixelNodes(m)
     replace.set(m.last, built.nodes)
