@@ -73,7 +73,8 @@ export function readPredictionRow(format: PredictionFormat, row: unknown, line: 
   const turns = turnsOf(reference)
   if (!turns) return 'the reference record has no "messages" or "conversations"'
   const last = turns.length > 0 && turns[turns.length - 1].role === 'assistant' ? turns.length - 1 : turns.length
-  const label = typeof row.label === 'string' && row.label !== '' ? row.label : turns[last]?.content
+  // the data file's answer first: LLaMA-Factory's "label" is decoded text, where skip_special_tokens drops our tokens
+  const label = turns[last]?.content ?? (typeof row.label === 'string' ? row.label : undefined)
   return {line, text: row.predict, ...conversation(reference, turns.slice(0, last), label)}
 }
 

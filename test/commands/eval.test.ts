@@ -1,0 +1,128 @@
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+// The built CLI (npm test builds first), as a user runs it: export, a trainer's predictions, eval.
+const BIN = path.resolve('bin/run.js')
+const SAMPLE = ['-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images']
+
+function getok(args: string[]) {
+  const r = spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
+  return {code: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+const jsonl = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+
+describe('getok eval (CLI)', () => {
+  it('lists every flag with a sentence in --help', () => {
+    const {code, stdout} = getok(['eval', '--help'])
+    expect(code).toBe(0)
+    for (const flag of [
+      '--annotations',
+      '--images',
+      '--out',
+      '--format',
+      '--reference',
+      '--curated',
+      '--grid',
+      '--decode',
+      '--mask-policy',
+    ]) {
+      expect(stdout).toMatch(new RegExp(`${flag}[^\\n]*\\s{2,}\\S`))
+    }
+    for (const flag of ['--flip-v', '--split', '--batch', '--device', '--threads', '--encoder', '--decoder', '--json', '--overwrite']) {
+      expect(stdout).toMatch(new RegExp(`${flag}[^\\n]*\\s{2,}\\S`))
+    }
+  })
+
+  it('scores ms-swift and LLaMA-Factory predictions of exported data alike, with the figures the curated records promise', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
+    const exported: Record<string, string> = {}
+    for (const format of ['swift', 'llamafactory']) {
+      const out = path.join(dir, format)
+      const data = ['--curated', 'fixtures/curated-sample', '--offsets', 'fixtures/offsets-sample', '--split', 'val']
+      expect(getok(['export', ...data, '--format', format, '-o', out]).code).toBe(0)
+      exported[format] = path.join(out, `${format}-val.jsonl`)
+    }
+    // the answers a perfect model gives: the exported targets
+    const swift = jsonl(exported.swift).map((r) => {
+      const label = r.messages.at(-1).content
+      return {response: label, labels: label, ...r, messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}]}
+    })
+    const lf = jsonl(exported.llamafactory).map((r) => ({
+      prompt: '',
+      predict: r.conversations.at(-1).value,
+      label: r.conversations.at(-1).value,
+    }))
+    writeFileSync(path.join(dir, 'swift-result.jsonl'), swift.map((r) => JSON.stringify(r) + '\n').join(''))
+    writeFileSync(path.join(dir, 'generated_predictions.jsonl'), lf.map((r) => JSON.stringify(r)).join('\n'))
+
+    const a = getok([
+      'eval',
+      path.join(dir, 'swift-result.jsonl'),
+      ...SAMPLE,
+      '-o',
+      path.join(dir, 'ev-swift'),
+      '--reference',
+      exported.swift,
+      '--threads',
+      '1',
+      '--json',
+    ])
+    expect(a.code).toBe(0)
+    const s = JSON.parse(a.stdout)
+    expect(s).toMatchObject({samples: 39, failed: 0, unresolved: {count: 0}, decode: {grid: 16, rule: 'union', policy: 'single'}})
+    for (const key of ['giou', 'ciou', 'box_acc50', 'point_acc', 'by_split', 'refined']) expect(s).toHaveProperty(key)
+    expect(Object.keys(s.by_split)).toEqual(['val'])
+    // seg answers are curated token sets: their gIoU is the mean curated IoU of the objects exported for seg
+    const curated = jsonl('fixtures/curated-sample/curate-00000-of-00001.jsonl')
+    const segIous = swift
+      .filter((r) => r.messages.length === 2 && /segment the/.test(r.messages[0].content))
+      .map((r) => curated.find((c) => c.seg === r.labels).iou)
+    expect(segIous).toHaveLength(9)
+    expect(s.by_task.seg.giou).toBeCloseTo(segIous.reduce((x: number, y: number) => x + y, 0) / segIous.length, 5)
+    // §5's own targets are right by definition, and refining with them raises the simulated previous answer's IoU
+    expect(s.refined).toMatchObject({samples: 10, failed: 0, offset_acc: 1})
+    expect(s.refined.giou).toBeGreaterThan(s.by_task.refine.giou)
+    expect(jsonl(path.join(dir, 'ev-swift', 'eval.jsonl'))).toHaveLength(39)
+    expect(readFileSync(path.join(dir, 'ev-swift', 'summary.json'), 'utf8')).toContain('"giou"')
+
+    const b = getok([
+      'eval',
+      path.join(dir, 'generated_predictions.jsonl'),
+      ...SAMPLE,
+      '-o',
+      path.join(dir, 'ev-lf'),
+      '--reference',
+      exported.llamafactory,
+      '--threads',
+      '1',
+      '--json',
+    ])
+    expect(b.code).toBe(0)
+    const t = JSON.parse(b.stdout)
+    for (const key of ['samples', 'failed', 'giou', 'ciou', 'box_acc50', 'point_acc', 'by_split', 'by_task', 'refined'])
+      expect(t[key]).toEqual(s[key])
+    expect(t.predictions.format).toBe('llamafactory')
+  })
+
+  it('prints the table and refuses LLaMA-Factory predictions without their data file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
+    const file = path.join(dir, 'p.jsonl')
+    writeFileSync(file, JSON.stringify({image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>', split: 'testA'}) + '\n')
+    const ok = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out'), '--grid', '16'])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/metric\s+testA\s+all/)
+    expect(ok.stdout).toMatch(/REC Acc@0\.5\s+100\.0\s+100\.0/)
+    writeFileSync(file, JSON.stringify({prompt: 'p', predict: '<grid_1_1>', label: ''}) + '\n')
+    const bad = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out2')])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--reference/)
+  })
+})
