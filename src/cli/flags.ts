@@ -74,6 +74,10 @@ export const samFlags = {
     dependsOn: ['encoder'],
   }),
   threads: Flags.integer({summary: 'onnxruntime intra-op threads (default: all cores).', min: 1}),
+  'quantize-decoder': Flags.boolean({
+    summary: 'Run the per-prompt decoder in int8 on the CPU (dynamic quantization; masks change slightly; see docs/benchmarks.md).',
+    default: false,
+  }),
   'mask-policy': Flags.option({
     options: MASK_POLICIES,
     summary: 'Which SAM mask a grid point stands for: single (mask token 0) or best (highest predicted IoU of the 3 multimask outputs).',

@@ -63,6 +63,12 @@ export interface SamOptions {
    * was measured there.
    */
   rewriteDecoder?: boolean
+  /**
+   * Run the per-prompt decoder's matrix products with constant weights in int8 (dynamic
+   * quantization, rewrites/quantize-int8.ts). Off by default: the masks change; docs/benchmarks.md
+   * ("int8 decoder") has what it costs and saves.
+   */
+  quantizeDecoder?: boolean
 }
 
 /** The decoder, whole or as an image side run at encode time plus a prompt side. */
@@ -89,7 +95,7 @@ export class SamEngine {
     const files = options.files ?? defaultModelFiles()
     const device = options.device ?? 'cpu'
     const [encBytes, decBytes] = await Promise.all([readModel(files.encoder), readModel(files.decoder)])
-    const graphs = decoderGraphs(decBytes, files.decoder, options.rewriteDecoder ?? device === 'cpu')
+    const graphs = decoderGraphs(decBytes, files.decoder, options.rewriteDecoder ?? device === 'cpu', {quantize: options.quantizeDecoder})
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',

@@ -19,6 +19,7 @@ import {GetokError} from '../core/errors.js'
 import {factorCrossAttention} from './rewrites/factor-attention.js'
 import {fuseChannelLayerNorms} from './rewrites/fuse-layer-norm.js'
 import {subpixelUpscaling} from './rewrites/subpixel-upscaling.js'
+import {quantizeInt8} from './rewrites/quantize-int8.js'
 import {type GraphNode, type OpenGraph, deriveGraph, openGraph} from './onnx-wire.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
@@ -190,7 +191,13 @@ export function rewriteForCpu(allMasksDecoder: Uint8Array): Uint8Array {
  * within ~1e-4 of the plain graph's, where they reach ±100; docs/benchmarks.md
  * has what they save).
  */
-export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
+export function decoderGraphs(shipped: Uint8Array, file: string, rewrite: boolean, options: {quantize?: boolean} = {}): DecoderGraphs {
+  const graphs = plainOrRewritten(shipped, file, rewrite)
+  // int8 products in the graph run per prompt (rewrites/quantize-int8.ts; an option: the values change)
+  return options.quantize ? {...graphs, prompt: quantizeInt8(graphs.prompt).model} : graphs
+}
+
+function plainOrRewritten(shipped: Uint8Array, file: string, rewrite: boolean): DecoderGraphs {
   if (!rewrite) return {prompt: deriveAllMasksDecoder(shipped, file)}
   const rewritten = rewriteForCpu(deriveAllMasksDecoder(shipped, file))
   const split = splitDecoder(rewritten)
