@@ -1,10 +1,9 @@
 import {Args} from '@oclif/core'
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
-import {SamEngine} from '../src/sam/engine.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
-import {type EvalRunSummary, runEval} from '../src/pipeline/eval/eval-run.js'
+import type {EvalRunSummary} from '../src/pipeline/eval/eval-run.js'
 
 export default class Eval extends GetokCommand {
   static summary = "Score a trained model's answers with the decoding that made its training data: cIoU, gIoU, Acc@0.5."
@@ -35,6 +34,8 @@ export default class Eval extends GetokCommand {
   async run(): Promise<EvalRunSummary & {out: string; images: number; resumed: number; seconds: number}> {
     const {args, flags} = await this.parse(Eval)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
+    const [{runEval}, {SamEngine}] = await Promise.all([import('../src/pipeline/eval/eval-run.js'), import('../src/sam/engine.js')])
     const result = await runEval({
       predictions: args.predictions,
       format: flags.format,
@@ -58,6 +59,10 @@ export default class Eval extends GetokCommand {
         .map(([k, n]) => `\n  ${n} × ${k}`)
         .join('')
     const head = `${s.samples} samples on ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
+    const stripped =
+      s.samples > 0 && s.failure_reasons.no_tokens === s.samples
+        ? '\nno answer holds a GETok token: did the trainer decode with skip_special_tokens? (LLaMA-Factory: skip_special_tokens: false)'
+        : ''
     const refined = s.refined ? `\nfailed refinements: ${s.refined.failed}${reasons(s.refined.failure_reasons)}` : ''
     this.log(
       `${head} → ${result.out}/eval.jsonl\n` +
@@ -65,7 +70,7 @@ export default class Eval extends GetokCommand {
         `${result.table}\n\n` +
         `failed answers: ${s.failed}${reasons(s.failure_reasons)}${refined}\n` +
         `not scored: ${s.unresolved.count} rows not placed${reasons(s.unresolved.reasons)}; ` +
-        `${s.skipped.count} samples of unreadable images${reasons(s.skipped.reasons)}`,
+        `${s.skipped.count} samples of unreadable images${reasons(s.skipped.reasons)}${stripped}`,
     )
     return {...s, out: result.out, images: result.images, resumed: result.resumed, seconds: result.seconds}
   }
