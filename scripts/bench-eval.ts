@@ -1,0 +1,147 @@
+/**
+ * `getok eval` speed on real data: tiny-coco val2017 with real referring expressions.
+ *
+ *   node dist/scripts/bench-eval.js [--annotations A --images DIR] [--expressions refcocos-test.jsonl]
+ *                                   [--categories] [--grid 32] [--device cpu] [--threads T] [--batches 1,16]
+ *                                   [--work DIR] [--write docs/benchmarks.md]
+ *
+ * Makes the data as a user would, with the built CLI: curate (fast) the images the expressions fall
+ * on, offsets for them, export to ms-swift (seg, box, point, refine, multi). With --categories, every
+ * image with objects and category expressions instead ("the cat" where unambiguous), many more
+ * samples. The predictions are the exported targets, written as `swift infer` writes its result
+ * file, so the figures are the decoding's ceiling (gIoU = mean curated IoU of the seg answers).
+ * Then eval runs in-process, once per --batches value, with the model loaded once: samples/s,
+ * seconds per image, encoder and decoder calls. --work keeps the made data (reused when present).
+ */
+import {execFileSync} from 'node:child_process'
+import {appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpus, tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {parseArgs} from 'node:util'
+import {type Device, defaultBatch} from '../src/sam/devices.js'
+import {SamEngine} from '../src/sam/engine.js'
+import {defaultModelFiles} from '../src/sam/model-files.js'
+import {runEval} from '../src/pipeline/eval/eval-run.js'
+
+const SHARED = '../shared/data/tiny-coco'
+const {values: args} = parseArgs({
+  options: {
+    annotations: {type: 'string', default: `${SHARED}/annotations/instances_val2017.json`},
+    images: {type: 'string', default: `${SHARED}/val2017`},
+    expressions: {type: 'string', default: 'fixtures/refexp/refcocos-test.jsonl'},
+    categories: {type: 'boolean', default: false},
+    grid: {type: 'string', default: '32'},
+    device: {type: 'string', default: 'cpu'},
+    threads: {type: 'string'},
+    batches: {type: 'string'},
+    work: {type: 'string'},
+    write: {type: 'string'},
+  },
+})
+if (!existsSync(args.annotations) || !existsSync(args.images)) {
+  console.error(`bench-eval: ${args.annotations} or ${args.images} not found; pass --annotations and --images`)
+  process.exit(2)
+}
+const device = args.device as Device
+const batches = (args.batches ?? [...new Set([1, defaultBatch(device), 16])].join(',')).split(',').map(Number)
+const work = args.work ?? mkdtempSync(path.join(tmpdir(), 'getok-bench-eval-'))
+const BIN = path.resolve('bin/run.js')
+const getok = (cli: string[]) => execFileSync('node', [BIN, ...cli, '--json'], {encoding: 'utf8', maxBuffer: 1 << 28})
+
+/** Curate, offsets and export with the CLI (skipped where --work already holds them); the exported data file. */
+function makeData(): {reference: string; images: number[]} {
+  const input = ['-a', args.annotations, '-i', args.images, '--grid', args.grid, ...(args.threads ? ['--threads', args.threads] : [])]
+  const expressions = args.categories
+    ? []
+    : readFileSync(args.expressions, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+  const ids = expressions.map((e: {image_id: number}) => e.image_id)
+  const pick = args.categories ? [] : ['--image-ids', ids.join(',')]
+  const [cur, off, exp] = ['curated', 'offsets', 'export'].map((d) => path.join(work, d))
+  if (!existsSync(path.join(cur, 'manifest.json'))) getok(['curate', ...input, ...pick, '-o', cur, '--device', device])
+  if (!existsSync(path.join(off, 'manifest.json')))
+    getok(['offsets', '-a', args.annotations, '--grid', args.grid, ...pick, '-o', off, '--curated', cur])
+  if (!existsSync(path.join(exp, 'manifest.json'))) {
+    const source = args.categories ? ['--split', 'val'] : ['--expressions', args.expressions]
+    getok(['export', '--curated', cur, '--offsets', off, ...source, '--format', 'swift', '-o', exp])
+  }
+  const manifest = JSON.parse(readFileSync(path.join(exp, 'manifest.json'), 'utf8'))
+  return {reference: path.join(exp, path.basename(manifest.shards[0].file)), images: ids}
+}
+
+/** The exported targets as swift infer's result file (ms-swift ≥ 3: "labels", the response appended). */
+function perfectPredictions(reference: string): string {
+  const rows = readFileSync(reference, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+  const file = path.join(work, 'swift-result.jsonl')
+  const out = rows.map((r) => {
+    const label = r.messages.at(-1).content
+    return JSON.stringify({
+      response: label,
+      labels: label,
+      ...r,
+      messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}],
+    })
+  })
+  writeFileSync(file, out.join('\n') + '\n')
+  return file
+}
+
+const t0 = performance.now()
+const {reference} = makeData()
+const prepS = (performance.now() - t0) / 1000
+const predictions = perfectPredictions(reference)
+const engine = await SamEngine.load({device, threads: args.threads ? Number(args.threads) : undefined})
+const rows: string[] = []
+let figures = ''
+for (const batch of batches) {
+  const [enc0, calls0, runs0] = [engine.encoderCalls, engine.decoderCalls, engine.decoderRuns]
+  const started = performance.now()
+  const r = await runEval({
+    predictions,
+    reference,
+    annotations: args.annotations,
+    images: args.images,
+    out: path.join(work, `eval-b${batch}`),
+    decode: {},
+    shardSize: 1000,
+    batch,
+    strict: false,
+    overwrite: true,
+    engine: async () => engine,
+    modelFiles: defaultModelFiles(),
+  })
+  const s = (performance.now() - started) / 1000
+  const n = r.summary.samples
+  const calls = engine.decoderCalls - calls0
+  rows.push(
+    `| ${batch} | ${n} | ${r.images} | ${s.toFixed(1)} | ${(n / s).toFixed(2)} | ${(s / r.images).toFixed(2)} | ` +
+      `${engine.encoderCalls - enc0} | ${calls} | ${engine.decoderRuns - runs0} | ${r.summary.unresolved.count} |`,
+  )
+  figures = r.table
+}
+await engine.release()
+
+const machine = `${cpus().length}× ${cpus()[0]?.model.trim() ?? 'cpu'}, device ${device}`
+const set = args.categories ? 'every tiny-coco val image (category expressions)' : 'the RefCOCOS expressions on tiny-coco val'
+const report = [
+  `### getok eval on ${set}`,
+  '',
+  `${machine}; n = ${args.grid}; data made in ${prepS.toFixed(0)} s (curate, offsets, export${args.work ? ', reused where present' : ''}); ` +
+    'predictions = the exported targets (the decoding ceiling). Eval time without the model load.',
+  '',
+  '| batch | samples | images | seconds | samples/s | s/image | encoder calls | decoder calls | decoder runs | not placed |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows,
+  '',
+  '```',
+  figures,
+  '```',
+  '',
+].join('\n')
+console.log(report)
+if (args.write) appendFileSync(args.write, `\n${report}`)
