@@ -131,7 +131,8 @@ const set = args.categories ? 'every tiny-coco val image (category expressions)'
 const report = [
   `### getok eval on ${set}`,
   '',
-  `${machine}; n = ${args.grid}; data made in ${prepS.toFixed(0)} s (curate, offsets, export${args.work ? ', reused where present' : ''}); ` +
+  `${machine}; n = ${args.grid}; data made in ${prepS.toFixed(0)} s ` +
+    `(curate, offsets, export${args.work ? ', reused where present' : ''}); ` +
     'predictions = the exported targets (the decoding ceiling). Eval time without the model load.',
   '',
   '| batch | samples | images | seconds | samples/s | s/image | encoder calls | decoder calls | decoder runs | not placed |',
