@@ -49,7 +49,7 @@ export default class Eval extends GetokCommand {
       batch: flags.batch ?? defaultBatch(flags.device),
       strict: flags.strict,
       overwrite: flags.overwrite,
-      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads}),
+      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
       modelFiles: files,
       progress: this.progress('eval'),
     })
