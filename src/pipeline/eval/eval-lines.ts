@@ -1,5 +1,7 @@
-/** The ground truth of a sample from the COCO file, and a scored sample as its eval.jsonl line. */
-import {type CocoDataset, type CocoImage, annotationToMask} from '../../adapters/coco.js'
+/** The ground truth of a sample (from the COCO file, or given with it), and a scored sample as its eval.jsonl line. */
+import {type CocoDataset, type CocoImage, annotationToMask, segmentationToRle} from '../../adapters/coco.js'
+import {rleToMask} from '../../core/masks/rle.js'
+import {maskToBoxXywh} from '../../core/masks/mask.js'
 import type {EvalSample} from '../../core/eval/plan.js'
 import {type GroundTruth, groundTruth} from '../../core/eval/score.js'
 import type {EvalLine} from '../../core/eval/summary.js'
@@ -16,6 +18,17 @@ export function groundTruthCache(data: CocoDataset, image: CocoImage): (annIds: 
       annIds.map(mask),
       annIds.map((id) => anns.get(id)!.bbox),
     )
+}
+
+/**
+ * Ground truth a caller brings (the reward server's {"gt": {"segmentation", "width", "height"}}): any COCO
+ * segmentation form; its box is the mask's tight box. Throws Error(reason) for geometry that makes no mask.
+ */
+export function groundTruthOfSegmentation(segmentation: unknown, width: number, height: number): GroundTruth {
+  const mask = rleToMask(segmentationToRle(segmentation, {id: 0, fileName: '', width, height}))
+  const box = maskToBoxXywh(mask)
+  if (!box) throw new Error('the ground truth mask is empty')
+  return groundTruth([mask], [box])
 }
 
 export function evalLine(line: number, sample: EvalSample, {plan, score}: ScoredItem): EvalLine {
