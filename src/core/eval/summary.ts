@@ -20,6 +20,9 @@ import type {TurnScore} from './score.js'
 export interface EvalLine extends TurnScore {
   /** the line of the predictions file (from 1) */
   line: number
+  /** image path relative to the image root (COCO file_name), and the grid size: what inspect needs to draw the line */
+  image: string
+  grid: number
   image_id: number
   ann_ids: number[]
   split: string

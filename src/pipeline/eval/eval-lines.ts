@@ -31,10 +31,12 @@ export function groundTruthOfSegmentation(segmentation: unknown, width: number, 
   return groundTruth([mask], [box])
 }
 
-export function evalLine(line: number, sample: EvalSample, {plan, score}: ScoredItem): EvalLine {
+export function evalLine(line: number, image: CocoImage, grid: number, sample: EvalSample, {plan, score}: ScoredItem): EvalLine {
   const {task, refined, ...answer} = score
   return {
     line,
+    image: image.fileName,
+    grid,
     image_id: sample.image_id,
     ann_ids: sample.ann_ids,
     split: sample.split,

@@ -183,7 +183,10 @@ async function evalImage(
     const file = resolveImagePath(input.images, unit.image, input.annotations)
     const items = unit.samples.map(({sample}) => ({sample, gt: gt(sample.ann_ids)}))
     const scored = await scoreImageSamples(scorer, unit.image, () => encodeImageFile(scorer.engine, unit.image, file), items)
-    return {records: scored.map((s, k) => evalLine(unit.samples[k].line, unit.samples[k].sample, s)), skips: []}
+    return {
+      records: scored.map((s, k) => evalLine(unit.samples[k].line, unit.image, scorer.settings.n, unit.samples[k].sample, s)),
+      skips: [],
+    }
   } catch (error) {
     if (input.strict || !(error instanceof GetokError)) throw error
     const reason = error.message

@@ -5,6 +5,8 @@ import {formatEvalTable} from '../../../src/core/eval/table.js'
 function line(split: string, task: EvalLine['task'], s: Partial<EvalLine>): EvalLine {
   return {
     line: 1,
+    image: 'a.jpg',
+    grid: 16,
     image_id: 1,
     ann_ids: [1],
     split,
