@@ -8,7 +8,8 @@ import {workerShare} from '../src/pipeline/shared/select-images.js'
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
   static description =
-    'For every object, the greedy IoU-gain selector picks the fewest grid points whose SAM masks together reach IoU ≥ τ with the ground truth. ' +
+    'For every object, the greedy IoU-gain selector picks the fewest grid points whose SAM masks ' +
+    'together reach IoU ≥ τ with the ground truth. ' +
     'Writes JSONL shards and manifest.json; rerunning the same command resumes an interrupted run.'
   static examples = [
     '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val',
@@ -50,7 +51,8 @@ export default class Curate extends GetokCommand {
     const s = result.summary
     this.log(
       `${s.records} records from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
-        `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
+        `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; ` +
+        `mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
         `skipped objects: ${s.skipped}` +
         Object.entries(s.skip_reasons)
           .map(([r, c]) => `\n  ${c} × ${r}`)

@@ -6,8 +6,11 @@ import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run
 export default class Export extends GetokCommand {
   static summary = 'Turn curated tokens into training conversations for ms-swift, LLaMA-Factory, LLaVA or Qwen-VL fine-tuning.'
   static description =
-    'Tasks: seg (expression → <seg>…</seg>), box (→ <box>…</box>), point (→ one grid token), refine (previous prediction → <offset>…</offset>, needs --offsets) and multi ("all the X" → several groups). ' +
-    'Referring expressions come from a refs(*.p) pickle or a JSONL file, joined by annotation id; without them, category names, never for an ambiguous category. ' +
+    'Tasks: seg (expression → <seg>…</seg>), box (→ <box>…</box>), point (→ one grid token), refine ' +
+    '(previous prediction → <offset>…</offset>, needs --offsets) and multi ("all the X" → several ' +
+    'groups). ' +
+    'Referring expressions come from a refs(*.p) pickle or a JSONL file, joined by annotation id; ' +
+    'without them, category names, never for an ambiguous category. ' +
     'Writes one data file per split, the vocabulary, and manifest.json with counts per task and split. See docs/export.md.'
   static examples = [
     '<%= config.bin %> export --curated out/curated --format swift -o out/swift',
@@ -44,7 +47,8 @@ export default class Export extends GetokCommand {
     )
     this.log(
       `${s.records} ${s.trainer.format} records → ${result.out} (${result.files.map((f) => f.file).join(', ')})\n${counts.join('\n')}\n` +
-        `expressions: ${s.expressions.source}, ${s.expressions.matched} used, ${s.expressions.not_curated} not curated; skipped: ${s.skipped}\n` +
+        `expressions: ${s.expressions.source}, ${s.expressions.matched} used, ` +
+        `${s.expressions.not_curated} not curated; skipped: ${s.skipped}\n` +
         `vocabulary: ${s.vocabulary.count} tokens → ${s.vocabulary.file}\n` +
         s.trainer.hints.map((h) => `  ${h}`).join('\n'),
     )

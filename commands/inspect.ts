@@ -15,7 +15,8 @@ export default class Inspect extends GetokCommand {
   static examples = [
     '<%= config.bin %> inspect out/val -a instances_val2017.json -i val2017 -o pics --worst 24 --sheet',
     '<%= config.bin %> inspect out/val/curate-00000-of-00008.jsonl -a instances.json -i images -o pics --ann-ids 48152',
-    '<%= config.bin %> inspect --image photo.jpg --tokens "<seg><grid_4_6><grid_5_6></seg>" --offsets "<offset><seg><OFF_1_0><DELETE></seg></offset>" -o pics',
+    '<%= config.bin %> inspect --image photo.jpg --tokens "<seg><grid_4_6><grid_5_6></seg>" --offsets ' +
+      '"<offset><seg><OFF_1_0><DELETE></seg></offset>" -o pics',
   ]
   static args = {
     source: Args.string({description: 'Records to draw: a shard (.jsonl), a folder of shards, or a manifest.json.'}),

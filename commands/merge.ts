@@ -6,7 +6,8 @@ import {type MergeResult, runMerge} from '../src/pipeline/merge/merge-run.js'
 export default class Merge extends GetokCommand {
   static summary = 'Join the output folders of the workers of a sharded run into one folder and one manifest.'
   static description =
-    "Checks every manifest, each shard's sha256 and record count, that all workers 0 … N−1 are there and that they ran the same configuration and model, " +
+    "Checks every manifest, each shard's sha256 and record count, that all workers 0 … N−1 are there " +
+    'and that they ran the same configuration and model, ' +
     'and refuses duplicate image or annotation ids. Copies the shards and writes one manifest.json with the statistics of all records.'
   static examples = ['<%= config.bin %> merge out/w0 out/w1 out/w2 --out out/all', '<%= config.bin %> merge out/w* -o out/all --json']
   static strict = false
@@ -17,7 +18,8 @@ export default class Merge extends GetokCommand {
     const {argv, flags} = await this.parse(Merge)
     const result = await runMerge({dirs: argv as string[], out: flags.out, overwrite: flags.overwrite})
     this.log(
-      `${result.records} records from ${result.workers} folders (${result.shards} shards) → ${result.out}; ${result.skipped} skipped objects`,
+      `${result.records} records from ${result.workers} folders (${result.shards} shards) → ${result.out}; ` +
+        `${result.skipped} skipped objects`,
     )
     return result
   }

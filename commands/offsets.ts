@@ -8,8 +8,10 @@ import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets/offsets
 export default class Offsets extends GetokCommand {
   static summary = 'Build offset-refinement supervision (grid point → offset or DELETE) from COCO masks; no SAM needed.'
   static description =
-    'Every grid point of an object is Inside, Ring, Hard-Delete or Far by its relation to the ground-truth mask at the offset step (half a cell); ' +
-    'K grid–offset pairs per object are sampled with quotas and a seed and written as a previous prediction <seg>…</seg> and its target <offset><seg>…</seg></offset>. ' +
+    'Every grid point of an object is Inside, Ring, Hard-Delete or Far by its relation to the ' +
+    'ground-truth mask at the offset step (half a cell); ' +
+    'K grid–offset pairs per object are sampled with quotas and a seed and written as a previous ' +
+    'prediction <seg>…</seg> and its target <offset><seg>…</seg></offset>. ' +
     'Writes JSONL shards and manifest.json; rerunning the same command resumes an interrupted run.'
   static examples = [
     '<%= config.bin %> offsets -a instances_val2017.json -i val2017 -o out/offsets',
@@ -50,7 +52,8 @@ export default class Offsets extends GetokCommand {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')
     this.log(
-      `${s.records} records (${s.pairs} pairs) from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
+      `${s.records} records (${s.pairs} pairs) from ${result.images} images${resumedNote(result)} ` +
+        `in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `sampled regions: ${share(s.regions)}\nall grid points: ${share(s.population)}\n` +
         `skipped objects: ${s.skipped}` +
         Object.entries(s.skip_reasons)

@@ -16,7 +16,8 @@ export default class Vocab extends GetokCommand {
   static summary = 'Write the GETok vocabulary (grid, offset and DELETE tokens) in the form a trainer reads.'
   static description =
     'n·n grid tokens in raster order, the 9 offsets and <DELETE> (1034 tokens at n = 32), optionally the 8 structure tags. ' +
-    'list feeds ms-swift --new_special_tokens; llamafactory is a new_special_tokens_config YAML with one description per token. See docs/export.md.'
+    'list feeds ms-swift --new_special_tokens; llamafactory is a new_special_tokens_config YAML with one ' +
+    'description per token. See docs/export.md.'
   static examples = [
     '<%= config.bin %> vocab --grid 32 -o vocab.txt',
     '<%= config.bin %> vocab --grid 32 --format llamafactory --tags -o getok_tokens.yaml',

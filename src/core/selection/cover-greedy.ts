@@ -56,7 +56,10 @@ export interface CoverOptions extends GreedyOptions {
   climbMargin?: number
   /** pools of more than this many cells climb to the 4 edge-sharing neighbours of a point only, not the diagonal ones (default: none) */
   climbEdgesAbove?: number
-  /** climb also from every prompted point whose mask alone reaches this share of the best single-mask IoU (default: only from the chosen points) */
+  /**
+   * climb also from every prompted point whose mask alone reaches this share of the best single-mask
+   * IoU (default: only from the chosen points)
+   */
   climbRatio?: number
   /**
    * walk large pools on a sparser lattice: pools of more than `checker` cells on a checkerboard,

@@ -274,8 +274,10 @@ function skipKey(s: ExportSkip): string {
 
 function expressionNote(source: string): string {
   return source === 'category'
-    ? 'no referring expressions given: single-instance prompts name the category ("the cat"); objects whose category occurs more than once in their image were skipped, never given an invented expression'
-    : `referring expressions from a ${source === 'refs' ? 'refs pickle' : 'JSONL file'}, joined to curated records by annotation id; splits kept`
+    ? 'no referring expressions given: single-instance prompts name the category ("the cat"); objects ' +
+        'whose category occurs more than once in their image were skipped, never given an invented expression'
+    : `referring expressions from a ${source === 'refs' ? 'refs pickle' : 'JSONL file'}, ` +
+        'joined to curated records by annotation id; splits kept'
 }
 
 function exportConfig(input: ExportRunInput, curated: GetokFolder<unknown>, refineForm: RefineForm): Record<string, unknown> {

@@ -1,0 +1,149 @@
+/**
+ * What `getok merge` checks before it copies a byte (see merge-run.ts for the list): each input's
+ * manifest, that they are the workers of one run, each worker once, complete shard lists, and
+ * each shard's size, checksum and record count.
+ */
+import {existsSync, statSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import * as path from 'node:path'
+import {GetokError} from '../../core/errors.js'
+import type {Manifest} from '../shared/sharded-run.js'
+
+/** One input folder and its manifest. */
+export interface Part {
+  dir: string
+  manifest: Manifest
+}
+
+/** Commands whose output merge joins. */
+export const MERGEABLE = ['curate', 'offsets']
+
+const SHARD_NAME = /-(\d{5})-of-(\d{5})\.jsonl$/
+
+/** A worker folder's manifest, checked for the fields merge relies on. */
+export async function readPart(dir: string): Promise<Part> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GetokError('input folder not found', {file: dir})
+  const file = path.join(dir, 'manifest.json')
+  if (!existsSync(file))
+    throw new GetokError('no manifest.json: this run has not finished (rerun its command to resume it, then merge)', {file: dir})
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest
+  } catch (error) {
+    throw new GetokError(`manifest.json is not valid JSON (${(error as Error).message})`, {file})
+  }
+  for (const [field, ok] of [
+    ['command', typeof manifest?.command === 'string' && MERGEABLE.includes(manifest.command)],
+    ['config', typeof manifest?.config === 'object' && manifest.config !== null],
+    ['shards', Array.isArray(manifest?.shards)],
+    ['skips', Array.isArray(manifest?.skips)],
+  ] as const) {
+    if (!ok)
+      throw new GetokError(
+        'not a getok manifest',
+        {file, field},
+        field === 'command' ? `one of ${MERGEABLE.join(', ')}` : 'the field',
+        JSON.stringify((manifest as unknown as Record<string, unknown>)?.[field])?.slice(0, 60),
+      )
+  }
+  return {dir, manifest}
+}
+
+export function checkDistinctFolders(parts: readonly Part[], out: string): void {
+  const seen = new Map<string, string>()
+  for (const {dir} of parts) {
+    const key = path.resolve(dir)
+    if (key === path.resolve(out)) throw new GetokError('--out is one of the input folders', {file: out}, 'a separate folder')
+    if (seen.has(key)) throw new GetokError('the same folder is given twice', {file: dir})
+    seen.set(key, dir)
+  }
+}
+
+/** The fields that must agree, flattened with their names: command, tool.version, config.*, model.name, model.hash. */
+function runIdentity(m: Manifest): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    command: m.command,
+    'tool.version': m.tool?.version,
+    'model.name': m.model?.name,
+    'model.hash': m.model?.hash,
+  }
+  for (const [k, v] of Object.entries(m.config)) if (k !== 'shard_index') fields[`config.${k}`] = v
+  return fields
+}
+
+export function checkSameRun(parts: readonly Part[]): void {
+  const [ref, ...rest] = parts
+  const want = runIdentity(ref.manifest)
+  for (const part of rest) {
+    const got = runIdentity(part.manifest)
+    const diff = Object.keys({...want, ...got}).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]))
+    if (diff.length === 0) continue
+    const shown = diff.map((k) => `${k} is ${JSON.stringify(want[k])} in ${ref.dir} but ${JSON.stringify(got[k])} here`).join('; ')
+    throw new GetokError(`not the same run: ${shown}`, {file: part.dir, field: diff[0]})
+  }
+}
+
+/** With shard_count N, workers 0 … N−1 each exactly once. */
+export function checkWorkers(parts: readonly Part[]): void {
+  const count = parts[0].manifest.config.shard_count
+  if (count === undefined) return // unsharded runs: only the duplicate checks apply
+  const byIndex = new Map<number, string>()
+  for (const {dir, manifest} of parts) {
+    const index = manifest.config.shard_index as number
+    if (byIndex.has(index))
+      throw new GetokError(`worker ${index} of ${count} is given twice (also ${byIndex.get(index)})`, {file: dir, field: 'shard_index'})
+    byIndex.set(index, dir)
+  }
+  const missing = Array.from({length: count as number}, (_, i) => i).filter((i) => !byIndex.has(i))
+  if (missing.length > 0) {
+    throw new GetokError(
+      `missing worker${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count}: ` +
+        `merge needs the folder of every worker (--shard-count ${count})`,
+      {field: 'shard_index'},
+    )
+  }
+}
+
+/** A manifest lists shards k-of-K for every k < K, once each. */
+export function checkShardList({dir, manifest}: Part): void {
+  const file = path.join(dir, 'manifest.json')
+  const found = manifest.shards.map((s) => SHARD_NAME.exec(String(s?.file)))
+  const bad = found.findIndex((m) => !m)
+  if (bad >= 0)
+    throw new GetokError(
+      'not a shard file name',
+      {file, record: `shards[${bad}]`, field: 'file'},
+      '<name>-00000-of-00008.jsonl',
+      JSON.stringify(manifest.shards[bad]?.file),
+    )
+  const total = found.length > 0 ? Number(found[0]![2]) : 0
+  const have = new Set(found.map((m) => Number(m![1])))
+  const missing = Array.from({length: total}, (_, k) => k).filter((k) => !have.has(k))
+  if (missing.length > 0 || found.length !== total || found.some((m) => Number(m![2]) !== total)) {
+    throw new GetokError(
+      `incomplete shard list: ${found.length} listed of ${total}${missing.length ? `, missing shard ${missing.join(', ')}` : ''}`,
+      {file, field: 'shards'},
+    )
+  }
+}
+
+export async function readVerifiedShard(dir: string, shard: Manifest['shards'][number]): Promise<Buffer> {
+  const file = path.join(dir, shard.file)
+  if (!existsSync(file)) throw new GetokError('shard listed in manifest.json is missing', {file})
+  const bytes = await readFile(file)
+  if (bytes.length !== shard.bytes)
+    throw new GetokError(
+      'shard size differs from manifest.json (truncated or changed?)',
+      {file, field: 'bytes'},
+      `${shard.bytes} bytes`,
+      `${bytes.length}`,
+    )
+  const sha = createHash('sha256').update(bytes).digest('hex')
+  if (sha !== shard.sha256)
+    throw new GetokError('shard checksum differs from manifest.json (changed after the run?)', {file, field: 'sha256'}, shard.sha256, sha)
+  const lines = bytes.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0)
+  if (lines !== shard.records)
+    throw new GetokError('shard record count differs from manifest.json', {file, field: 'records'}, String(shard.records), String(lines))
+  return bytes
+}
