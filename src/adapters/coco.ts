@@ -20,17 +20,15 @@
 import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
 import {GetokError, showValue} from '../core/errors.js'
 import {JsonScanError, JsonTopScanner, type ScanEvent} from '../parsers/json-scan.js'
+import {jsonErrorOffset} from '../parsers/json-syntax.js'
 import {
   type CocoAnnotation,
   type CocoImage,
   type CocoSkip,
-  type Json,
   isObject,
-  jsonErrorOffset,
   parseAnnotationRecord,
   parseCategoryRecord,
   parseImageRecord,
-  resolveAnnotation,
   resolveMask,
 } from '../core/coco/records.js'
 

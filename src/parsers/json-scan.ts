@@ -17,7 +17,6 @@
  * caller validates each slice with JSON.parse. Memory: the largest element, not
  * the document. Pure: no file access.
  */
-
 export type ScanEventKind = 'array' | 'element' | 'value'
 
 export interface ScanEvent {
@@ -100,10 +99,7 @@ export class JsonTopScanner {
     while (i < chunk.length) {
       if (this.state === S.Capture || this.state === S.Key) {
         const end = this.state === S.Key ? this.scanString(chunk, i) : this.scanCapture(chunk, i)
-        if (end < 0) {
-          i = chunk.length
-          break
-        }
+        if (end < 0) break
         this.parts.push(chunk.subarray(from, end))
         this.finishCapture(events)
         i = end

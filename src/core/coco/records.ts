@@ -14,6 +14,7 @@ import {GetokError, showValue} from '../errors.js'
 import type {Mask} from '../masks/mask.js'
 import {polygonsToRle} from '../masks/polygon.js'
 import {type Rle, checkRleCounts, rleArea, rleFromString, rleToBoxXywh, rleToMask, rleUnion} from '../masks/rle.js'
+import {jsonErrorOffset} from '../../parsers/json-syntax.js'
 
 export interface CocoImage {
   id: number
@@ -184,7 +185,7 @@ export function segmentationToRle(seg: unknown, image: CocoImage): Rle {
   try {
     return polygonsToRle(seg, image.height, image.width)
   } catch (error) {
-    throw new Error(`segmentation: ${(error as Error).message}`)
+    throw new Error(`segmentation: ${(error as Error).message}`, {cause: error})
   }
 }
 
@@ -202,7 +203,7 @@ function rleObjectToRle(seg: Json, image: CocoImage): Rle {
     try {
       values = rleFromString(counts)
     } catch (error) {
-      throw new Error(`segmentation: ${(error as Error).message}`)
+      throw new Error(`segmentation: ${(error as Error).message}`, {cause: error})
     }
   } else if (Array.isArray(counts)) values = counts
   else throw new Error(`segmentation: RLE counts are neither a list nor a string: got ${showValue(counts)}`)
@@ -217,68 +218,4 @@ export function isObject(value: unknown): value is Json {
 
 function isBoxXywh(value: unknown): value is [number, number, number, number] {
   return Array.isArray(value) && value.length === 4 && value.every((v) => typeof v === 'number' && Number.isFinite(v))
-}
-
-/** Offset of the first JSON syntax error (only called after JSON.parse failed; V8 does not always say where). */
-export function jsonErrorOffset(text: string): number {
-  let p = 0
-  const fail = (): never => {
-    throw p
-  }
-  const ws = () => {
-    while (p < text.length && ' \t\n\r'.includes(text[p])) p++
-  }
-  const expect = (ch: string) => (text[p] === ch ? p++ : fail())
-  const string = () => {
-    expect('"')
-    for (;;) {
-      const ch = text[p]
-      if (ch === undefined || ch < ' ') fail()
-      p++
-      if (ch === '"') return
-      if (ch === '\\') {
-        if ('"\\/bfnrt'.includes(text[p] ?? '@')) p++
-        else if (text[p] === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(p + 1, p + 5))) p += 5
-        else fail()
-      }
-    }
-  }
-  const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
-  const value = (): void => {
-    ws()
-    const ch = text[p]
-    if (ch === '{' || ch === '[') return container(ch === '{')
-    if (ch === '"') return string()
-    for (const word of ['true', 'false', 'null']) if (text.startsWith(word, p)) return void (p += word.length)
-    number.lastIndex = p
-    if (!number.test(text)) fail()
-    p = number.lastIndex
-  }
-  const container = (isObj: boolean) => {
-    const close = isObj ? '}' : ']'
-    p++
-    ws()
-    if (text[p] === close) return void p++
-    for (;;) {
-      if (isObj) {
-        ws()
-        string()
-        ws()
-        expect(':')
-      }
-      value()
-      ws()
-      if (text[p] === close) return void p++
-      expect(',')
-    }
-  }
-  try {
-    value()
-    ws()
-    if (p < text.length) fail()
-    return text.length
-  } catch (offset) {
-    if (typeof offset === 'number') return offset
-    throw offset
-  }
 }

@@ -51,12 +51,30 @@ function lowResCoord(p: number, size: number, resized: number): number {
  * at image resolution. Returns the mask cropped to its bounding box.
  */
 export function lowResLogitsToCropMask(logits: Float32Array, offset: number, f: SamFrame): CropMask {
-  const L = SAM_LOW_RES
   // low-res cells with a positive logit; bilinear output can only be > 0 next to one of them
-  let lx0 = L,
-    ly0 = L,
-    lx1 = -1,
-    ly1 = -1
+  const box = positiveCells(logits, offset)
+  if (!box) return EMPTY_CROP
+  const [lx0, ly0, lx1, ly1] = box
+  // image pixel ranges whose sample coordinate falls within one low-res cell of that box
+  const toPix = (c: number, size: number, resized: number) => (((c + 0.5) * 4 - 0.5 + 0.5) * size) / resized - 0.5
+  const px0 = Math.max(0, Math.floor(toPix(lx0 - 1, f.width, f.resizedWidth)))
+  const px1 = Math.min(f.width - 1, Math.ceil(toPix(lx1 + 1, f.width, f.resizedWidth)))
+  const py0 = Math.max(0, Math.floor(toPix(ly0 - 1, f.height, f.resizedHeight)))
+  const py1 = Math.min(f.height - 1, Math.ceil(toPix(ly1 + 1, f.height, f.resizedHeight)))
+  if (px1 < px0 || py1 < py0) return EMPTY_CROP
+  // per-column and per-row interpolation taps, computed once (column weights in float32, row weights in doubles, as always)
+  const cols = axisTaps(px0, px1 - px0 + 1, f.width, f.resizedWidth, Float32Array)
+  const rows = axisTaps(py0, py1 - py0 + 1, f.height, f.resizedHeight, Float64Array)
+  return thresholdBilinear(logits, offset, cols, rows, px0, py0)
+}
+
+/** The box [u0, v0, u1, v1] of the low-res cells with a positive logit, or null when there is none. */
+function positiveCells(logits: Float32Array, offset: number): [number, number, number, number] | null {
+  const L = SAM_LOW_RES
+  let lx0 = L
+  let ly0 = L
+  let lx1 = -1
+  let ly1 = -1
   for (let v = 0; v < L; v++) {
     const row = offset + v * L
     for (let u = 0; u < L; u++) {
@@ -68,57 +86,59 @@ export function lowResLogitsToCropMask(logits: Float32Array, offset: number, f: 
       }
     }
   }
-  if (lx1 < 0) return EMPTY_CROP
-  // image pixel ranges whose sample coordinate falls within one low-res cell of that box
-  const toPix = (c: number, size: number, resized: number) => (((c + 0.5) * 4 - 0.5 + 0.5) * size) / resized - 0.5
-  const px0 = Math.max(0, Math.floor(toPix(lx0 - 1, f.width, f.resizedWidth)))
-  const px1 = Math.min(f.width - 1, Math.ceil(toPix(lx1 + 1, f.width, f.resizedWidth)))
-  const py0 = Math.max(0, Math.floor(toPix(ly0 - 1, f.height, f.resizedHeight)))
-  const py1 = Math.min(f.height - 1, Math.ceil(toPix(ly1 + 1, f.height, f.resizedHeight)))
-  if (px1 < px0 || py1 < py0) return EMPTY_CROP
+  return lx1 < 0 ? null : [lx0, ly0, lx1, ly1]
+}
 
-  const w = px1 - px0 + 1
-  const h = py1 - py0 + 1
-  // per-column interpolation indices and weights, computed once
-  const cx0 = new Int32Array(w),
-    cx1 = new Int32Array(w),
-    cwx = new Float32Array(w)
-  for (let x = 0; x < w; x++) {
-    const s = Math.min(L - 1, Math.max(0, lowResCoord(px0 + x, f.width, f.resizedWidth)))
+interface Taps {
+  /** the two low-res samples each output pixel reads, and the weight of the second */
+  i0: Int32Array
+  i1: Int32Array
+  w: Float32Array | Float64Array
+}
+
+function axisTaps(
+  p0: number,
+  count: number,
+  size: number,
+  resized: number,
+  Weights: Float32ArrayConstructor | Float64ArrayConstructor,
+): Taps {
+  const L = SAM_LOW_RES
+  const taps: Taps = {i0: new Int32Array(count), i1: new Int32Array(count), w: new Weights(count)}
+  for (let k = 0; k < count; k++) {
+    const s = Math.min(L - 1, Math.max(0, lowResCoord(p0 + k, size, resized)))
     const a = Math.floor(s)
-    cx0[x] = a
-    cx1[x] = Math.min(L - 1, a + 1)
-    cwx[x] = s - a
+    taps.i0[k] = a
+    taps.i1[k] = Math.min(L - 1, a + 1)
+    taps.w[k] = s - a
   }
-  // per-row interpolation rows and weights
-  const ry0 = new Int32Array(h),
-    ry1 = new Int32Array(h),
-    rwy = new Float64Array(h)
-  for (let y = 0; y < h; y++) {
-    const t = Math.min(L - 1, Math.max(0, lowResCoord(py0 + y, f.height, f.resizedHeight)))
-    ry0[y] = Math.floor(t)
-    ry1[y] = Math.min(L - 1, ry0[y] + 1)
-    rwy[y] = t - ry0[y]
-  }
+  return taps
+}
+
+/** Bilinear samples > 0 inside the crop, then the crop tightened to them. */
+function thresholdBilinear(logits: Float32Array, offset: number, cols: Taps, rows: Taps, px0: number, py0: number): CropMask {
+  const L = SAM_LOW_RES
+  const w = cols.i0.length
+  const h = rows.i0.length
   // The horizontal pass once per low-res row the crop reads (each serves two or three image rows),
   // kept in doubles: every pixel gets the very value of a bilinear sample computed on its own.
-  const first = ry0[0]
-  const across = new Float64Array((ry1[h - 1] - first + 1) * w)
-  for (let v = first; v <= ry1[h - 1]; v++) {
+  const first = rows.i0[0]
+  const across = new Float64Array((rows.i1[h - 1] - first + 1) * w)
+  for (let v = first; v <= rows.i1[h - 1]; v++) {
     const r = offset + v * L
     const out = (v - first) * w
-    for (let x = 0; x < w; x++) across[out + x] = logits[r + cx0[x]] * (1 - cwx[x]) + logits[r + cx1[x]] * cwx[x]
+    for (let x = 0; x < w; x++) across[out + x] = logits[r + cols.i0[x]] * (1 - cols.w[x]) + logits[r + cols.i1[x]] * cols.w[x]
   }
   const data = new Uint8Array(w * h)
   let area = 0
-  let bx0 = w,
-    by0 = h,
-    bx1 = -1,
-    by1 = -1
+  let bx0 = w
+  let by0 = h
+  let bx1 = -1
+  let by1 = -1
   for (let y = 0; y < h; y++) {
-    const wy = rwy[y]
-    const r0 = (ry0[y] - first) * w
-    const r1 = (ry1[y] - first) * w
+    const wy = rows.w[y]
+    const r0 = (rows.i0[y] - first) * w
+    const r1 = (rows.i1[y] - first) * w
     for (let x = 0; x < w; x++) {
       if (across[r0 + x] * (1 - wy) + across[r1 + x] * wy > 0) {
         data[y * w + x] = 1

@@ -30,7 +30,7 @@ import {type GridFrame, cellNeighbours, cellToAnchor} from '../grid/grid.js'
 import {type Candidate, type Counts, type GreedyOptions, type GreedyResult, countAgainst, greedySelect} from './greedy.js'
 import {type Mask, maskArea} from '../masks/mask.js'
 import {type CropMask, cropHas} from '../masks/crop-mask.js'
-import {maskBox} from '../masks/box.js'
+import {type Box, maskBox} from '../masks/box.js'
 
 export interface CoverOptions extends GreedyOptions {
   /** share of a mask that must lie inside the object for it to stand for the points it covers */
@@ -80,81 +80,118 @@ export async function coverGreedySelect(
   fetch: Fetch,
   options: CoverOptions,
 ): Promise<GreedyResult> {
-  const {order = 'raster', outside = true, climbMargin = 0, climbRatio = Infinity, climbEdgesAbove = Infinity} = options
   const climbPrecision = pool.length > (options.climbSkipAbove ?? 0) ? (options.climbPrecision ?? Infinity) : Infinity
-  const climbOutside = pool.length <= (options.climbOutsideMaxPool ?? Infinity)
-  const have = new Map<number, Candidate>()
-  const covers: {mask: CropMask; share: number}[] = []
-  // for every mask seen (prompted or known): its counts against the empty union, for the greedy rule
-  const first = new Map<number, Counts>()
-  // and its IoU alone with the object, for the climb
-  const alone = new Map<number, number>()
-  const gtBox = maskBox(gt)
-  const gtArea = maskArea(gt)
-  const empty = new Uint8Array(gt.data.length)
-  const learn = (cand: Candidate, standsFor = true): void => {
-    have.set(cand.index, cand)
-    // counted inside the object's box only: masks far from it (most known ones) cost nothing
-    const counts = countAgainst(cand.mask, gt.data, empty, gt.width, gtBox)
-    first.set(cand.index, counts)
-    const inside = counts.gain
-    alone.set(cand.index, inside / Math.max(1, cand.mask.area + gtArea - inside))
-    const share = cand.mask.area > 0 ? inside / cand.mask.area : 0
-    if (standsFor && share >= Math.min(options.precision, climbPrecision)) covers.push({mask: cand.mask, share})
+  const seen = new SeenMasks(gt, f, Math.min(options.precision, climbPrecision))
+  for (const cand of options.known ?? []) seen.learn(cand, false)
+  for (const k of coverWalk(gt, f, pool, options)) {
+    if (seen.have.has(k) || seen.covered(k, options.precision)) continue
+    const [cand] = await fetch([k])
+    seen.learn(cand)
   }
-  for (const cand of options.known ?? []) learn(cand, false)
-  // where the climb may go
-  const reach = new Set(climbMargin > 0 ? growCells(pool, f.n, climbMargin) : pool)
+  return climb(gt, f, pool, fetch, options, seen, climbPrecision)
+}
 
-  const anchorPixel = (k: number): number => {
-    const [x, y] = cellToAnchor(k % f.n, Math.floor(k / f.n), f)
-    return Math.min(f.height - 1, Math.floor(y)) * f.width + Math.min(f.width - 1, Math.floor(x))
+/** Every mask seen (prompted or known), with what the walk and the climb ask of it. */
+class SeenMasks {
+  readonly have = new Map<number, Candidate>()
+  /** masks that may stand for the points they cover, with the share of them inside the object */
+  private readonly covers: {mask: CropMask; share: number}[] = []
+  /** counts against the empty union, for the greedy rule */
+  readonly first = new Map<number, Counts>()
+  /** IoU alone with the object, for the climb */
+  readonly alone = new Map<number, number>()
+  private readonly gtBox: Box
+  private readonly gtArea: number
+  private readonly empty: Uint8Array
+
+  constructor(
+    private readonly gt: Mask,
+    private readonly f: GridFrame,
+    private readonly standsForAbove: number,
+  ) {
+    this.gtBox = maskBox(gt)
+    this.gtArea = maskArea(gt)
+    this.empty = new Uint8Array(gt.data.length)
   }
-  const covered = (k: number, precision: number): boolean => {
-    const p = anchorPixel(k)
-    return covers.some((c) => c.share >= precision && cropHas(c.mask, p % f.width, Math.floor(p / f.width)))
+
+  learn(cand: Candidate, standsFor = true): void {
+    this.have.set(cand.index, cand)
+    // counted inside the object's box only: masks far from it (most known ones) cost nothing
+    const counts = countAgainst(cand.mask, this.gt.data, this.empty, this.gt.width, this.gtBox)
+    this.first.set(cand.index, counts)
+    const inside = counts.gain
+    this.alone.set(cand.index, inside / Math.max(1, cand.mask.area + this.gtArea - inside))
+    const share = cand.mask.area > 0 ? inside / cand.mask.area : 0
+    if (standsFor && share >= this.standsForAbove) this.covers.push({mask: cand.mask, share})
   }
-  // SAM at an anchor outside the object and outside every chosen mask segments something else
-  const climbable = (k: number, chosen: readonly number[]): boolean => {
-    if (climbOutside) return true
-    const p = anchorPixel(k)
-    return gt.data[p] !== 0 || chosen.some((c) => cropHas(have.get(c)!.mask, p % f.width, Math.floor(p / f.width)))
+
+  /** A mask at least this precise already covers the point's anchor. */
+  covered(k: number, precision: number): boolean {
+    const p = anchorPixel(k, this.f)
+    return this.covers.some((c) => c.share >= precision && cropHas(c.mask, p % this.f.width, Math.floor(p / this.f.width)))
   }
+}
+
+/** The image pixel (raster offset) holding a grid point's anchor. */
+function anchorPixel(k: number, f: GridFrame): number {
+  const [x, y] = cellToAnchor(k % f.n, Math.floor(k / f.n), f)
+  return Math.min(f.height - 1, Math.floor(y)) * f.width + Math.min(f.width - 1, Math.floor(x))
+}
+
+/** The cover walk's points, in order: inside anchors (deepest first with `order: 'depth'`), then the outside ones it takes. */
+function coverWalk(gt: Mask, f: GridFrame, pool: readonly number[], options: CoverOptions): number[] {
+  const {order = 'raster', outside = true} = options
   // depth 0 outside the object, so inside anchors come first in either order
   const window = order === 'depth' ? distanceInsideWindow(gt) : undefined
   const depth = (k: number): number => {
-    const p = anchorPixel(k)
+    const p = anchorPixel(k, f)
     return window ? depthAt(window, p % f.width, Math.floor(p / f.width)) : gt.data[p]
   }
   const onLattice = latticeFilter(pool.length, f.n, options.sparseAbove)
-  const step = pool.length > climbEdgesAbove ? 4 : 8
   const walkOutside = outside && pool.length <= (options.outsideMaxPool ?? Infinity)
   // a cell the object only grazes: SAM at its anchor mostly segments what lies beside the object
   const share = walkOutside && options.outsideMinCover ? cellCoverage(gt, f) : undefined
   const walksOutside = (k: number): boolean => walkOutside && (!share || share[k] >= options.outsideMinCover!)
-  const walk = pool.filter((k) => (gt.data[anchorPixel(k)] || walksOutside(k)) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
-  for (const k of walk) {
-    if (have.has(k) || covered(k, options.precision)) continue
-    const [cand] = await fetch([k])
-    learn(cand)
+  return pool.filter((k) => (gt.data[anchorPixel(k, f)] || walksOutside(k)) && onLattice(k)).sort((a, b) => depth(b) - depth(a) || a - b)
+}
+
+/** Run the greedy rule over what was prompted, prompt the unprompted neighbours of its choice, repeat until it settles. */
+async function climb(
+  gt: Mask,
+  f: GridFrame,
+  pool: readonly number[],
+  fetch: Fetch,
+  options: CoverOptions,
+  seen: SeenMasks,
+  climbPrecision: number,
+): Promise<GreedyResult> {
+  const {climbMargin = 0, climbRatio = Infinity, climbEdgesAbove = Infinity} = options
+  const climbOutside = pool.length <= (options.climbOutsideMaxPool ?? Infinity)
+  const reach = new Set(climbMargin > 0 ? growCells(pool, f.n, climbMargin) : pool)
+  const step = pool.length > climbEdgesAbove ? 4 : 8
+  // SAM at an anchor outside the object and outside every chosen mask segments something else
+  const climbable = (k: number, chosen: readonly number[]): boolean => {
+    if (climbOutside) return true
+    const p = anchorPixel(k, f)
+    return gt.data[p] !== 0 || chosen.some((c) => cropHas(seen.have.get(c)!.mask, p % f.width, Math.floor(p / f.width)))
   }
   for (;;) {
     // masks that miss the object can never be chosen
     const result = greedySelect(
       gt,
-      [...have.values()].filter((c) => first.get(c.index)!.gain > 0),
+      [...seen.have.values()].filter((c) => seen.first.get(c.index)!.gain > 0),
       options,
-      first,
+      seen.first,
     )
-    const best = Math.max(0, ...alone.values())
-    const from = [...result.chosen, ...[...alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
+    const best = Math.max(0, ...seen.alone.values())
+    const from = [...result.chosen, ...[...seen.alone].filter(([, v]) => v > 0 && v >= climbRatio * best).map(([k]) => k)]
     const fresh = [...new Set(from.flatMap((k) => cellNeighbours(k, f.n, step)))].filter(
-      (q) => reach.has(q) && !have.has(q) && !covered(q, climbPrecision) && climbable(q, result.chosen),
+      (q) => reach.has(q) && !seen.have.has(q) && !seen.covered(q, climbPrecision) && climbable(q, result.chosen),
     )
     // nothing chosen yet (the walk met no anchor whose mask meets the object): prompt the rest of the pool
-    const next = result.chosen.length === 0 ? pool.filter((k) => !have.has(k)) : fresh
+    const next = result.chosen.length === 0 ? pool.filter((k) => !seen.have.has(k)) : fresh
     if (next.length === 0) return result
-    for (const cand of await fetch(next)) learn(cand)
+    for (const cand of await fetch(next)) seen.learn(cand)
   }
 }
 

@@ -96,76 +96,111 @@ export function greedySelect(
   options: GreedyOptions = DEFAULT_GREEDY,
   firstCounts?: ReadonlyMap<number, Counts>,
 ): GreedyResult {
-  const {width} = gt
-  const gtArea = maskArea(gt)
-  const union = new Uint8Array(gt.data.length)
-  // the box of U ∪ G, where counting happens
-  let reach = maskBox(gt)
-  // raster order makes "first best wins" the lower-index tie rule
-  const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
-  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, width, reach))
-  const used = new Uint8Array(pool.length)
-  // Counts go stale when a chosen mask's box meets the candidate's; they are recounted only when
-  // they could still win. A stale count bounds the true value: the gain only shrinks as U grows,
-  // and the cost shrinks by at most the pixels U ∪ G gained since the count (`countedAt`).
-  const stale = new Uint8Array(pool.length)
-  const countedAt = new Float64Array(pool.length)
-  let inter = 0
-  let unionWithG = gtArea
-  countedAt.fill(unionWithG)
-  let iou = 0
-  const chosen: number[] = []
-  const trace: number[] = []
-  let stop: GreedyResult['stop'] = pool.length === 0 ? 'no-candidate' : 'no-gain'
-
-  const valueOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + counts[c].cost)
-  const boundOf = (c: number): number => (inter + counts[c].gain) / (unionWithG + Math.max(0, counts[c].cost - (unionWithG - countedAt[c])))
-  while (iou < options.tau && chosen.length < options.maxTokens) {
-    let best = -1
-    let bestIou = -1
-    for (let c = 0; c < pool.length; c++) {
-      if (used[c] || stale[c] || counts[c].gain === 0) continue
-      const value = valueOf(c)
-      if (value > bestIou) {
-        bestIou = value
-        best = c
-      }
-    }
-    const doubtful: number[] = []
-    for (let c = 0; c < pool.length; c++) if (stale[c] && !used[c] && counts[c].gain > 0) doubtful.push(c)
-    const bound = doubtful.map(boundOf)
-    const order = doubtful.map((_, k) => k).sort((a, b) => bound[b] - bound[a] || doubtful[a] - doubtful[b])
-    for (const k of order) {
-      const c = doubtful[k]
-      if (bound[k] < bestIou) break
-      if (bound[k] === bestIou && c > best) continue
-      counts[c] = countAgainst(pool[c].mask, gt.data, union, width, reach)
-      countedAt[c] = unionWithG
-      stale[c] = 0
-      if (counts[c].gain === 0) continue
-      const value = valueOf(c)
-      if (value > bestIou || (value === bestIou && c < best)) {
-        bestIou = value
-        best = c
-      }
-    }
-    if (best < 0 || bestIou - iou <= options.epsilon) {
-      stop = chosen.length === 0 && best < 0 ? 'no-candidate' : 'no-gain'
+  const st = startGreedy(gt, candidates, firstCounts)
+  let stop: GreedyResult['stop'] = st.pool.length === 0 ? 'no-candidate' : 'no-gain'
+  while (st.iou < options.tau && st.chosen.length < options.maxTokens) {
+    const [best, bestIou] = recountDoubtful(st, ...bestFresh(st))
+    if (best < 0 || bestIou - st.iou <= options.epsilon) {
+      stop = st.chosen.length === 0 && best < 0 ? 'no-candidate' : 'no-gain'
       break
     }
-    const added = addToUnion(pool[best].mask, gt.data, union, width)
-    inter += added.gain
-    unionWithG += added.cost
-    iou = inter / unionWithG
-    reach = boxUnion(reach, pool[best].mask)
-    used[best] = 1
-    chosen.push(pool[best].index)
-    trace.push(iou)
-    for (let c = 0; c < pool.length; c++) if (!used[c] && boxesMeet(pool[c].mask, pool[best].mask)) stale[c] = 1
+    accept(st, best)
   }
-  if (iou >= options.tau) stop = 'tau'
-  else if (chosen.length >= options.maxTokens) stop = 'cap'
-  return {chosen, trace, iou, reached: iou >= options.tau, stop}
+  if (st.iou >= options.tau) stop = 'tau'
+  else if (st.chosen.length >= options.maxTokens) stop = 'cap'
+  return {chosen: st.chosen, trace: st.trace, iou: st.iou, reached: st.iou >= options.tau, stop}
+}
+
+/**
+ * The selector's state. Counts go stale when a chosen mask's box meets the candidate's; they are
+ * recounted only when they could still win. A stale count bounds the true value: the gain only
+ * shrinks as U grows, and the cost shrinks by at most the pixels U ∪ G gained since the count
+ * (`countedAt`).
+ */
+interface GreedyState {
+  gt: Mask
+  /** candidates with a non-empty mask, in raster order: "first best wins" is the lower-index tie rule */
+  pool: Candidate[]
+  counts: Counts[]
+  used: Uint8Array
+  stale: Uint8Array
+  countedAt: Float64Array
+  union: Uint8Array
+  /** the box of U ∪ G, where counting happens */
+  reach: Box
+  /** |U ∩ G| and |U ∪ G| */
+  inter: number
+  unionWithG: number
+  iou: number
+  chosen: number[]
+  trace: number[]
+}
+
+function startGreedy(gt: Mask, candidates: readonly Candidate[], firstCounts?: ReadonlyMap<number, Counts>): GreedyState {
+  const union = new Uint8Array(gt.data.length)
+  const reach = maskBox(gt)
+  const pool = [...candidates].filter((c) => c.mask.area > 0).sort((a, b) => a.index - b.index)
+  const counts = pool.map((c) => firstCounts?.get(c.index) ?? countAgainst(c.mask, gt.data, union, gt.width, reach))
+  const unionWithG = maskArea(gt)
+  const countedAt = new Float64Array(pool.length).fill(unionWithG)
+  const stale = new Uint8Array(pool.length)
+  const used = new Uint8Array(pool.length)
+  return {gt, pool, counts, used, stale, countedAt, union, reach, inter: 0, unionWithG, iou: 0, chosen: [], trace: []}
+}
+
+const valueOf = (st: GreedyState, c: number): number => (st.inter + st.counts[c].gain) / (st.unionWithG + st.counts[c].cost)
+const boundOf = (st: GreedyState, c: number): number =>
+  (st.inter + st.counts[c].gain) / (st.unionWithG + Math.max(0, st.counts[c].cost - (st.unionWithG - st.countedAt[c])))
+
+/** The best candidate whose counts are up to date: [index into the pool or −1, its IoU]. */
+function bestFresh(st: GreedyState): [number, number] {
+  let best = -1
+  let bestIou = -1
+  for (let c = 0; c < st.pool.length; c++) {
+    if (st.used[c] || st.stale[c] || st.counts[c].gain === 0) continue
+    const value = valueOf(st, c)
+    if (value > bestIou) {
+      bestIou = value
+      best = c
+    }
+  }
+  return [best, bestIou]
+}
+
+/** Recount stale candidates, most promising first, while their bound could still beat the best. */
+function recountDoubtful(st: GreedyState, best: number, bestIou: number): [number, number] {
+  const doubtful: number[] = []
+  for (let c = 0; c < st.pool.length; c++) if (st.stale[c] && !st.used[c] && st.counts[c].gain > 0) doubtful.push(c)
+  const bound = doubtful.map((c) => boundOf(st, c))
+  const order = doubtful.map((_, k) => k).sort((a, b) => bound[b] - bound[a] || doubtful[a] - doubtful[b])
+  for (const k of order) {
+    const c = doubtful[k]
+    if (bound[k] < bestIou) break
+    if (bound[k] === bestIou && c > best) continue
+    st.counts[c] = countAgainst(st.pool[c].mask, st.gt.data, st.union, st.gt.width, st.reach)
+    st.countedAt[c] = st.unionWithG
+    st.stale[c] = 0
+    if (st.counts[c].gain === 0) continue
+    const value = valueOf(st, c)
+    if (value > bestIou || (value === bestIou && c < best)) {
+      bestIou = value
+      best = c
+    }
+  }
+  return [best, bestIou]
+}
+
+/** Add the candidate's mask to U and mark the counts its box may have changed as stale. */
+function accept(st: GreedyState, best: number): void {
+  const added = addToUnion(st.pool[best].mask, st.gt.data, st.union, st.gt.width)
+  st.inter += added.gain
+  st.unionWithG += added.cost
+  st.iou = st.inter / st.unionWithG
+  st.reach = boxUnion(st.reach, st.pool[best].mask)
+  st.used[best] = 1
+  st.chosen.push(st.pool[best].index)
+  st.trace.push(st.iou)
+  for (let c = 0; c < st.pool.length; c++) if (!st.used[c] && boxesMeet(st.pool[c].mask, st.pool[best].mask)) st.stale[c] = 1
 }
 
 /** The prefix of a greedy run that a lower τ would have stopped at (the run is the same up to there). */
