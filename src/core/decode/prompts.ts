@@ -14,6 +14,7 @@
  */
 import {type Cell, type GridFrame, type Move, cellToAnchor, landingPoint} from '../grid/grid.js'
 import type {OffsetTarget} from '../grid/tokens.js'
+import {type TieOrder, boxCornerTargets} from '../offsets/regions.js'
 
 export type DecodeRule = 'union' | 'box'
 export const DECODE_RULES: readonly DecodeRule[] = ['union', 'box']
@@ -77,6 +78,21 @@ export function answerBoxCorners(
 ): [Pixel, Pixel] {
   const corner = (k: 0 | 1): Pixel => landingPoint(box[k][0], box[k][1], moves?.[k] ?? [0, 0], grid, flipV)
   return [corner(0), corner(1)]
+}
+
+/**
+ * The box a curated record names under the box rule (SPEC §8): the box grid tokens (the anchors
+ * nearest the COCO box corners) and each corner's move to the half-cell lattice point nearest the
+ * true corner, x = round(x·2n/W)·W/2n. These are the box targets `getok offsets` writes, ties
+ * included (a corner exactly between two lattice points goes by the tie order, as there).
+ */
+export function curationBox(
+  bboxXywh: readonly number[],
+  grid: GridFrame,
+  ties: TieOrder = 'axis-first',
+): {box: [Cell, Cell]; boxMoves: [Move, Move]} {
+  const [tl, br] = boxCornerTargets(bboxXywh, grid, {flipV: false, ties})
+  return {box: [tl.cell, br.cell], boxMoves: [tl.move, br.move]}
 }
 
 /**
