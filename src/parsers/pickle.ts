@@ -24,19 +24,23 @@
  * number (bigint beyond 2^53), float → number, None → null, bool → boolean.
  */
 
+import {
+  PickleError,
+  Reader,
+  bytesToText,
+  littleEndianSigned,
+  parseIntLine,
+  parseRawUnicodeEscape,
+  parseStringRepr,
+  safeInteger,
+  utf8Decode,
+} from './pickle-bytes.js'
+
+export {PickleError} from './pickle-bytes.js'
+
 export type PickleValue = null | boolean | number | bigint | string | Uint8Array | PickleValue[] | PickleDict
 export interface PickleDict {
   [key: string]: PickleValue
-}
-
-export class PickleError extends Error {
-  constructor(
-    readonly at: number,
-    message: string,
-  ) {
-    super(`pickle byte ${at}: ${message}`)
-    this.name = 'PickleError'
-  }
 }
 
 const MARK = Symbol('mark')
@@ -65,138 +69,6 @@ const REFUSED: Record<number, string> = {
   0x98: 'READONLY_BUFFER',
 }
 
-const utf8 = new TextDecoder('utf-8', {fatal: true})
-const latin1 = new TextDecoder('latin1')
-
-/** Python 2 str bytes as text: UTF-8 when valid, Latin-1 otherwise. */
-function bytesToText(bytes: Uint8Array): string {
-  try {
-    return utf8.decode(bytes)
-  } catch {
-    return latin1.decode(bytes)
-  }
-}
-
-class Reader {
-  pos = 0
-  private readonly view: DataView
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  take(n: number): Uint8Array {
-    if (n < 0 || this.pos + n > this.bytes.length)
-      throw new PickleError(this.pos, `truncated: ${n} more bytes expected, file ends at ${this.bytes.length}`)
-    const out = this.bytes.subarray(this.pos, this.pos + n)
-    this.pos += n
-    return out
-  }
-
-  u8(): number {
-    return this.take(1)[0]
-  }
-  u16(): number {
-    const at = this.pos
-    this.take(2)
-    return this.view.getUint16(at, true)
-  }
-  u32(): number {
-    const at = this.pos
-    this.take(4)
-    return this.view.getUint32(at, true)
-  }
-  i32(): number {
-    const at = this.pos
-    this.take(4)
-    return this.view.getInt32(at, true)
-  }
-  f64be(): number {
-    const at = this.pos
-    this.take(8)
-    return this.view.getFloat64(at, false)
-  }
-
-  u64(): number {
-    const at = this.pos
-    this.take(8)
-    const v = this.view.getBigUint64(at, true)
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new PickleError(at, 'length too large')
-    return Number(v)
-  }
-
-  /** A text line (protocol 0 argument), without its newline. */
-  line(): string {
-    const end = this.bytes.indexOf(0x0a, this.pos)
-    if (end < 0) throw new PickleError(this.pos, 'truncated: newline expected')
-    const text = latin1.decode(this.bytes.subarray(this.pos, end))
-    this.pos = end + 1
-    return text
-  }
-}
-
-/** Little-endian two's-complement integer (LONG1 / LONG4). */
-function littleEndianSigned(bytes: Uint8Array): number | bigint {
-  if (bytes.length === 0) return 0
-  let v = 0n
-  for (let k = bytes.length - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[k])
-  if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length)
-  return safeInteger(v)
-}
-
-function safeInteger(v: bigint): number | bigint {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
-}
-
-/** Protocol-0 INT argument: "I01"/"I00" are True/False in Python 2. */
-function parseIntLine(text: string, at: number): number | bigint | boolean {
-  if (text === '01') return true
-  if (text === '00') return false
-  if (!/^[+-]?\d+$/.test(text)) throw new PickleError(at, `bad INT argument ${JSON.stringify(text)}`)
-  return safeInteger(BigInt(text))
-}
-
-/** Protocol-0 STRING argument: a Python 2 repr, single or double quoted, with backslash escapes. */
-function parseStringRepr(text: string, at: number): string {
-  const q = text[0]
-  if (text.length < 2 || (q !== "'" && q !== '"') || text[text.length - 1] !== q)
-    throw new PickleError(at, `bad STRING argument ${JSON.stringify(text)}`)
-  const body = text.slice(1, -1)
-  const out: number[] = []
-  const simple: Record<string, number> = {n: 10, t: 9, r: 13, '\\': 92, "'": 39, '"': 34, a: 7, b: 8, f: 12, v: 11, '0': 0}
-  for (let k = 0; k < body.length; k++) {
-    const ch = body[k]
-    if (ch !== '\\') {
-      out.push(body.charCodeAt(k))
-      continue
-    }
-    const next = body[++k]
-    if (next === 'x') {
-      out.push(parseInt(body.slice(k + 1, k + 3), 16))
-      k += 2
-      continue
-    }
-    const octal = body.slice(k).match(/^[0-7]{1,3}/)
-    if (octal && octal[0].length > 1) {
-      out.push(parseInt(octal[0], 8))
-      k += octal[0].length - 1
-      continue
-    }
-    if (next in simple) {
-      out.push(simple[next])
-      continue
-    }
-    out.push(92, body.charCodeAt(k))
-  }
-  return bytesToText(Uint8Array.from(out))
-}
-
-/** Protocol-0 UNICODE argument: raw-unicode-escape (only \uXXXX and \UXXXXXXXX are escapes). */
-function parseRawUnicodeEscape(text: string): string {
-  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u4: string, u8: string) =>
-    String.fromCodePoint(parseInt(u4 ?? u8, 16)),
-  )
-}
-
 function dictKey(key: PickleValue, at: number): string {
   if (typeof key === 'string') return key
   if (typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean') return String(key)
@@ -217,19 +89,21 @@ export function unpickle(bytes: Uint8Array): PickleValue {
 }
 
 class Machine {
-  private stack: Slot[] = []
-  private marks: number[] = []
-  private memo = new Map<number, PickleValue>()
-  private opAt = 0
+  readonly stack: Slot[] = []
+  readonly marks: number[] = []
+  readonly memo = new Map<number, PickleValue>()
+  opAt = 0
 
-  constructor(private readonly r: Reader) {}
+  constructor(readonly r: Reader) {}
 
   run(): PickleValue {
     for (;;) {
       this.opAt = this.r.pos
       const op = this.r.u8()
       if (op === 0x2e) return this.finish()
-      this.step(op)
+      const handle = OPCODES[op]
+      if (!handle) throw this.error(refusal(op))
+      handle(this, this.r)
     }
   }
 
@@ -239,20 +113,20 @@ class Machine {
     return this.value(this.stack[0])
   }
 
-  private error(message: string): PickleError {
+  error(message: string): PickleError {
     return new PickleError(this.opAt, message)
   }
 
-  private push(v: PickleValue): void {
+  push(v: PickleValue): void {
     this.stack.push(v)
   }
 
-  private pop(): PickleValue {
+  pop(): PickleValue {
     if (this.stack.length === 0) throw this.error('stack underflow')
     return this.value(this.stack.pop() as Slot)
   }
 
-  private top(): PickleValue {
+  top(): PickleValue {
     if (this.stack.length === 0) throw this.error('stack underflow')
     return this.value(this.stack[this.stack.length - 1])
   }
@@ -263,213 +137,122 @@ class Machine {
   }
 
   /** Everything above the last MARK, which is removed. */
-  private popToMark(): PickleValue[] {
+  popToMark(): PickleValue[] {
     const m = this.marks.pop()
     if (m === undefined) throw this.error('no MARK on the stack')
     const items = this.stack.splice(m).slice(1) as PickleValue[]
     return items
   }
 
-  private list(v: PickleValue): PickleValue[] {
+  list(v: PickleValue): PickleValue[] {
     if (!Array.isArray(v)) throw this.error(`APPEND to a ${describe(v)}, expected a list`)
     return v
   }
 
-  private dict(v: PickleValue): PickleDict {
+  dict(v: PickleValue): PickleDict {
     if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
       throw this.error(`SETITEM on a ${describe(v)}, expected a dict`)
     return v
   }
 
-  private setItems(d: PickleDict, flat: PickleValue[]): void {
+  setItems(d: PickleDict, flat: PickleValue[]): void {
     if (flat.length % 2 !== 0) throw this.error('SETITEMS with an odd number of values')
     for (let k = 0; k < flat.length; k += 2) d[dictKey(flat[k], this.opAt)] = flat[k + 1]
   }
 
-  private memoGet(index: number): void {
+  memoGet(index: number): void {
     if (!this.memo.has(index)) throw this.error(`memo key ${index} was never stored`)
     this.push(this.memo.get(index) as PickleValue)
   }
-
-  private step(op: number): void {
-    const r = this.r
-    switch (op) {
-      case 0x80: {
-        const p = r.u8()
-        if (p > 5) throw this.error(`pickle protocol ${p} is newer than 5`)
-        return
-      }
-      case 0x95:
-        r.take(8)
-        return // FRAME: a length hint only
-      case 0x28:
-        this.marks.push(this.stack.length)
-        this.stack.push(MARK)
-        return
-      case 0x5d:
-        this.push([])
-        return // EMPTY_LIST
-      case 0x7d:
-        this.push({})
-        return // EMPTY_DICT
-      case 0x29:
-        this.push([])
-        return // EMPTY_TUPLE
-      case 0x6c:
-      case 0x74:
-        this.push(this.popToMark())
-        return // LIST, TUPLE
-      case 0x64: {
-        const d: PickleDict = {}
-        this.setItems(d, this.popToMark())
-        this.push(d)
-        return
-      } // DICT
-      case 0x85:
-        this.push([this.pop()])
-        return // TUPLE1
-      case 0x86: {
-        const b = this.pop()
-        const a = this.pop()
-        this.push([a, b])
-        return
-      } // TUPLE2
-      case 0x87: {
-        const c = this.pop()
-        const b = this.pop()
-        const a = this.pop()
-        this.push([a, b, c])
-        return
-      } // TUPLE3
-      case 0x61: {
-        const v = this.pop()
-        this.list(this.top()).push(v)
-        return
-      } // APPEND
-      case 0x65: {
-        const items = this.popToMark()
-        this.list(this.top()).push(...items)
-        return
-      } // APPENDS
-      case 0x73: {
-        const v = this.pop()
-        const k = this.pop()
-        this.setItems(this.dict(this.top()), [k, v])
-        return
-      } // SETITEM
-      case 0x75: {
-        const flat = this.popToMark()
-        this.setItems(this.dict(this.top()), flat)
-        return
-      } // SETITEMS
-      case 0x58:
-        this.push(utf8Decode(r.take(r.u32()), this.opAt))
-        return // BINUNICODE
-      case 0x8c:
-        this.push(utf8Decode(r.take(r.u8()), this.opAt))
-        return // SHORT_BINUNICODE
-      case 0x8d:
-        this.push(utf8Decode(r.take(r.u64()), this.opAt))
-        return // BINUNICODE8
-      case 0x56:
-        this.push(parseRawUnicodeEscape(r.line()))
-        return // UNICODE
-      case 0x54:
-        this.push(bytesToText(r.take(r.i32())))
-        return // BINSTRING
-      case 0x55:
-        this.push(bytesToText(r.take(r.u8())))
-        return // SHORT_BINSTRING
-      case 0x53:
-        this.push(parseStringRepr(r.line(), this.opAt))
-        return // STRING
-      case 0x42:
-        this.push(r.take(r.u32()).slice())
-        return // BINBYTES
-      case 0x43:
-        this.push(r.take(r.u8()).slice())
-        return // SHORT_BINBYTES
-      case 0x8e:
-        this.push(r.take(r.u64()).slice())
-        return // BINBYTES8
-      case 0x4a:
-        this.push(r.i32())
-        return // BININT
-      case 0x4b:
-        this.push(r.u8())
-        return // BININT1
-      case 0x4d:
-        this.push(r.u16())
-        return // BININT2
-      case 0x49:
-        this.push(parseIntLine(r.line(), this.opAt))
-        return // INT
-      case 0x4c:
-        this.push(safeInteger(BigInt(r.line().replace(/L$/, ''))))
-        return // LONG
-      case 0x8a:
-        this.push(littleEndianSigned(r.take(r.u8())))
-        return // LONG1
-      case 0x8b:
-        this.push(littleEndianSigned(r.take(r.i32())))
-        return // LONG4
-      case 0x47:
-        this.push(r.f64be())
-        return // BINFLOAT
-      case 0x46:
-        this.push(Number(r.line()))
-        return // FLOAT
-      case 0x4e:
-        this.push(null)
-        return // NONE
-      case 0x88:
-        this.push(true)
-        return // NEWTRUE
-      case 0x89:
-        this.push(false)
-        return // NEWFALSE
-      case 0x70:
-        this.memo.set(Number(r.line()), this.top())
-        return // PUT
-      case 0x71:
-        this.memo.set(r.u8(), this.top())
-        return // BINPUT
-      case 0x72:
-        this.memo.set(r.u32(), this.top())
-        return // LONG_BINPUT
-      case 0x94:
-        this.memo.set(this.memo.size, this.top())
-        return // MEMOIZE
-      case 0x67:
-        this.memoGet(Number(r.line()))
-        return // GET
-      case 0x68:
-        this.memoGet(r.u8())
-        return // BINGET
-      case 0x6a:
-        this.memoGet(r.u32())
-        return // LONG_BINGET
-      case 0x30:
-        this.pop()
-        return // POP
-      case 0x31:
-        this.popToMark()
-        return // POP_MARK
-      case 0x32:
-        this.push(this.top())
-        return // DUP
-      default:
-        throw this.error(refusal(op))
-    }
-  }
 }
 
-function utf8Decode(bytes: Uint8Array, at: number): string {
-  try {
-    return utf8.decode(bytes)
-  } catch {
-    throw new PickleError(at, 'a unicode string that is not valid UTF-8')
-  }
+type Handler = (m: Machine, r: Reader) => void
+
+/** What each supported opcode does, by byte (Python's pickletools names in the comments). */
+const OPCODES: Record<number, Handler> = {
+  // framing and protocol
+  0x80: (m, r) => {
+    const p = r.u8()
+    if (p > 5) throw m.error(`pickle protocol ${p} is newer than 5`)
+  }, // PROTO
+  0x95: (_m, r) => void r.take(8), // FRAME: a length hint only
+  // containers
+  0x28: (m) => {
+    m.marks.push(m.stack.length)
+    m.stack.push(MARK)
+  }, // MARK
+  0x5d: (m) => m.push([]), // EMPTY_LIST
+  0x7d: (m) => m.push({}), // EMPTY_DICT
+  0x29: (m) => m.push([]), // EMPTY_TUPLE
+  0x6c: (m) => m.push(m.popToMark()), // LIST
+  0x74: (m) => m.push(m.popToMark()), // TUPLE
+  0x64: (m) => {
+    const d: PickleDict = {}
+    m.setItems(d, m.popToMark())
+    m.push(d)
+  }, // DICT
+  0x85: (m) => m.push([m.pop()]), // TUPLE1
+  0x86: (m) => {
+    const b = m.pop()
+    m.push([m.pop(), b])
+  }, // TUPLE2
+  0x87: (m) => {
+    const c = m.pop()
+    const b = m.pop()
+    m.push([m.pop(), b, c])
+  }, // TUPLE3
+  0x61: (m) => {
+    const v = m.pop()
+    m.list(m.top()).push(v)
+  }, // APPEND
+  0x65: (m) => {
+    const items = m.popToMark()
+    m.list(m.top()).push(...items)
+  }, // APPENDS
+  0x73: (m) => {
+    const v = m.pop()
+    const k = m.pop()
+    m.setItems(m.dict(m.top()), [k, v])
+  }, // SETITEM
+  0x75: (m) => {
+    const flat = m.popToMark()
+    m.setItems(m.dict(m.top()), flat)
+  }, // SETITEMS
+  // strings and bytes
+  0x58: (m, r) => m.push(utf8Decode(r.take(r.u32()), m.opAt)), // BINUNICODE
+  0x8c: (m, r) => m.push(utf8Decode(r.take(r.u8()), m.opAt)), // SHORT_BINUNICODE
+  0x8d: (m, r) => m.push(utf8Decode(r.take(r.u64()), m.opAt)), // BINUNICODE8
+  0x56: (m, r) => m.push(parseRawUnicodeEscape(r.line())), // UNICODE
+  0x54: (m, r) => m.push(bytesToText(r.take(r.i32()))), // BINSTRING
+  0x55: (m, r) => m.push(bytesToText(r.take(r.u8()))), // SHORT_BINSTRING
+  0x53: (m, r) => m.push(parseStringRepr(r.line(), m.opAt)), // STRING
+  0x42: (m, r) => m.push(r.take(r.u32()).slice()), // BINBYTES
+  0x43: (m, r) => m.push(r.take(r.u8()).slice()), // SHORT_BINBYTES
+  0x8e: (m, r) => m.push(r.take(r.u64()).slice()), // BINBYTES8
+  // numbers and constants
+  0x4a: (m, r) => m.push(r.i32()), // BININT
+  0x4b: (m, r) => m.push(r.u8()), // BININT1
+  0x4d: (m, r) => m.push(r.u16()), // BININT2
+  0x49: (m, r) => m.push(parseIntLine(r.line(), m.opAt)), // INT
+  0x4c: (m, r) => m.push(safeInteger(BigInt(r.line().replace(/L$/, '')))), // LONG
+  0x8a: (m, r) => m.push(littleEndianSigned(r.take(r.u8()))), // LONG1
+  0x8b: (m, r) => m.push(littleEndianSigned(r.take(r.i32()))), // LONG4
+  0x47: (m, r) => m.push(r.f64be()), // BINFLOAT
+  0x46: (m, r) => m.push(Number(r.line())), // FLOAT
+  0x4e: (m) => m.push(null), // NONE
+  0x88: (m) => m.push(true), // NEWTRUE
+  0x89: (m) => m.push(false), // NEWFALSE
+  // the memo and the stack
+  0x70: (m, r) => void m.memo.set(Number(r.line()), m.top()), // PUT
+  0x71: (m, r) => void m.memo.set(r.u8(), m.top()), // BINPUT
+  0x72: (m, r) => void m.memo.set(r.u32(), m.top()), // LONG_BINPUT
+  0x94: (m) => void m.memo.set(m.memo.size, m.top()), // MEMOIZE
+  0x67: (m, r) => m.memoGet(Number(r.line())), // GET
+  0x68: (m, r) => m.memoGet(r.u8()), // BINGET
+  0x6a: (m, r) => m.memoGet(r.u32()), // LONG_BINGET
+  0x30: (m) => void m.pop(), // POP
+  0x31: (m) => void m.popToMark(), // POP_MARK
+  0x32: (m) => m.push(m.top()), // DUP
 }
 
 function refusal(op: number): string {
