@@ -4,6 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
 import stylistic from '@stylistic/eslint-plugin'
+import globals from 'globals'
 
 export default tseslint.config(
   {ignores: ['dist/', 'node_modules/', 'out/', 'fixtures/', '.devrun/', '.cache/', 'scripts/device/*.mjs']},
@@ -19,7 +20,7 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-non-null-assertion': 'off',
       // long lines only in tables (comment rows starting with |) and URLs
-      '@stylistic/max-len': ['error', {code: 140, ignoreUrls: true, ignorePattern: '^\\s*(//|\\*)\\s*\\|'}],
+      '@stylistic/max-len': ['error', {code: 140, ignoreUrls: true, ignoreRegExpLiterals: true, ignorePattern: '^\\s*(//|\\*)\\s*\\|'}],
       'max-lines': ['error', {max: 300}],
       'max-lines-per-function': ['error', {max: 60, skipBlankLines: true, skipComments: true}],
     },
@@ -43,8 +44,13 @@ export default tseslint.config(
     },
   },
   {
-    // tests: describe blocks are long by nature
+    // plain JavaScript helpers (bin/, test preloads) run on Node
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: {globals: globals.node},
+  },
+  {
+    // tests: describe blocks are long by nature, and they read records as loose JSON
     files: ['test/**/*.ts'],
-    rules: {'max-lines-per-function': 'off', 'max-lines': 'off'},
+    rules: {'max-lines-per-function': 'off', 'max-lines': 'off', '@typescript-eslint/no-explicit-any': 'off'},
   },
 )

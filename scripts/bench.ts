@@ -185,7 +185,8 @@ const rss = process.resourceUsage().maxRSS / 1024
 const rows: [string, string][] = [
   [
     'images (objects)',
-    `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} (${modes[runModes[0]]?.objects ?? 0})${noFile > 0 ? `; ${noFile} more in the file have no image file` : ''}`,
+    `${encodeMs.length}${encodeMs.length < items.length ? ` of ${items.length} (time budget)` : ''} ` +
+      `(${modes[runModes[0]]?.objects ?? 0})${noFile > 0 ? `; ${noFile} more in the file have no image file` : ''}`,
   ],
   ['model load ms', loadMs.toFixed(0)],
   ['image decode + resize ms (median)', median(decodeMs).toFixed(1)],
@@ -225,7 +226,8 @@ for (const mode of modes.all ? runModes.filter((x) => x !== 'all') : []) {
     ],
     [
       `${mode} vs all, per record: same token set / IoU within 0.005 / worst IoU drop`,
-      `${pct(pairs.filter(([r, ref]) => r.points.join() === ref.points.join()).length, pairs.length)} / ${pct(drops.filter((d) => d <= 0.005).length, pairs.length)} / ${Math.max(0, ...drops).toFixed(4)}`,
+      `${pct(pairs.filter(([r, ref]) => r.points.join() === ref.points.join()).length, pairs.length)} / ` +
+        `${pct(drops.filter((d) => d <= 0.005).length, pairs.length)} / ${Math.max(0, ...drops).toFixed(4)}`,
     ],
   )
 }
@@ -245,10 +247,13 @@ if (args.device === 'cpu' && first) {
   await plain.release()
   rows.push([
     'decoder ms per prompt, batch 1, plain graph / CPU-rewritten graph (first image, interleaved)',
-    `${median(timing.plain).toFixed(1)} / ${median(timing.rewritten).toFixed(1)} (${(median(timing.plain) / median(timing.rewritten)).toFixed(2)}×)`,
+    `${median(timing.plain).toFixed(1)} / ${median(timing.rewritten).toFixed(1)} ` +
+      `(${(median(timing.plain) / median(timing.rewritten)).toFixed(2)}×)`,
   ])
 }
-const header = `### ${new Date().toISOString().slice(0, 10)}, ${args.device} (${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB), n = ${args.grid}, τ = ${args.tau}, ${args.annotations.split('/').pop()}`
+const header =
+  `### ${new Date().toISOString().slice(0, 10)}, ${args.device} (${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} ` +
+  `cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB), n = ${args.grid}, τ = ${args.tau}, ${args.annotations.split('/').pop()}`
 const table = [header, '', '| measure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n')
 console.log(table)
 if (args.out) writeFileSync(args.out, JSON.stringify({args, rows: Object.fromEntries(rows), records}))

@@ -43,7 +43,8 @@ const ann = (id: number, image_id: number, segmentation: unknown, extra: Json = 
 
 /** Per-object cases; the comment is the expected outcome (checked by test/commands/hostile.test.ts). */
 const ANNOTATIONS: Json[] = [
-  // record: 16-bit PNG with alpha; the polygon lies partly outside the image (clipped) and bbox and area are absurd (box tokens clamp to the grid)
+  // record: 16-bit PNG with alpha; the polygon lies partly outside the image (clipped) and bbox and area are absurd
+  // (box tokens clamp to the grid)
   ann(101, 1, [[-50, -50, 20, -50, 20, 20, -50, 20]], {bbox: [-1e9, -1e9, 1e12, 1e12], area: 1e15}),
   ann(201, 2, [[0, 0, 1, 0, 1, 1, 0, 1]]), // record: 1×1 image
   ann(301, 3, [[100, 5, 700, 5, 700, 35, 100, 35]]), // record: 10000 px wide image
@@ -90,7 +91,10 @@ function nest(depth: number): unknown {
 }
 
 function cocoText(images: unknown, annotations: unknown, categories: unknown = CATEGORIES): string {
-  return `{"info": {"description": "getok hostile input"},\n"images": ${lines(images)},\n"annotations": ${lines(annotations)},\n"categories": ${JSON.stringify(categories)}}\n`
+  return (
+    `{"info": {"description": "getok hostile input"},\n"images": ${lines(images)},\n"annotations": ` +
+    `${lines(annotations)},\n"categories": ${JSON.stringify(categories)}}\n`
+  )
 }
 
 const lines = (v: unknown) => (Array.isArray(v) ? `[\n${v.map((x) => JSON.stringify(x)).join(',\n')}\n]` : JSON.stringify(v))

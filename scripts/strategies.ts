@@ -29,6 +29,7 @@ import {encodeImageFile} from '../src/pipeline/shared/encode-image.js'
 import {prepareObjects} from '../src/pipeline/shared/objects.js'
 import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
 import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
+import {type CoverVariant, coverVariants} from './strategy-variants.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -78,26 +79,6 @@ const strategies: Record<string, Run> = {
   ),
 }
 
-/**
- * Cover-and-climb variants (core/cover-greedy.ts): pool margin M, cover precision P, walk order,
- * whether outside anchors are walked, and the precision above which the climb skips covered points.
- */
-interface CoverVariant {
-  margin: number
-  precision: number
-  order?: 'raster' | 'depth'
-  outside?: boolean
-  skip?: number
-  cm?: number
-  ratio?: number
-  shared?: boolean
-  sparse?: [number, number]
-  outMax?: number
-  edgesAbove?: number
-  minCover?: number
-  climbOutMax?: number
-  skipAbove?: number
-}
 function cover(v: CoverVariant): Run {
   return async (gt, all, ask, asked) => {
     const pool = objectPool(gt, grid(gt), v.margin)
@@ -124,271 +105,6 @@ function cover(v: CoverVariant): Run {
     }
     return coverGreedySelect(gt, grid(gt), pool, fetch, options)
   }
-}
-const coverVariants: Record<string, CoverVariant> = {
-  'cover+climb:m1p0.8': {margin: 1, precision: 0.8},
-  'cover+climb:m0p0.8': {margin: 0, precision: 0.8},
-  'cover+climb:m0p0.7': {margin: 0, precision: 0.7},
-  'cover+climb:m0p0.9': {margin: 0, precision: 0.9},
-  'cover+climb:m0p0.8 depth': {margin: 0, precision: 0.8, order: 'depth'},
-  'cover+climb:m0p0.8 inside': {margin: 0, precision: 0.8, outside: false},
-  'cover+climb:m0p0.8 depth inside': {margin: 0, precision: 0.8, order: 'depth', outside: false},
-  'cover+climb:m0p0.7 inside': {margin: 0, precision: 0.7, outside: false},
-  'cover+climb:m0p0.9 inside': {margin: 0, precision: 0.9, outside: false},
-  'cover+climb:m1p0.8 inside': {margin: 1, precision: 0.8, outside: false},
-  'cover+climb:m1p0.9 inside': {margin: 1, precision: 0.9, outside: false},
-  'cover+climb:m0p0.8 depth inside skip0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.9},
-  'cover+climb:m0p0.8 raster inside skip0.9': {margin: 0, precision: 0.8, order: 'raster', outside: false, skip: 0.9},
-  'cover+climb:m0p0.8 depth inside skip0.95': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.95},
-  'cover+climb:m0p0.8 raster inside skip0.95': {margin: 0, precision: 0.8, order: 'raster', outside: false, skip: 0.95},
-  'cover+climb:m1p0.8 depth inside skip0.9': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.9},
-  'cover+climb:m1p0.8 raster inside skip0.9': {margin: 1, precision: 0.8, order: 'raster', outside: false, skip: 0.9},
-  'cover+climb:m1p0.8 depth inside skip0.95': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.95},
-  'cover+climb:m1p0.8 raster inside skip0.95': {margin: 1, precision: 0.8, order: 'raster', outside: false, skip: 0.95},
-  'cover+climb:m1p0.9 depth inside skip0.9': {margin: 1, precision: 0.9, order: 'depth', outside: false, skip: 0.9},
-  'cover+climb:m1p0.9 depth inside skip0.95': {margin: 1, precision: 0.9, order: 'depth', outside: false, skip: 0.95},
-  'cover+climb:m1p0.8 depth inside skip0.8': {margin: 1, precision: 0.8, order: 'depth', outside: false, skip: 0.8},
-  'cover+climb:m0p0.8 depth inside skip0.8': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.8},
-  'cover+climb:m0p0.8 depth inside cm1': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1},
-  'cover+climb:m0p0.8 depth inside cm2': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2},
-  'cover+climb:m0p0.8 depth inside r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, ratio: 0.9},
-  'cover+climb:m0p0.8 depth inside cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.9},
-  'cover+climb:m0p0.8 depth inside cm2r0.9': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.9},
-  'cover+climb:m0p0.8 depth inside cm2r0.8': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 2, ratio: 0.8},
-  'cover+climb:m0p0.8 depth inside skip0.95 cm2r0.9': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    outside: false,
-    skip: 0.95,
-    cm: 2,
-    ratio: 0.9,
-  },
-  'cover+climb:m0p0.8 depth cm1r0.9': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.9},
-  'cover+climb:m0p0.8 depth inside cm1r0.95': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, ratio: 0.95},
-  'cover+climb:m0p0.8 depth cm1': {margin: 0, precision: 0.8, order: 'depth', cm: 1},
-  'cover+climb:m1p0.8 depth inside r0.95': {margin: 1, precision: 0.8, order: 'depth', outside: false, ratio: 0.95},
-  'cover+climb:m0p0.7 depth inside cm1': {margin: 0, precision: 0.7, order: 'depth', outside: false, cm: 1},
-  'cover+climb:m0p0.9 depth inside cm1': {margin: 0, precision: 0.9, order: 'depth', outside: false, cm: 1},
-  'cover+climb:m0p0.8 raster inside cm1': {margin: 0, precision: 0.8, order: 'raster', outside: false, cm: 1},
-  'cover+climb:m0p0.8 depth inside skip0.98 cm1': {margin: 0, precision: 0.8, order: 'depth', outside: false, skip: 0.98, cm: 1},
-  // `shared`: masks prompted for the image's earlier objects join as free candidates
-  'cover+climb:m0p0.8 depth cm1 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true},
-  'cover+climb:m0p0.8 depth cm1r0.9 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.9, shared: true},
-  'cover+climb:m0p0.8 depth inside cm1 shared': {margin: 0, precision: 0.8, order: 'depth', outside: false, cm: 1, shared: true},
-  'cover+climb:m0p0.8 depth cm1r0.95 shared': {margin: 0, precision: 0.8, order: 'depth', cm: 1, ratio: 0.95, shared: true},
-  // `sparseC/Q`: pools of more than C cells walked on a checkerboard, of more than Q on every other row and column
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [64, 200]},
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/∞': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, Infinity],
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse32/∞': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [32, Infinity],
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse∞/32': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [Infinity, 32],
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse16/64': {margin: 0, precision: 0.8, order: 'depth', cm: 1, shared: true, sparse: [16, 64]},
-  // `outN`: the walk takes outside anchors only in pools of at most N cells
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 64,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 32,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out16': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 16,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.99': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 32,
-    skip: 0.99,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out64 skip0.99': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 64,
-    skip: 0.99,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 out32 skip0.95': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    outMax: 32,
-    skip: 0.95,
-  },
-  // `edgesN`: pools of more than N cells climb along edges only; `coverC`: the walk takes an outside anchor only where the object covers C of its cell
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges0': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 0,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-    minCover: 0.1,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.15': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-    minCover: 0.15,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 skip0.99': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-    minCover: 0.1,
-    skip: 0.99,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 skip0.99': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 32,
-    minCover: 0.1,
-    skip: 0.99,
-  },
-  // `coutN`: pools of more than N cells climb only to anchors in the object or in a chosen mask; `skipP>N`: the climb skips covered neighbours only in pools over N cells
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4 skip0.99': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-    minCover: 0.1,
-    skip: 0.99,
-    climbOutMax: 4,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out64 cover0.1 cout4': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 64,
-    minCover: 0.1,
-    climbOutMax: 4,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 32,
-    minCover: 0.1,
-    climbOutMax: 4,
-  },
-  'cover+climb:m0p0.8 depth cm1 shared sparse64/200 edges64 out32 cover0.1 cout4 skip0.99>64': {
-    margin: 0,
-    precision: 0.8,
-    order: 'depth',
-    cm: 1,
-    shared: true,
-    sparse: [64, 200],
-    edgesAbove: 64,
-    outMax: 32,
-    minCover: 0.1,
-    climbOutMax: 4,
-    skip: 0.99,
-    skipAbove: 64,
-  },
 }
 for (const [name, v] of Object.entries(coverVariants)) strategies[name] = cover(v)
 if (args.only) {
@@ -500,7 +216,10 @@ for (const policy of policies) {
     const rs = rows.filter((r) => r.policy === policy && r.strategy === name)
     const c = mean(calls[`${name}/${policy}`])
     lines.push(
-      `| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls[`all/${policy}`]) / c).toFixed(1)} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`,
+      `| ${name} | ${policy} | ${c.toFixed(0)} | ${(mean(calls[`all/${policy}`]) / c).toFixed(1)} | ` +
+        `${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(4)} | ` +
+        `${(100 * mean(rs.map((r) => +r.reached))).toFixed(1)}% | ` +
+        `${(mean(rs.map((r) => r.iou)) - mean(ref.map((r) => r.iou))).toFixed(4)} |`,
     )
   }
 }

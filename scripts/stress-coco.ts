@@ -93,7 +93,7 @@ async function indexOnly(file: string): Promise<void> {
 /** Child process: the old way, one string and one JSON.parse, for comparison. */
 function wholeOnly(file: string): void {
   const started = performance.now()
-  let outcome = 'ok'
+  let outcome: string
   try {
     const root = JSON.parse(readFileSync(file, 'utf8')) as {annotations: unknown[]}
     outcome = `${root.annotations.length} annotations`
@@ -122,7 +122,8 @@ async function main(): Promise<void> {
     const t = performance.now()
     const built = await buildStressFile(out, mb * 1e6, SOURCES)
     console.log(
-      `built ${out}: ${(statSync(out).size / 1e6).toFixed(0)} MB, ${built.replicas} replicas, ${built.images} images, ${built.annotations} annotations in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      `built ${out}: ${(statSync(out).size / 1e6).toFixed(0)} MB, ${built.replicas} replicas, ${built.images} images, ` +
+        `${built.annotations} annotations in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     )
   }
   console.log('streamed index:', JSON.stringify(runChild('index', out)))

@@ -134,7 +134,9 @@ for (const st of strategies) {
       for (const size of ['all', 'small', 'medium', 'large']) {
         const rs = rows.filter((r) => r.strategy === st.name && r.policy === policy && r.tau === tau && (size === 'all' || r.size === size))
         table.push(
-          `| ${st.name} | ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% | ${size === 'all' ? calls.toFixed(0) : ''} |`,
+          `| ${st.name} | ${policy} | ${tau} | ${size} | ${rs.length} | ${mean(rs.map((r) => r.tokens)).toFixed(2)} | ` +
+            `${mean(rs.map((r) => r.iou)).toFixed(3)} | ${(100 * mean(rs.map((r) => (r.reached ? 1 : 0)))).toFixed(1)}% | ` +
+            `${size === 'all' ? calls.toFixed(0) : ''} |`,
         )
       }
     }

@@ -25,6 +25,9 @@ export abstract class GetokCommand extends Command {
   }
 }
 
+// oclif colours parts of some messages; the codes would end up in logs and --json
+const ANSI_COLOUR = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g')
+
 /** oclif's parse errors in our shape, or undefined for anything else. */
 export function oclifFlagErrorText(error: Error): string | undefined {
   const message = error.message.replace(/\nSee more help with --help[\s\S]*$/, '')
@@ -39,9 +42,9 @@ export function oclifFlagErrorText(error: Error): string | undefined {
   if (option) return `--${option[1]}: bad value: expected one of ${option[3]}, got ${JSON.stringify(option[2])}`
   const unknown = /^Nonexistent flags?: (.*)$/.exec(message)
   if (unknown) return `${unknown[1]}: no such flag (see --help)`
-  const missing = /^The following error occurred:\s*Missing required flag ([\w-]+)/.exec(message.replace(/\x1b\[[0-9;]*m/g, ''))
+  const missing = /^The following error occurred:\s*Missing required flag ([\w-]+)/.exec(message.replace(ANSI_COLOUR, ''))
   if (missing) return `--${missing[1]}: required`
-  return message.replace(/\x1b\[[0-9;]*m/g, '')
+  return message.replace(ANSI_COLOUR, '')
 }
 
 /** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */

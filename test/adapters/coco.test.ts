@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {existsSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {
   type CocoDataset,

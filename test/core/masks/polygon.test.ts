@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {existsSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {checkPolygon, polygonShoelaceArea, polygonToRle, polygonsToMask} from '../../../src/core/masks/polygon.js'
 import {maskArea, maskToBoxXywh} from '../../../src/core/masks/mask.js'
 import {maskToRle, rleArea, rleToString} from '../../../src/core/masks/rle.js'
