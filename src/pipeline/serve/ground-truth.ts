@@ -1,0 +1,101 @@
+/**
+ * A request's ground truth, in the form getok eval scores against (core/eval/score.ts GroundTruth):
+ *   COCO ids    the annotations' masks (cached by annotation id, bounded by bytes) and COCO boxes
+ *   gt objects  any COCO segmentation form, checked by the same record layer as the COCO reader
+ *               (core/coco/records.ts), so a bad polygon or RLE gets the reader's reason; the box is
+ *               the object's bbox when given, else the mask's tight box
+ * Both answer a 422 naming the field when the geometry cannot be used.
+ */
+import {type CocoDataset, type CocoImage, annotationToMask, segmentationToRle} from '../../adapters/coco.js'
+import type {CocoAnnotation} from '../../core/coco/records.js'
+import {type GroundTruth, groundTruth} from '../../core/eval/score.js'
+import type {BoxXywh} from '../../core/masks/box.js'
+import type {Mask} from '../../core/masks/mask.js'
+import {rleArea, rleToBoxXywh, rleToMask} from '../../core/masks/rle.js'
+import {ByteLru} from '../../server/lru.js'
+import {type CocoSampleRequest, type GtSampleRequest, HttpError} from '../../server/protocol.js'
+
+const field = (at: string, key: string) => (at ? `${at}.${key}` : key)
+
+export class CocoTruth {
+  /** annotation id → its annotation and image */
+  private readonly annotations = new Map<number, {ann: CocoAnnotation; image: CocoImage}>()
+  private readonly orphanReasons = new Map<number, string>()
+  readonly masks: ByteLru<Mask>
+
+  constructor(
+    readonly data: CocoDataset,
+    cacheBytes: number,
+  ) {
+    for (const [imageId, anns] of data.annotationsByImage) {
+      const image = data.images.get(imageId)!
+      for (const ann of anns) this.annotations.set(ann.id, {ann, image})
+    }
+    for (const {ann, reason} of data.orphans) this.orphanReasons.set(ann.id, reason)
+    this.masks = new ByteLru(cacheBytes)
+  }
+
+  get annotationCount(): number {
+    return this.annotations.size
+  }
+
+  image(s: CocoSampleRequest): CocoImage {
+    const image = this.data.images.get(s.image_id)
+    if (!image) throw new HttpError(422, `${field(s.at, 'image_id')}: unknown image_id ${s.image_id} (not in ${this.data.file})`)
+    return image
+  }
+
+  truth(s: CocoSampleRequest, image: CocoImage): GroundTruth {
+    const where = field(s.at, s.ann_ids.length === 1 ? 'ann_id' : 'ann_ids')
+    const anns = s.ann_ids.map((id) => {
+      const known = this.annotations.get(id)
+      if (known && known.image.id === image.id) return known.ann
+      const why = known
+        ? `annotation ${id} belongs to image ${known.image.id}, not ${image.id}`
+        : this.orphanReasons.has(id)
+          ? `annotation ${id} cannot be used: ${this.orphanReasons.get(id)}`
+          : `unknown annotation id ${id}`
+      throw new HttpError(422, `${where}: ${why}`)
+    })
+    const masks = anns.map((ann) => this.mask(ann, image, where))
+    return groundTruth(
+      masks,
+      anns.map((a) => a.bbox),
+    )
+  }
+
+  private mask(ann: CocoAnnotation, image: CocoImage, where: string): Mask {
+    const key = String(ann.id)
+    const hit = this.masks.get(key)
+    if (hit) return hit
+    let mask: Mask
+    try {
+      mask = annotationToMask(ann, image)
+    } catch (error) {
+      throw new HttpError(422, `${where}: annotation ${ann.id}: ${(error as Error).message}`)
+    }
+    this.masks.set(key, mask, mask.data.byteLength)
+    return mask
+  }
+}
+
+/** The ground truth a gt sample sends, on an image of its declared size. */
+export function sentTruth(s: GtSampleRequest): GroundTruth {
+  const {width, height} = s.gt[0]
+  const image: CocoImage = {id: 0, fileName: s.image, width, height}
+  const masks: Mask[] = []
+  const boxes: BoxXywh[] = []
+  s.gt.forEach((object, k) => {
+    const where = `${field(s.at, 'gt')}${s.gt.length > 1 ? `[${k}]` : ''}.segmentation`
+    let rle
+    try {
+      rle = segmentationToRle(object.segmentation, image)
+    } catch (error) {
+      throw new HttpError(422, `${where}: ${(error as Error).message.replace(/^segmentation: /, '')}`)
+    }
+    if (rleArea(rle) === 0) throw new HttpError(422, `${where}: the mask is empty (zero area)`)
+    masks.push(rleToMask(rle))
+    boxes.push(object.bbox ?? rleToBoxXywh(rle)!)
+  })
+  return groundTruth(masks, boxes)
+}
