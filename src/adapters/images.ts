@@ -1,7 +1,8 @@
 /**
- * Image loading through sharp: the only importer of sharp besides the renderer.
- * JPEG/PNG/WebP/TIFF, greyscale and CMYK become 8-bit sRGB; EXIF orientation is
- * applied first, so width and height are those of the upright picture.
+ * Pixels through sharp, the only importer of sharp in getok: decoding photos (JPEG/PNG/WebP/TIFF,
+ * greyscale and CMYK become 8-bit sRGB; EXIF orientation is applied first, so width and height are
+ * those of the upright picture), resizing, and laying images over each other into a PNG (for
+ * adapters/render.ts).
  */
 import sharp from 'sharp'
 import {GetokError} from '../core/errors.js'
@@ -62,4 +63,36 @@ export async function readRgb(image: LoadedImage): Promise<Uint8Array> {
 
 function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0]
+}
+
+/** The photo resized to w×h (lanczos), RGB, row-major: a picture's base layer. */
+export async function resizedRgb(image: LoadedImage, w: number, h: number): Promise<Buffer> {
+  return image.pipeline.clone().resize(w, h, {fit: 'fill', kernel: 'lanczos3'}).toColourspace('srgb').removeAlpha().raw().toBuffer()
+}
+
+/** One layer of a composite: raw pixels of the given size and channel count, or an encoded image (PNG, SVG). */
+export interface Layer {
+  input: Buffer
+  raw?: {width: number; height: number; channels: 3 | 4}
+  top: number
+  left: number
+}
+
+/**
+ * Layers over a plain canvas, as a PNG; `palette` gives an 8-bit palette PNG (much smaller, slightly
+ * dithered). sharp cannot composite and re-encode a palette in one pass, so that flattens to raw first.
+ */
+export async function compositePng(
+  width: number,
+  height: number,
+  background: string,
+  layers: readonly Layer[],
+  palette = false,
+): Promise<Buffer> {
+  const canvas = sharp({create: {width, height, channels: 3, background}, limitInputPixels: false}).composite([...layers])
+  if (!palette) return canvas.png({compressionLevel: 9}).toBuffer()
+  const {data, info} = await canvas.raw().toBuffer({resolveWithObject: true})
+  return sharp(data, {raw: {width: info.width, height: info.height, channels: info.channels}})
+    .png({palette: true, colours: 256, dither: 0.6, compressionLevel: 9, effort: 8})
+    .toBuffer()
 }

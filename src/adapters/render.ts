@@ -1,12 +1,11 @@
 /**
- * Pictures through sharp: the photo scaled to the layout, the decoded-mask fill
- * (raw RGBA) over it, then the SVG overlay (marks and caption, rendered by
- * librsvg with the system's fonts). Also contact sheets of such pictures.
+ * Pictures: the photo scaled to the layout, the decoded-mask fill (raw RGBA) over it, then the SVG
+ * overlay (marks and caption, rendered by librsvg with the system's fonts). Also contact sheets of
+ * such pictures. The pixels go through adapters/images.ts, the one importer of sharp.
  */
-import sharp from 'sharp'
 import {type Layout, type Picture, layoutFor, maskToFillRgba, pictureToSvg} from '../core/draw/draw.js'
 import {GetokError} from '../core/errors.js'
-import type {LoadedImage} from './images.js'
+import {type Layer, type LoadedImage, compositePng, resizedRgb} from './images.js'
 
 export interface RenderOptions {
   /** long side of the photo area, output pixels */
@@ -25,22 +24,14 @@ export interface RenderedPicture {
 
 /** The photo at the layout's size, RGB, row-major. The renderer's base layer. */
 export async function photoRgb(image: LoadedImage, layout: Layout): Promise<Buffer> {
-  return image.pipeline
-    .clone()
-    .resize(layout.width, layout.height, {fit: 'fill', kernel: 'lanczos3'})
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer()
+  return resizedRgb(image, layout.width, layout.height)
 }
 
 export async function renderPicture(image: LoadedImage, picture: Picture, options: RenderOptions): Promise<RenderedPicture> {
   const layout = layoutFor(image.width, image.height, options.longSide, picture.caption.length)
   const width = layout.width
   const height = layout.height + layout.captionHeight
-  const layers: sharp.OverlayOptions[] = [
-    {input: await photoRgb(image, layout), raw: {width, height: layout.height, channels: 3}, top: 0, left: 0},
-  ]
+  const layers: Layer[] = [{input: await photoRgb(image, layout), raw: {width, height: layout.height, channels: 3}, top: 0, left: 0}]
   if (picture.decoded) {
     const fill = maskToFillRgba(picture.decoded, layout)
     layers.push({
@@ -52,8 +43,7 @@ export async function renderPicture(image: LoadedImage, picture: Picture, option
   }
   layers.push({input: Buffer.from(pictureToSvg(picture, layout)), top: 0, left: 0})
   try {
-    const canvas = sharp({create: {width, height, channels: 3, background: '#161616'}}).composite(layers)
-    const png = await encodePng(canvas, options.palette)
+    const png = await compositePng(width, height, '#161616', layers, options.palette)
     return {png, layout, width, height}
   } catch (error) {
     throw new GetokError(`cannot render the picture (${String((error as Error).message).split('\n')[0]})`, {file: image.file})
@@ -81,21 +71,11 @@ export async function composeSheet(
   const rowHeights = rows.map((row) => Math.max(...row.map((t) => t.height)))
   const width = gap + columns * (cellW + gap)
   const height = gap + rowHeights.reduce((s, h) => s + h + gap, 0)
-  const layers: sharp.OverlayOptions[] = []
+  const layers: Layer[] = []
   let top = gap
   rows.forEach((row, r) => {
     row.forEach((tile, c) => layers.push({input: tile.png, top, left: gap + c * (cellW + gap)}))
     top += rowHeights[r] + gap
   })
-  const canvas = sharp({create: {width, height, channels: 3, background: '#2a2a2a'}, limitInputPixels: false}).composite(layers)
-  return {png: await encodePng(canvas, options.palette), width, height}
-}
-
-/** sharp cannot composite and re-encode a palette in one pass, so flatten to raw first. */
-async function encodePng(canvas: sharp.Sharp, palette = false): Promise<Buffer> {
-  if (!palette) return canvas.png({compressionLevel: 9}).toBuffer()
-  const {data, info} = await canvas.raw().toBuffer({resolveWithObject: true})
-  return sharp(data, {raw: {width: info.width, height: info.height, channels: info.channels}})
-    .png({palette: true, colours: 256, dither: 0.6, compressionLevel: 9, effort: 8})
-    .toBuffer()
+  return {png: await compositePng(width, height, '#2a2a2a', layers, options.palette), width, height}
 }
