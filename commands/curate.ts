@@ -39,12 +39,14 @@ export default class Curate extends GetokCommand {
         includeCrowd: flags['include-crowd'],
         tokenStyle: flags['token-style'],
         batch: flags.batch ?? defaultBatch(flags.device),
+        // union runs name no rule until records carry it for both (the lead's byte-identical check)
+        ...(flags.decode === 'box' ? {decode: flags.decode} : {}),
       },
       shardSize: flags['shard-size'],
       strict: flags.strict,
       overwrite: flags.overwrite,
       share: workerShare(flags['shard-index'], flags['shard-count']),
-      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads}),
+      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
       modelFiles: files,
       progress: this.progress('curate'),
     })

