@@ -18,9 +18,10 @@ interface Running {
   exit: Promise<number | null>
 }
 
-/** `getok serve` in its own process on a free port (--port 0), once it says where it listens. */
+/** `getok serve` in its own process (on a free port: --port 0, unless given), once it says where it listens. */
 async function serve(extra: string[] = []): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, ...ARGS, '--port', '0', '--threads', '1', ...extra])
+  const port = extra.includes('--port') ? [] : ['--port', '0']
+  const child = spawn(process.execPath, [BIN, ...ARGS, ...port, '--threads', '1', ...extra])
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
@@ -150,8 +151,29 @@ print(json.dumps(out))
     await expect(send(server.url, {path: '/health'})).rejects.toThrow(/ECONNREFUSED/)
   })
 
-  it('SIGINT while the model loads: exits 0', async () => {
-    const s = await serve()
+  it('the client retries until a server that is not up yet answers; SIGINT stops the server with exit 0', async () => {
+    const free = createServer()
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve))
+    const port = (free.address() as {port: number}).port
+    await new Promise((resolve) => free.close(resolve))
+    const driver = `
+import json, sys, time
+sys.path.insert(0, ${JSON.stringify(path.resolve('clients'))})
+import getok_reward as g
+t0 = time.time()
+replies = g.score([{"image_id": 25560, "ann_id": 29572, "answer": ""}], url=sys.argv[1], retries=8)
+print(json.dumps({"replies": replies, "waited_s": time.time() - t0}))
+`
+    const python = spawn('python3', ['-c', driver, `http://127.0.0.1:${port}`])
+    let stdout = ''
+    python.stdout.on('data', (d) => (stdout += d))
+    const pythonExit = new Promise<number | null>((resolve) => python.on('exit', resolve))
+    await new Promise((r) => setTimeout(r, 700)) // its first tries are refused
+    const s = await serve(['--port', String(port)])
+    expect(await pythonExit).toBe(0)
+    const out = JSON.parse(stdout)
+    expect(out.replies).toEqual([{task: 'seg', iou: 0, box_iou: null, format_ok: false, failure: 'empty'}])
+    expect(out.waited_s).toBeGreaterThan(0.5)
     s.child.kill('SIGINT')
     expect(await s.exit).toBe(0)
     expect(s.out()).toMatch(/SIGINT: no new connections/)

@@ -111,6 +111,19 @@ describe('getok serve on real SAM', () => {
     await h.close()
   })
 
+  it("--export: the decoding of the export's curate and offsets folders, as eval reads them", async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'getok-serve-export-')), 'swift')
+    const cli = ['export', '--curated', CURATED, '--offsets', 'fixtures/offsets-sample', '--format', 'swift', '-o', out]
+    await promisify(execFile)(process.execPath, [path.resolve('bin/run.js'), ...cli])
+    const h = await start({decode: {reference: path.join(out, 'manifest.json')}})
+    await h.ready
+    const {json} = await send(h.url, {path: '/health'})
+    expect(json.decode).toMatchObject({grid: 16, rule: 'union', policy: 'single', flip_v: false})
+    expect(json.decode.source.grid).toMatch(/^(export|curate) manifest/)
+    expect(json.decode.source.flip_v).toMatch(/^offsets manifest/)
+    await h.close()
+  })
+
   // One server for the next three tests, on one image (25560: tv, cat, person, cup), so SAM encodes it once.
   let main: ServeHandle
   const TV_CAT = [29572, 48152]
