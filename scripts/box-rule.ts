@@ -26,7 +26,9 @@ import type {CropMask} from '../src/core/masks/crop-mask.js'
 import {maskArea} from '../src/core/masks/mask.js'
 import {type BoxOrder, boxOrderName, parseBoxOrder} from '../src/core/selection/box-candidates.js'
 import {type JointMasks, cropIou} from '../src/core/selection/box-greedy.js'
+import type {GreedyResult} from '../src/core/selection/greedy.js'
 import {sizeClass} from '../src/core/stats.js'
+import type {CocoImage} from '../src/core/coco/records.js'
 import {readCoco} from '../src/adapters/coco.js'
 import {SamEngine} from '../src/sam/engine.js'
 import {encodeImageFile} from '../src/pipeline/shared/encode-image.js'
@@ -95,24 +97,15 @@ const ids = (s: string) => (s ? s.split(',').map(Number) : [])
 const orderList = (s: string) => (s ? s.split(',').map(parseBoxOrder) : [])
 
 if (args.report) {
-  report(
-    args.report.flatMap((f) =>
-      readFileSync(f, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ObjectRow | ImageRow),
-    ),
-  )
+  report(args.report.flatMap(readRows))
 } else {
   await measure()
 }
 
 async function measure(): Promise<void> {
-  const n = Number(args.grid)
-  const tau = Number(args.tau)
   const options: CurateOptions = {
-    grid: n,
-    tau,
+    grid: Number(args.grid),
+    tau: Number(args.tau),
     epsilon: 1e-3,
     maxTokens: 64,
     policy: 'single',
@@ -122,17 +115,10 @@ async function measure(): Promise<void> {
     tokenStyle: 'plain',
     batch: 1,
   }
-  const timed = parseBoxOrder(args.timed!)
-  const heavyIds = new Set(ids(args['heavy-ids']!))
   const done = new Set(
-    existsSync(args.out!)
-      ? readFileSync(args.out!, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as ObjectRow | ImageRow)
-          .filter((r) => r.kind === 'image')
-          .map((r) => r.image_id)
-      : [],
+    readRows(args.out!)
+      .filter((r) => r.kind === 'image')
+      .map((r) => r.image_id),
   )
   const engine = await SamEngine.load()
   const data = await readCoco(args.annotations!)
@@ -144,68 +130,95 @@ async function measure(): Promise<void> {
   for (const {image, anns} of items) {
     const {objects} = prepareObjects(image, anns, false)
     if (objects.length === 0 || done.has(image.id)) continue
-    const grid: GridFrame = {n, width: image.width, height: image.height}
-    const t0 = performance.now()
-    const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
-    const encodeS = (performance.now() - t0) / 1000
-
-    const memos = objects.map(() => new Map<string, CropMask>())
-    const unionRun = async () => {
-      const [calls0, runs0, start] = [engine.decoderCalls, engine.decoderRuns, performance.now()]
-      const cache = new ImageCandidates(engine, embedding, grid, [options.policy], options.batch)
-      const results = []
-      for (const o of objects) results.push(await selectPoints(o.mask, grid, cache, options))
-      return {results, s: (performance.now() - start) / 1000, calls: engine.decoderCalls - calls0, runs: engine.decoderRuns - runs0}
-    }
-    const boxRun = async (order: BoxOrder) => {
-      const [calls0, runs0, start] = [engine.decoderCalls, engine.decoderRuns, performance.now()]
-      const results = []
-      for (const [m, o] of objects.entries()) results.push(await boxOrder(engine, embedding, o, grid, options, order, memos[m]))
-      return {results, s: (performance.now() - start) / 1000, calls: engine.decoderCalls - calls0, runs: engine.decoderRuns - runs0}
-    }
-    // alternate which rule goes first, so that machine load weighs on both alike
-    const unionFirst = k++ % 2 === 0
-    const u = unionFirst ? await unionRun() : undefined
-    const b = await boxRun(timed)
-    const union = u ?? (await unionRun())
-    const orders = new Map([[boxOrderName(timed), b.results]])
-    for (const order of [...orderList(args.orders!), ...(heavyIds.has(image.id) ? orderList(args.heavy!) : [])]) {
-      if (!orders.has(boxOrderName(order))) orders.set(boxOrderName(order), (await boxRun(order)).results)
-    }
-
-    for (const [m, o] of objects.entries()) {
-      const g = union.results[m]
-      const extra = await extraPrompts(engine, embedding, o, grid, g.chosen)
-      const row: ObjectRow = {
-        kind: 'object',
-        image_id: image.id,
-        ann_id: o.ann.id,
-        area: o.area,
-        size: sizeClass(o.area),
-        union: {iou: g.iou, tokens: g.chosen.length, reached: g.reached, calls: 0, runs: 0},
-        ...extra,
-        orders: Object.fromEntries([...orders].map(([name, rs]) => [name, rs[m]])),
-      }
-      appendFileSync(args.out!, JSON.stringify(row) + '\n')
-    }
-    const imageRow: ImageRow = {
-      kind: 'image',
-      image_id: image.id,
-      objects: objects.length,
-      encode_s: encodeS,
-      union_s: union.s,
-      box_s: b.s,
-      timed: boxOrderName(timed),
-      union_calls: union.calls,
-      union_runs: union.runs,
-      box_calls: b.calls,
-      box_runs: b.runs,
-    }
-    appendFileSync(args.out!, JSON.stringify(imageRow) + '\n')
-    process.stderr.write(`\r${k} images (${image.id}: union ${union.s.toFixed(1)} s, box ${b.s.toFixed(1)} s)   `)
+    const row = await measureImage(engine, image, objects, options, k++ % 2 === 0)
+    process.stderr.write(`\r${k} images (${image.id}: union ${row.union_s.toFixed(1)} s, box ${row.box_s.toFixed(1)} s)   `)
   }
   process.stderr.write('\n')
   await engine.release()
+}
+
+function readRows(file: string): (ObjectRow | ImageRow)[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ObjectRow | ImageRow)
+}
+
+/** Both rules on one image, the union rule first when `unionFirst`; its rows appended to --out. */
+async function measureImage(
+  engine: SamEngine,
+  image: CocoImage,
+  objects: PreparedObject[],
+  options: CurateOptions,
+  unionFirst: boolean,
+): Promise<ImageRow> {
+  const grid: GridFrame = {n: options.grid, width: image.width, height: image.height}
+  const t0 = performance.now()
+  const embedding = await encodeImageFile(engine, image, resolveImagePath(args.images!, image, args.annotations!))
+  const encodeS = (performance.now() - t0) / 1000
+  const memos = objects.map(() => new Map<string, CropMask>())
+  const counted = async <T>(work: () => Promise<T[]>) => {
+    const [calls0, runs0, start] = [engine.decoderCalls, engine.decoderRuns, performance.now()]
+    const results = await work()
+    return {results, s: (performance.now() - start) / 1000, calls: engine.decoderCalls - calls0, runs: engine.decoderRuns - runs0}
+  }
+  const unionRun = () => {
+    const cache = new ImageCandidates(engine, embedding, grid, [options.policy], options.batch)
+    return counted(async () => {
+      const results = []
+      for (const o of objects) results.push(await selectPoints(o.mask, grid, cache, options))
+      return results
+    })
+  }
+  const boxRun = (order: BoxOrder) =>
+    counted(async () => {
+      const results = []
+      for (const [m, o] of objects.entries()) results.push(await boxOrder(engine, embedding, o, grid, options, order, memos[m]))
+      return results
+    })
+  // alternate which rule goes first, so that machine load weighs on both alike
+  const timed = parseBoxOrder(args.timed!)
+  const u = unionFirst ? await unionRun() : undefined
+  const b = await boxRun(timed)
+  const union = u ?? (await unionRun())
+  const orders = new Map([[boxOrderName(timed), b.results]])
+  const heavy = new Set(ids(args['heavy-ids']!)).has(image.id) ? orderList(args.heavy!) : []
+  for (const order of [...orderList(args.orders!), ...heavy]) {
+    if (!orders.has(boxOrderName(order))) orders.set(boxOrderName(order), (await boxRun(order)).results)
+  }
+  for (const [m, o] of objects.entries()) {
+    const g = union.results[m]
+    const extra = await extraPrompts(engine, embedding, o, grid, g.chosen)
+    appendFileSync(args.out!, JSON.stringify(objectRow(image, o, g, extra, orders, m)) + '\n')
+  }
+  const row: ImageRow = {
+    ...{kind: 'image' as const, image_id: image.id, objects: objects.length, encode_s: encodeS},
+    ...{union_s: union.s, box_s: b.s, timed: boxOrderName(timed)},
+    ...{union_calls: union.calls, union_runs: union.runs, box_calls: b.calls, box_runs: b.runs},
+  }
+  appendFileSync(args.out!, JSON.stringify(row) + '\n')
+  return row
+}
+
+function objectRow(
+  image: CocoImage,
+  o: PreparedObject,
+  union: GreedyResult,
+  extra: Pick<ObjectRow, 'box_alone' | 'box_union_points'>,
+  orders: Map<string, Outcome[]>,
+  m: number,
+): ObjectRow {
+  return {
+    kind: 'object',
+    image_id: image.id,
+    ann_id: o.ann.id,
+    area: o.area,
+    size: sizeClass(o.area),
+    union: {iou: union.iou, tokens: union.chosen.length, reached: union.reached, calls: 0, runs: 0},
+    ...extra,
+    orders: Object.fromEntries([...orders].map(([name, rs]) => [name, rs[m]])),
+  }
 }
 
 /** One order on one object, its joint prompts memoised across orders; charged for every prompt it asks. */

@@ -18,6 +18,9 @@ import {allIndices, objectPool} from './candidates.js'
 
 export type BoxOrder = {kind: 'all'} | {kind: 'pool'; margin: number} | {kind: 'miss'; k: number}
 
+/** `--candidates fast` under the box rule (provisional until measured; docs/benchmarks.md "Box rule"). */
+export const BOX_FAST: BoxOrder = {kind: 'miss', k: 8}
+
 /** `all`, `pool:m1`, `miss:8`, … as in the benchmark's names. */
 export function parseBoxOrder(text: string): BoxOrder {
   if (text === 'all') return {kind: 'all'}

@@ -1,7 +1,9 @@
 /**
  * Curate one image: ground-truth masks for its annotations, one SAM encoder
- * pass, candidate masks decoded on demand and shared, one greedy run per object.
- * Dependencies come in as arguments; nothing here touches the CLI.
+ * pass, one greedy run per object under the decode rule (SPEC §8). Under
+ * `union` the candidates are single-click masks, decoded on demand and shared
+ * by the image's objects; under `box` each object's joint prompts are its own
+ * (box-select.ts). Dependencies come in as arguments; nothing here touches the CLI.
  */
 import {type GridFrame, type Cell, boxXywhToCorners, indexToCell, sortCellsRaster} from '../../core/grid/grid.js'
 import {type GreedyResult, greedySelect} from '../../core/selection/greedy.js'
@@ -10,13 +12,15 @@ import {FAST_COVER} from '../../core/selection/fast-settings.js'
 import type {Mask} from '../../core/masks/mask.js'
 import type {MaskPolicy} from '../../core/selection/policy.js'
 import {type CandidateMode, allIndices, objectPool} from '../../core/selection/candidates.js'
-import {type TokenStyle, boxToTokens, cellsToSegTokens} from '../../core/grid/tokens.js'
+import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetsToTokens} from '../../core/grid/tokens.js'
+import type {DecodeRule} from '../../core/decode/prompts.js'
 import type {CocoAnnotation, CocoImage} from '../../core/coco/records.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import type {Skip} from '../../adapters/shards.js'
 import {ImageCandidates} from './image-candidates.js'
 import {type ObjectRecordHead, type PreparedObject, objectRecordHead} from '../shared/objects.js'
 import {encodeImageFile} from '../shared/encode-image.js'
+import {type BoxSelection, boxOrderFor, boxRunSize, selectBoxPoints} from './box-select.js'
 
 export interface CurateOptions {
   grid: number
@@ -29,20 +33,26 @@ export interface CurateOptions {
   margin: number
   includeCrowd: boolean
   tokenStyle: TokenStyle
-  /** prompts per decoder run */
+  /** prompts per decoder run (a box-rule step runs up to max(batch, BOX_RUN) together) */
   batch: number
+  /** the decode rule the tokens are chosen for (SPEC §8); absent: union */
+  decode?: DecodeRule
 }
 
 export interface CurateRecord extends ObjectRecordHead {
   points: Cell[]
   seg: string
   box: string
+  /** box rule: the box corners' moves to the lattice corners, <offset><box><OFF_a_b><OFF_c_d></box></offset> */
+  box_offsets?: string
   tokens: number
   iou: number
   tau: number
   reached: boolean
   stop: GreedyResult['stop']
   policy: MaskPolicy
+  /** the rule `iou` was measured under (SPEC §8) */
+  decode?: DecodeRule
   candidates: CandidateMode
   model: string
   model_hash: string
@@ -53,6 +63,7 @@ export interface ImageResult {
   records: CurateRecord[]
   skips: Skip[]
   decoderCalls: number
+  decoderRuns: number
   /** greedy traces per annotation, for τ sweeps */
   traces: {ann: CocoAnnotation; result: GreedyResult}[]
 }
@@ -66,11 +77,24 @@ export async function curateImage(
   options: CurateOptions,
   model: ModelIdentity,
 ): Promise<ImageResult> {
-  const result: ImageResult = {records: [], skips: [], decoderCalls: 0, traces: []}
+  const result: ImageResult = {records: [], skips: [], decoderCalls: 0, decoderRuns: 0, traces: []}
   if (objects.length === 0) return result
 
   const embedding = await encodeImageFile(engine, image, imagePath)
   const grid: GridFrame = {n: options.grid, width: image.width, height: image.height}
+  const [calls0, runs0] = [engine.decoderCalls, engine.decoderRuns]
+  if (options.decode === 'box') {
+    const box = {...options, order: boxOrderFor(options.candidates, options.margin), runSize: boxRunSize(options.batch)}
+    for (const object of objects) {
+      // zero grid points is a valid answer under the box rule: every object gets a record
+      const selection = await selectBoxPoints(engine, embedding, object, grid, box)
+      result.traces.push({ann: object.ann, result: selection.greedy})
+      result.records.push(toRecord(image, object, categories, selection.greedy, grid, options, model, selection))
+    }
+    result.decoderCalls = engine.decoderCalls - calls0
+    result.decoderRuns = engine.decoderRuns - runs0
+    return result
+  }
   const cache = new ImageCandidates(engine, embedding, grid, [options.policy], options.batch)
 
   for (const object of objects) {
@@ -88,6 +112,7 @@ export async function curateImage(
     result.records.push(toRecord(image, object, categories, greedy, grid, options, model))
   }
   result.decoderCalls = cache.decoded
+  result.decoderRuns = engine.decoderRuns - runs0
   return result
 }
 
@@ -114,17 +139,20 @@ export function toRecord(
   grid: GridFrame,
   options: CurateOptions,
   model: ModelIdentity,
+  /** box rule: the box and its corner moves the selection was made with */
+  boxRule?: Pick<BoxSelection, 'box' | 'boxMoves'>,
 ): CurateRecord {
   const points = sortCellsRaster(
     greedy.chosen.map((k) => indexToCell(k, grid.n)),
     grid.n,
   )
-  const [tl, br] = boxXywhToCorners(object.bbox, grid)
+  const [tl, br] = boxRule?.box ?? boxXywhToCorners(object.bbox, grid)
   return {
     ...objectRecordHead(image, object, categories, grid.n),
     points,
     seg: cellsToSegTokens(points, grid.n, options.tokenStyle),
     box: boxToTokens(tl, br, options.tokenStyle),
+    ...(boxRule ? {box_offsets: offsetsToTokens('box', boxRule.boxMoves, options.tokenStyle)} : {}),
     tokens: points.length,
     iou: round6(greedy.iou),
     tau: options.tau,
@@ -132,6 +160,7 @@ export function toRecord(
     reached: round6(greedy.iou) >= options.tau,
     stop: greedy.stop,
     policy: options.policy,
+    ...(boxRule ? {decode: 'box' as const} : {}),
     candidates: options.candidates,
     model: model.name,
     model_hash: model.hash,

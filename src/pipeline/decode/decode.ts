@@ -9,6 +9,8 @@ import type {CropMask} from '../../core/masks/crop-mask.js'
 import {SAM_LOW_RES, lowResLogitsToCropMask} from '../../core/masks/sam-geometry.js'
 import {type MaskPolicy, maskTokenForPolicy} from '../../core/selection/policy.js'
 import type {ImageEmbedding, PromptMasks, SamEngine} from '../../sam/engine.js'
+import {type CuratedTokens, curatedAnswer} from '../../core/decode/curated-answer.js'
+import type {ErrorPlace} from '../../core/errors.js'
 
 export interface DecodeInput extends TokenAnswer {
   flipV?: boolean
@@ -42,6 +44,22 @@ export async function decodeAnswer(
   batch = 1,
 ): Promise<CropMask[]> {
   return masksForPrompts(engine, embedding, answerToPrompts(rule, input, grid, input.flipV), policy, batch)
+}
+
+/**
+ * A curate record's masks under the rule it names (records without `decode` read as union): their
+ * union with the ground truth is the record's `iou`.
+ */
+export async function decodeRecord(
+  engine: SamEngine,
+  embedding: ImageEmbedding,
+  record: CuratedTokens & {policy: MaskPolicy},
+  grid: GridFrame,
+  where: ErrorPlace = {},
+  batch = 1,
+): Promise<CropMask[]> {
+  const {rule, answer} = curatedAnswer(record, grid.n, where)
+  return decodeAnswer(engine, embedding, rule, answer, grid, record.policy, batch)
 }
 
 /** The union rule (SPEC §4): one click prompt per point after offsets and deletions. */
