@@ -162,7 +162,8 @@ function lengthTable(objects: ObjectRow[], box: (r: ObjectRow) => Outcome): stri
     [
       ['paper (union, n = 32)', '8.7', '10.7 (<seg> + 8.7 + </seg>)', '12.7'],
       ['union', f2(ut), f2(ut + 2), f2(ut + 4)],
-      ['box (the answer is <box> + 2 + </box> + <seg> … </seg>)', f2(bt), f2(bt + 2 + 6), f2(bt + 2 + 8)],
+      // <box> 2 </box> <seg> k </seg>; refined: <offset><box> 2 </box></offset> and <offset><seg> k </seg></offset>
+      ['box', f2(bt), f2(bt + 2 + 4), f2(bt + 2 + 8)],
     ],
   )
 }
