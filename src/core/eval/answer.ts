@@ -171,7 +171,9 @@ export function pairRefinement(objects: readonly AnswerObject[], refinement: rea
     return fail('refinement_mismatch', `${refinement.length} refined objects for the answer's ${objects.length}`)
   for (const [k, r] of refinement.entries()) {
     const o = objects[k]
-    if (r.offsets.length !== o.cells.length)
+    // a refinement of the box alone leaves the points where they are (the box rule's box_offsets turn)
+    const boxOnly = r.offsets.length === 0 && r.boxMoves !== undefined
+    if (r.offsets.length !== o.cells.length && !boxOnly)
       return fail('refinement_mismatch', `object ${k + 1}: ${r.offsets.length} offset tokens for ${o.cells.length} grid tokens`)
     if (r.boxMoves && !o.box) return fail('refinement_mismatch', `object ${k + 1}: box offsets for an answer without a <box>`)
   }

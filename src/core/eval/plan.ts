@@ -102,14 +102,17 @@ function planTurn(
   frame: GridFrame,
   s: EvalSettings,
 ): TurnPlan {
+  // an object refined by its box alone has no point offsets: its points stay
+  const pointOffsets = (k: number) => (refinement && refinement[k].offsets.length > 0 ? refinement[k].offsets : undefined)
   const answers: TokenAnswer[] = objects.map((o, k) => ({
     cells: o.cells,
     box: o.box,
-    offsets: refinement?.[k].offsets,
+    offsets: pointOffsets(k),
     boxMoves: refinement?.[k].boxMoves,
   }))
   const plan: TurnPlan = {objects, prompts: []}
-  if (refinement) plan.offsets = objects.flatMap((o, k) => o.cells.map((cell, c) => ({cell, target: refinement[k].offsets[c]})))
+  if (refinement)
+    plan.offsets = objects.flatMap((o, k) => (pointOffsets(k) ? o.cells.map((cell, c) => ({cell, target: pointOffsets(k)![c]})) : []))
   if (answers.every((a) => a.box))
     plan.boxXywh = boxAround(answers.map((a) => cornersToXywh(answerBoxCorners(a.box!, a.boxMoves, frame, s.flipV))))
   const failed = (failure: Failure['failure'], detail: string): TurnPlan => ({...plan, failure: {failure, detail}})
@@ -117,7 +120,7 @@ function planTurn(
   if (task === 'point') {
     if (objects.length !== 1 || objects[0].cells.length !== 1) return failed('no_point', 'a point answer is one grid token')
     const [i, j] = objects[0].cells[0]
-    const off = refinement?.[0].offsets[0]
+    const off = pointOffsets(0)?.[0]
     plan.point = !off ? cellToAnchor(i, j, frame) : off === 'delete' ? undefined : landingPoint(i, j, off, frame, s.flipV)
     return plan
   }
