@@ -35,6 +35,26 @@ describe('getok merge (offsets output)', () => {
     expect(manifestOf(out).summary).toEqual(manifestOf(both).summary)
   })
 
+  it('merges the workers of a sharded run (shares of unequal size) into exactly the single run', () => {
+    // tiny-coco val: image-id hashing gives the two workers 26 and 24 images
+    const ann = ['-a', 'fixtures/coco/instances_val2017.json', '--grid', '16']
+    const root = tmp('merge-shards')
+    const [w0, w1, single, out] = ['w0', 'w1', 'single', 'out'].map((n) => path.join(root, n))
+    for (const [k, dir] of [w0, w1].entries()) {
+      expect(getok(['offsets', ...ann, '-o', dir, '--shard-index', String(k), '--shard-count', '2']).status).toBe(0)
+    }
+    const sizes = [w0, w1].map((d) => manifestOf(d).shards.reduce((n: number, s: {units: number}) => n + s.units, 0))
+    expect(sizes[0]).not.toBe(sizes[1])
+    // every worker records the whole run's image count, as curate does (merge compares it)
+    expect([w0, w1].map((d) => manifestOf(d).config.annotations_images)).toEqual([50, 50])
+    expect(getok(['offsets', ...ann, '-o', single]).status).toBe(0)
+    const r = getok(['merge', w0, w1, '-o', out, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(recordsOf(out)).toEqual(recordsOf(single))
+    expect(manifestOf(out).summary).toEqual(manifestOf(single).summary)
+    expect(manifestOf(out).config).toEqual(manifestOf(single).config)
+  })
+
   it('refuses nothing to merge and a folder that is not a run', () => {
     expect(getok(['merge', '-o', tmp('merge-none')]).stderr).toMatch(/Missing 1 required arg/)
     const r = getok(['merge', 'fixtures/sample', '-o', path.join(tmp('merge-none'), 'out')])
