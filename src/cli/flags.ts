@@ -270,14 +270,14 @@ export const evalFlags = {
   reference: Flags.string({
     summary:
       'The getok export data file the predictions answer (line k of generated_predictions.jsonl answers its record k; ' +
-      'required for llamafactory). Its folder\'s manifest.json gives the grid and the curate folder.',
+      "required for llamafactory). Its folder's manifest.json gives the grid and the curate folder.",
   }),
   curated: Flags.string({
     summary:
       'Output folder of getok curate that made the data: its grid, decode rule and mask policy decode the answers, ' +
       'and its records place rows that carry no ids.',
   }),
-  grid: Flags.integer({summary: 'Grid size n of the answers (default: the curated data\'s, else 32).', min: 2, max: 256}),
+  grid: Flags.integer({summary: "Grid size n of the answers (default: the curated data's, else 32).", min: 2, max: 256}),
   decode: Flags.option({
     options: DECODE_RULES,
     summary:
@@ -286,7 +286,7 @@ export const evalFlags = {
   })(),
   'mask-policy': Flags.option({
     options: MASK_POLICIES,
-    summary: 'Which SAM mask a prompt stands for: single or best (default: the curated data\'s, else single).',
+    summary: "Which SAM mask a prompt stands for: single or best (default: the curated data's, else single).",
   })(),
   'flip-v': Flags.boolean({
     summary: 'Offsets with dv = +1 move up instead of down (default: as the offsets data the export names, else down).',
