@@ -17,7 +17,7 @@ import {availableParallelism} from 'node:os'
 import * as path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {GetokError} from '../core/errors.js'
-import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords, samFrame} from '../core/masks/sam-geometry.js'
+import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords} from '../core/masks/sam-geometry.js'
 import type {Device} from './devices.js'
 import {type Pixel, type SamPrompt, clickPrompt} from '../core/decode/prompts.js'
 import {decoderGraphs, imageSideOutput} from './graphs.js'
@@ -230,7 +230,9 @@ async function createSession(
       throw new GetokError(
         `the ${device} execution provider is not available here (${message}). ` +
           (device === 'cuda'
-            ? 'onnxruntime-node ships its CUDA provider separately: fetch it with `(cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js)` on a machine with CUDA 12 and cuDNN 9; see docs/gpu.md. '
+            ? 'onnxruntime-node ships its CUDA provider separately: fetch it with ' +
+              '`(cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js)` ' +
+              'on a machine with CUDA 12 and cuDNN 9; see docs/gpu.md. '
             : 'WebGPU needs a GPU visible through Vulkan; see docs/gpu.md. ') +
           'Use --device cpu to run on the CPU.',
         {file},

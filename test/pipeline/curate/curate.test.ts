@@ -106,7 +106,8 @@ describe('curate on real COCO photos with real SAM', () => {
     for (const r of records) {
       const ann = data.annotationsByImage.get(r.image_id)!.find((a) => a.id === r.ann_id)!
       const [x, y, w, h] = ann.bbox
-      const expected = `<box><grid_${nearestAnchor(x, r.width, 16)}_${nearestAnchor(y, r.height, 16)}><grid_${nearestAnchor(x + w, r.width, 16)}_${nearestAnchor(y + h, r.height, 16)}></box>`
+      const corner = (px: number, py: number) => `<grid_${nearestAnchor(px, r.width, 16)}_${nearestAnchor(py, r.height, 16)}>`
+      const expected = `<box>${corner(x, y)}${corner(x + w, y + h)}</box>`
       expect(r.box).toBe(expected)
     }
   })
