@@ -1,9 +1,11 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
+import {workerFlags} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
+import {defaultWorkers} from '../src/pipeline/workers/count.js'
 
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
@@ -15,12 +17,14 @@ export default class Curate extends GetokCommand {
     '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val',
     '<%= config.bin %> curate -a instances.json -i images -o out --grid 16 --tau 0.9 --limit 10 --json',
     '<%= config.bin %> curate -a instances_train2017.json -i train2017 -o out/w3 --shard-index 3 --shard-count 16',
+    '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val --workers 2 --threads 2',
   ]
-  static flags = {...inputFlags, ...samFlags, ...curateFlags, ...shareFlags}
+  static flags = {...inputFlags, ...samFlags, ...curateFlags, ...shareFlags, ...workerFlags}
 
   async run(): Promise<CurateRunResult> {
     const {flags} = await this.parse(Curate)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    const sam = {files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}
     // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
     const [{runCurate}, {SamEngine}] = await Promise.all([import('../src/pipeline/curate/curate-run.js'), import('../src/sam/engine.js')])
     const result = await runCurate({
@@ -39,15 +43,15 @@ export default class Curate extends GetokCommand {
         includeCrowd: flags['include-crowd'],
         tokenStyle: flags['token-style'],
         batch: flags.batch ?? defaultBatch(flags.device),
-        // union runs name no rule until records carry it for both (the lead's byte-identical check)
-        ...(flags.decode === 'box' ? {decode: flags.decode} : {}),
+        decode: flags.decode,
       },
       shardSize: flags['shard-size'],
       strict: flags.strict,
       overwrite: flags.overwrite,
       share: workerShare(flags['shard-index'], flags['shard-count']),
-      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
+      engine: () => SamEngine.load(sam),
       modelFiles: files,
+      workers: {count: flags.workers ?? defaultWorkers(flags.device), sam},
       progress: this.progress('curate'),
     })
     const s = result.summary

@@ -10,7 +10,7 @@ import {MASK_POLICIES} from '../core/selection/policy.js'
 import {TOKEN_STYLES} from '../core/grid/tokens.js'
 import {DEFAULT_HARD_BAND, TIE_ORDERS} from '../core/offsets/regions.js'
 import {DEFAULT_K, DEFAULT_QUOTA_TEXT} from '../core/offsets/sampling.js'
-import {CURATE_DECODE_HELP, DECODE_RULES} from '../core/decode/prompts.js'
+import {CURATE_DECODE_HELP, DECODE_RULES, DEFAULT_DECODE_RULE} from '../core/decode/prompts.js'
 import {PREDICTION_FORMATS} from '../core/eval/predictions.js'
 
 /** Comma-separated integers, e.g. --image-ids 139,285. */
@@ -107,7 +107,7 @@ export const curateFlags = {
     min: 0,
   }),
   batch: Flags.integer({summary: 'Prompts per decoder run (default: 1 with --device cpu, 16 on a GPU).', min: 1}),
-  decode: Flags.option({options: DECODE_RULES, summary: CURATE_DECODE_HELP, default: 'union' as const})(),
+  decode: Flags.option({options: DECODE_RULES, summary: CURATE_DECODE_HELP, default: DEFAULT_DECODE_RULE})(),
 }
 
 export function parseUnit(name: string, text: string, lo: number, hi: number): number {
@@ -282,7 +282,7 @@ export const evalFlags = {
     options: DECODE_RULES,
     summary:
       'Decode rule (SPEC §8): union (a click per point, masks united) or box (the box and the points in one prompt); ' +
-      "default: the curated data's, else union.",
+      "default: the curated data's, else box (curate's default).",
   })(),
   'mask-policy': Flags.option({
     options: MASK_POLICIES,

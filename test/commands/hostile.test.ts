@@ -75,7 +75,7 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-')), 'out')
   let run: ReturnType<typeof getok>
   let manifest: {skips: {ann_id: number; reason: string}[]; summary: {records: number; skipped: number}}
-  let records: {ann_id: number; tokens: number; box: string; width: number}[]
+  let records: {ann_id: number; tokens: number; iou: number; decode: string; box: string; width: number}[]
 
   beforeAll(() => {
     run = getok(['curate', '-a', `${HOSTILE}/skips.json`, ...IMAGES, '-o', out, '--grid', '16', '--json'])
@@ -101,9 +101,10 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [101, '16-bit PNG with alpha, polygon partly outside, absurd bbox and area', '<box><grid_0_0><grid_15_15></box>'],
     [201, '1×1 image', null],
     [301, '10000 px wide image', null],
-  ])('annotation %i (%s) gives a record', (annId, _, box) => {
+  ])('annotation %i (%s) gives a record with a measured IoU (box rule: zero points is a valid answer)', (annId, _, box) => {
     const record = records.find((r) => r.ann_id === annId)!
-    expect(record.tokens).toBeGreaterThan(0)
+    expect(record.decode).toBe('box')
+    expect(record.iou).toBeGreaterThan(0)
     if (box) expect(record.box).toBe(box)
   })
 

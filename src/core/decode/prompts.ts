@@ -19,12 +19,14 @@ import {type TieOrder, boxCornerTargets} from '../offsets/regions.js'
 export type DecodeRule = 'union' | 'box'
 export const DECODE_RULES: readonly DecodeRule[] = ['union', 'box']
 
+/** curate's rule unless told otherwise, and eval's and serve's when nothing names one (docs/curation.md "Decode rule") */
+export const DEFAULT_DECODE_RULE: DecodeRule = 'box'
+
 /** `getok curate --decode`, described once. */
 export const CURATE_DECODE_HELP =
-  "Decode rule the tokens are chosen for (SPEC §8): union (the paper's: a click per point, masks united) or box (one prompt: " +
-  'the box, its corners moved to the half-cell lattice by box_offsets, and the points as clicks; zero points is a valid ' +
-  "answer; a step's prompts run together, up to max(--batch, 32) a run). --candidates fast, pool and all choose the box " +
-  "rule's candidates too; see docs/curation.md."
+  'Decode rule the tokens are chosen for (SPEC §8). box, the default: one prompt, the box with its corners moved to the ' +
+  "half-cell lattice by box_offsets plus the points as clicks; zero points is a valid answer. union, the paper's: a click " +
+  "per point, masks united. --candidates chooses either rule's candidates; see docs/curation.md."
 
 export const LABEL = {padding: -1, negative: 0, positive: 1, boxTopLeft: 2, boxBottomRight: 3} as const
 

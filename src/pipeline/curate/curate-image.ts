@@ -51,8 +51,8 @@ export interface CurateRecord extends ObjectRecordHead {
   reached: boolean
   stop: GreedyResult['stop']
   policy: MaskPolicy
-  /** the rule `iou` was measured under (SPEC §8) */
-  decode?: DecodeRule
+  /** the rule `iou` was measured under (SPEC §8); records written before 0.3.0 lack it: union */
+  decode: DecodeRule
   candidates: CandidateMode
   model: string
   model_hash: string
@@ -160,7 +160,7 @@ export function toRecord(
     reached: round6(greedy.iou) >= options.tau,
     stop: greedy.stop,
     policy: options.policy,
-    ...(boxRule ? {decode: 'box' as const} : {}),
+    decode: options.decode ?? 'union',
     candidates: options.candidates,
     model: model.name,
     model_hash: model.hash,

@@ -1,7 +1,7 @@
 /**
  * How eval decodes: the grid, decode rule, mask policy and offset sign of the curated data, so
  * answers become masks exactly as the training data was made (SPEC §8). In order, later winning:
- *   1. defaults: n = 32, rule union, policy single, dv = +1 down
+ *   1. defaults: curate's (n = 32, rule box, policy single), dv = +1 down
  *   2. the export folder's manifest.json beside --reference (its grid; the curate and offsets folders it names)
  *   3. --curated: that curate folder's manifest (grid, policy, decode rule; no rule means union)
  *   4. flags: --grid, --decode, --mask-policy, --flip-v
@@ -10,7 +10,7 @@
 import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
-import {DECODE_RULES, type DecodeRule} from '../../core/decode/prompts.js'
+import {DECODE_RULES, DEFAULT_DECODE_RULE, type DecodeRule} from '../../core/decode/prompts.js'
 import {GetokError, showValue} from '../../core/errors.js'
 import type {CuratedObject} from '../../core/export/conversations.js'
 import type {EvalSettings} from '../../core/eval/plan.js'
@@ -39,7 +39,7 @@ type Config = Record<string, unknown>
 
 export async function decodeSettings(input: SettingsInput): Promise<DecodeSettings> {
   const out: DecodeSettings = {
-    settings: {n: 32, rule: 'union', flipV: false},
+    settings: {n: 32, rule: DEFAULT_DECODE_RULE, flipV: false},
     policy: 'single',
     source: {grid: 'default', rule: 'default', policy: 'default', flip_v: 'default'},
     curated: null,
