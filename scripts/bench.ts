@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: stage timings and the fast-vs-exhaustive comparison on real
+ * The curate section of `npm run bench` (scripts/bench-suite.ts): stage timings and the fast-vs-exhaustive comparison on real
  * COCO images, measured in one run so the ratios compare like with like.
  *
- *   npm run bench -- [--annotations A --images DIR] [--limit N] [--image-ids 1,2] [--grid 32] [--tau 0.8]
+ *   node dist/scripts/bench.js [--annotations A --images DIR] [--limit N] [--image-ids 1,2] [--grid 32] [--tau 0.8]
  *                    [--device cpu] [--batch B] [--modes fast,pool,all] [--no-exhaustive]
  *                    [--write docs/benchmarks.md] [--out bench.json] [--budget-s S]
  *
