@@ -51,7 +51,8 @@ export function inferTask(answer: string, n: number): EvalTask {
   const {objects} = parsed.value
   if (objects.length > 1) return 'multi'
   const [o] = objects
-  if (o.box && o.cells.length === 0) return 'box'
+  // a box-rule answer of the box alone still writes its (empty) <seg>: a mask answer, not a box
+  if (o.box && o.cells.length === 0 && !o.seg) return 'box'
   if (!o.box && !o.seg && o.cells.length === 1) return 'point'
   return 'seg'
 }

@@ -10,6 +10,10 @@
  *           turn 2: "Please refine …"         → <offset><seg>…</seg></offset>
  *   multi   "Please segment all the couches."    → <seg>…</seg>, <seg>…</seg>
  *
+ * Box-rule records (SPEC §8, box-rule.ts): seg and multi answers are the box then the points, and a
+ * second turn "Please refine the box corners …" answers the record's box_offsets; refine's turns
+ * carry the box and its moves too; point is skipped for an object of zero points.
+ *
  * Who is referred to: with expressions (refs pickle or JSONL), each sentence
  * whose annotation was curated; without, "the <category>" for objects alone in
  * their category in their image. Never "the cat" where the image has two cats
@@ -21,6 +25,8 @@ import {type Cell, sortCellsRaster} from '../grid/grid.js'
 import {type TemplateVars, type Templates, fillTemplate, pickVariant, pluralCategory} from './templates.js'
 import {type TokenStyle, gridToken, joinGroups} from '../grid/tokens.js'
 import {type Referent, imageSplits, referentsFromCategories, referentsFromExpressions} from './referents.js'
+import {ruleAnswer, ruleTarget} from './box-rule.js'
+import type {DecodeRule} from '../decode/prompts.js'
 
 export const TASKS = ['seg', 'box', 'point', 'refine', 'multi'] as const
 export type TaskName = (typeof TASKS)[number]
@@ -39,6 +45,10 @@ export interface CuratedObject {
   seg: string
   box: string
   iou: number
+  /** the record's decode rule; absent: union (a record made before the box rule) */
+  decode?: DecodeRule
+  /** box rule only: the corners' moves, `<offset><box>…</box></offset>` (offsets' dv sign when exported with --offsets) */
+  boxOffsets?: string
 }
 
 /** What a conversation needs of an `offsets` record. */
@@ -173,21 +183,31 @@ function answer(o: BuildOptions, task: keyof Templates['answers'], tokens: strin
 function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: BuildOptions): Conversation | string {
   const obj = ref.object
   if (task !== 'box' && obj.iou < o.minIou) return `curated IoU ${obj.iou} below --min-iou ${o.minIou}`
-  const tokens = task === 'seg' ? obj.seg : task === 'box' ? obj.box : pointToken(obj.points, o.grid, o.style)
+  if (task === 'point' && obj.points.length === 0) return 'no grid points to point with (the box rule chose the box alone)'
+  const tokens = task === 'seg' ? ruleAnswer(obj) : task === 'box' ? obj.box : pointToken(obj.points, o.grid, o.style)
   const id = `${obj.imageId}_${obj.annId}_${ref.key}_${task}`
-  return conversation(task, ref, [{user: ask(o, task, id, vars(ref)), assistant: answer(o, task, tokens), train: true}])
+  const first: Turn = {user: ask(o, task, id, vars(ref)), assistant: answer(o, task, tokens), train: true}
+  if (task !== 'seg' || obj.boxOffsets === undefined) return conversation(task, ref, [first])
+  return conversation(task, ref, [first, boxOffsetsTurn(o, id, vars(ref), obj.boxOffsets)])
+}
+
+/** The box rule's second turn: the box corners' moves to the half-cell lattice (the record's mask needs them). */
+function boxOffsetsTurn(o: BuildOptions, id: string, v: TemplateVars, boxOffsets: string): Turn {
+  return {user: ask(o, 'refine_box', id, v), assistant: answer(o, 'refine', boxOffsets), train: true}
 }
 
 function refineConversation(ref: Referent, r: RefinementObject | undefined, o: BuildOptions): Conversation | string {
   if (!r) return 'no offsets record for this annotation'
   if (r.imageId !== ref.object.imageId) return `offsets record is for image ${r.imageId}, curated for image ${ref.object.imageId}`
   const id = `${ref.object.imageId}_${ref.object.annId}_${ref.key}_refine`
-  const target = answer(o, 'refine', r.target)
+  // under the box rule the simulated answer holds the curated box, and the target its moves before the points' offsets
+  const prev = ruleAnswer({...ref.object, seg: r.prev})
+  const target = answer(o, 'refine', ruleTarget(ref.object, r.target))
   if (o.refineForm === 'one-turn') {
-    return conversation('refine', ref, [{user: ask(o, 'refine_one_turn', id, vars(ref, {prev: r.prev})), assistant: target, train: true}])
+    return conversation('refine', ref, [{user: ask(o, 'refine_one_turn', id, vars(ref, {prev})), assistant: target, train: true}])
   }
   return conversation('refine', ref, [
-    {user: ask(o, 'seg', id, vars(ref)), assistant: r.prev, train: false},
+    {user: ask(o, 'seg', id, vars(ref)), assistant: prev, train: false},
     {user: ask(o, 'refine', id, vars(ref)), assistant: target, train: true},
   ])
 }
@@ -248,6 +268,8 @@ function multiConversation(members: CuratedObject[], splits: Set<string> | undef
   const ordered = [...members].sort((a, b) => rasterKey(a, o.grid) - rasterKey(b, o.grid) || a.annId - b.annId)
   const id = `${first.imageId}_${first.category.replace(/\s+/g, '-')}_multi`
   const v = {category: first.category, categories: pluralCategory(first.category)}
+  const turns: Turn[] = [{user: ask(o, 'multi', id, v), assistant: answer(o, 'multi', joinGroups(ordered.map(ruleAnswer))), train: true}]
+  if (ordered.every((m) => m.boxOffsets !== undefined)) turns.push(boxOffsetsTurn(o, id, v, joinGroups(ordered.map((m) => m.boxOffsets!))))
   return {
     id,
     task: 'multi',
@@ -257,7 +279,7 @@ function multiConversation(members: CuratedObject[], splits: Set<string> | undef
     annIds: ordered.map((m) => m.annId),
     expression: `all the ${v.categories}`,
     expressionSource: 'category',
-    turns: [{user: ask(o, 'multi', id, v), assistant: answer(o, 'multi', joinGroups(ordered.map((m) => m.seg))), train: true}],
+    turns,
   }
 }
 

@@ -14,7 +14,7 @@
  * (the tokens, in answers). Where a key holds several variants, each
  * conversation takes one chosen by a hash of its id, so a rerun picks the same.
  */
-export const PROMPT_KEYS = ['seg', 'box', 'point', 'multi', 'refine', 'refine_one_turn', 'category_expression'] as const
+export const PROMPT_KEYS = ['seg', 'box', 'point', 'multi', 'refine', 'refine_one_turn', 'refine_box', 'category_expression'] as const
 export type PromptKey = (typeof PROMPT_KEYS)[number]
 export const ANSWER_KEYS = ['seg', 'box', 'point', 'multi', 'refine'] as const
 export type AnswerKey = (typeof ANSWER_KEYS)[number]
@@ -32,6 +32,8 @@ export const DEFAULT_TEMPLATES: Templates = {
     multi: ['Please segment all the {categories}.'],
     refine: ['Please refine the segmentation with offset tokens.'],
     refine_one_turn: ['A previous segmentation of {expression} is {prev}. Please refine it with offset tokens.'],
+    // box rule: the second turn of seg and multi, the box corners' moves to the half-cell lattice
+    refine_box: ['Please refine the box corners with offset tokens.'],
     category_expression: ['the {category}'],
   },
   answers: {seg: '{answer}', box: '{answer}', point: '{answer}', multi: '{answer}', refine: '{answer}'},

@@ -34,7 +34,7 @@ export type Resolved = {sample: EvalSample} | {unresolved: string}
 
 export function resolveRow(row: PredictionRow, ctx: ResolveContext): Resolved {
   const task = row.task ?? taskOfRow(row, ctx.n)
-  const turns = turnsOf(row, task)
+  const turns = turnsOf(row, task, ctx.n)
   if (typeof turns === 'string') return {unresolved: turns}
   const split = row.split ?? ctx.defaultSplit
   if (row.imageId !== undefined && row.annIds !== undefined) {
@@ -53,6 +53,8 @@ export function resolveRow(row: PredictionRow, ctx: ResolveContext): Resolved {
 /** The task a row's reference answer has (an <offset> answer is a refinement), else its own answer's shape. */
 function taskOfRow(row: PredictionRow, n: number): EvalTask {
   const label = row.label === undefined ? '' : tokenSpan(row.label)
+  // the box rule's box-offsets turn refines a seg or multi answer: the task is that answer's
+  if (isBoxTurn(row, n)) return inferTask(row.previous!, n)
   if (label.startsWith('<offset>')) return 'refine'
   if (label) return inferTask(label, n)
   if (row.refinement !== undefined) return inferTask(row.text, n)
@@ -60,11 +62,19 @@ function taskOfRow(row: PredictionRow, n: number): EvalTask {
 }
 
 /** The answer and refinement a sample scores: a refine row's text refines the answer before it. */
-function turnsOf(row: PredictionRow, task: EvalTask): Pick<EvalSample, 'answer' | 'refinement'> | string {
+function turnsOf(row: PredictionRow, task: EvalTask, n: number): Pick<EvalSample, 'answer' | 'refinement'> | string {
   if (row.refinement !== undefined) return {answer: row.text, refinement: row.refinement}
-  if (task !== 'refine' || !tokenSpan(row.text).startsWith('<offset>')) return {answer: row.text}
+  const refining = task === 'refine' || isBoxTurn(row, n)
+  if (!refining || !tokenSpan(row.text).startsWith('<offset>')) return {answer: row.text}
   if (row.previous === undefined) return 'a refinement without the answer it refines (no earlier assistant turn, no tokens in the prompt)'
   return {answer: row.previous, refinement: row.text}
+}
+
+/** The reference answer moves box corners only (the box rule's second turn of seg and multi), after an answer. */
+function isBoxTurn(row: PredictionRow, n: number): boolean {
+  if (row.label === undefined || row.previous === undefined || !tokenSpan(row.label).startsWith('<offset>')) return false
+  const r = parseRefinement(row.label, n)
+  return r.ok && r.value.every((o) => o.offsets.length === 0 && o.boxMoves !== undefined)
 }
 
 function checkIds(imageId: number, annIds: readonly number[], data: CocoDataset): string | null {
@@ -98,7 +108,8 @@ function fileNameIndex(data: CocoDataset): Map<string, CocoImage> {
 function objectsOfLabel(task: EvalTask, row: PredictionRow, image: CocoImage, ctx: ResolveContext): number[] | string {
   const anns = ctx.data.annotationsByImage.get(image.id) ?? []
   if (task === 'refine') return refinedObject(row, image, anns, ctx)
-  const parsed = parseAnswer(row.label!, ctx.n)
+  // after the box rule's box-offsets turn the answer that names the object is the one before it
+  const parsed = parseAnswer(isBoxTurn(row, ctx.n) ? row.previous! : row.label!, ctx.n)
   if (!parsed.ok) return `the reference answer does not parse (${parsed.detail})`
   const {objects} = parsed.value
   if (task === 'box') {
@@ -116,8 +127,8 @@ function objectsOfLabel(task: EvalTask, row: PredictionRow, image: CocoImage, ct
   for (const o of objects) {
     const matches = (curated ?? []).filter((c) =>
       task === 'point'
-        ? pointToken(c.points, ctx.n, 'plain') === pointToken(o.cells, ctx.n, 'plain')
-        : sameSet(cellsOf(c, ctx.n), o.cells, ctx.n),
+        ? c.points.length > 0 && pointToken(c.points, ctx.n, 'plain') === pointToken(o.cells, ctx.n, 'plain')
+        : sameSet(cellsOf(c, ctx.n), o.cells, ctx.n) && (!o.box || sameCells(boxOf(c, ctx.n), o.box)),
     )
     const id = unique(
       matches.map((c) => ({id: c.annId})),
@@ -139,6 +150,12 @@ function unique(matches: readonly {id: number}[], what: string): number[] | stri
 function cellsOf(c: CuratedObject, n: number): Cell[] {
   const parsed = parseAnswer(c.seg, n)
   return parsed.ok ? parsed.value.objects[0].cells : c.points
+}
+
+/** A curated record's box corner cells (box-rule answers name their object by box and points: zero points is common). */
+function boxOf(c: CuratedObject, n: number): Cell[] {
+  const parsed = parseAnswer(c.box, n)
+  return parsed.ok && parsed.value.objects[0].box ? parsed.value.objects[0].box : []
 }
 
 function sameCells(a: readonly Cell[], b: readonly Cell[]): boolean {

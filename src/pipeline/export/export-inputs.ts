@@ -14,6 +14,8 @@ import {GetokError, type ErrorPlace, showValue} from '../../core/errors.js'
 import type {Cell} from '../../core/grid/grid.js'
 import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import type {Manifest} from '../shared/sharded-run.js'
+import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
+import type {DecodeRule} from '../../core/decode/prompts.js'
 
 export interface GetokFolder<R> {
   dir: string
@@ -23,6 +25,8 @@ export interface GetokFolder<R> {
   records: R[]
   /** images with at least one annotation the run skipped */
   imagesWithSkips: Set<number>
+  /** the decode rule the manifest names (SPEC §8; none: union); every curate record has it */
+  decode: DecodeRule
 }
 
 type Row = Record<string, unknown>
@@ -35,11 +39,15 @@ export async function readOffsetsFolder(dir: string): Promise<GetokFolder<Refine
   return readFolder(dir, 'offsets', toRefinementObject)
 }
 
-async function readFolder<R>(dir: string, command: string, convert: (r: Row, n: number, place: ErrorPlace) => R): Promise<GetokFolder<R>> {
+type Convert<R> = (r: Row, n: number, place: ErrorPlace, rule: DecodeRule) => R
+
+async function readFolder<R>(dir: string, command: string, convert: Convert<R>): Promise<GetokFolder<R>> {
   const manifest = await readManifest(dir, command)
   const config = manifest.config ?? {}
   const grid = config.grid
   const file = path.join(dir, 'manifest.json')
+  // a manifest made before the box rule names none: union
+  const decode = curatedRule({decode: config.decode as DecodeRule | undefined}, {file, field: 'config.decode'})
   if (!Number.isInteger(grid) || (grid as number) < 2)
     throw new GetokError('manifest without a grid size', {file, field: 'config.grid'}, 'an integer ≥ 2', showValue(grid))
   const style = (config.token_style ?? config.tokenStyle ?? 'plain') as TokenStyle
@@ -59,11 +67,11 @@ async function readFolder<R>(dir: string, command: string, convert: (r: Row, n: 
           String(grid),
           showValue(row.grid),
         )
-      records.push(convert(row, grid as number, place))
+      records.push(convert(row, grid as number, place, decode))
     })
   }
   const imagesWithSkips = new Set((manifest.skips ?? []).map((s) => s.image_id))
-  return {dir, manifest, grid: grid as number, style, records, imagesWithSkips}
+  return {dir, manifest, grid: grid as number, style, records, imagesWithSkips, decode}
 }
 
 async function readManifest(dir: string, command: string): Promise<Manifest> {
@@ -91,12 +99,18 @@ async function readManifest(dir: string, command: string): Promise<Manifest> {
   return manifest
 }
 
-function toCuratedObject(r: Row, n: number, place: ErrorPlace): CuratedObject {
+function toCuratedObject(r: Row, n: number, place: ErrorPlace, folderRule: DecodeRule): CuratedObject {
+  const rule = curatedRule({decode: r.decode as DecodeRule | undefined}, place)
+  if (rule !== folderRule)
+    throw new GetokError('record of another decode rule than its manifest names', {...place, field: 'decode'}, folderRule, rule)
   const points = r.points
-  if (!Array.isArray(points) || points.length === 0 || !points.every((p) => isCell(p, n))) {
-    throw new GetokError('bad points', {...place, field: 'points'}, `a non-empty list of [i, j] with 0 ≤ i, j < ${n}`, showValue(points))
+  // the box rule may choose the box alone: zero points
+  const least = rule === 'box' ? 0 : 1
+  if (!Array.isArray(points) || points.length < least || !points.every((p) => isCell(p, n))) {
+    const what = `a ${least ? 'non-empty ' : ''}list of [i, j] with 0 ≤ i, j < ${n}`
+    throw new GetokError('bad points', {...place, field: 'points'}, what, showValue(points))
   }
-  return {
+  const object: CuratedObject = {
     image: stringField(r, 'image', place),
     imageId: integerField(r, 'image_id', place),
     annId: integerField(r, 'ann_id', place),
@@ -106,6 +120,10 @@ function toCuratedObject(r: Row, n: number, place: ErrorPlace): CuratedObject {
     box: tokenField(r, 'box', n, place, 'box'),
     iou: numberField(r, 'iou', place),
   }
+  if (rule === 'union') return object
+  // validates box_offsets: two corner moves, no <DELETE>
+  curatedAnswer({points: object.points, box: object.box, decode: rule, box_offsets: r.box_offsets as string | undefined}, n, place)
+  return {...object, decode: rule, boxOffsets: r.box_offsets as string}
 }
 
 function toRefinementObject(r: Row, n: number, place: ErrorPlace): RefinementObject {

@@ -19,7 +19,7 @@ import {writeFileAtomic} from '../../adapters/shards.js'
 import {
   type BuildResult,
   type Conversation,
-  type ExportSkip,
+  type CuratedObject,
   type RefineForm,
   type TaskName,
   buildConversations,
@@ -34,12 +34,13 @@ import {
   llamaFactoryDatasetInfo,
   recordTexts,
   toTrainerRecord,
-  trainerHints,
 } from '../../core/export/trainer-formats.js'
 import {type VocabOptions, tokensOutsideVocabulary, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
 import {TOOL} from '../../version.js'
 import {claimFreshDir} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
+import {exportConfig, summarise} from './export-summary.js'
+import {flipBoxOffsets} from '../../core/export/box-rule.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 
 export interface ExportRunInput {
@@ -95,7 +96,7 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
   const refineForm = input.refineForm === 'auto' ? (input.format === 'swift' ? 'two-turn' : 'one-turn') : input.refineForm
 
-  const built = buildConversations(curated.records, offsets?.records ?? null, {
+  const built = buildConversations(boxOffsetsSigned(curated, offsets), offsets?.records ?? null, {
     tasks: input.tasks,
     grid: curated.grid,
     style: curated.style,
@@ -126,6 +127,14 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
     summary,
   })
   return {out: input.out, manifest, files, summary}
+}
+
+/** Curated records with their box offsets in the offsets folder's dv sign (curate writes dv = +1 down; --flip-v is up). */
+function boxOffsetsSigned(curated: GetokFolder<CuratedObject>, offsets: GetokFolder<unknown> | null): CuratedObject[] {
+  if (offsets?.manifest.config?.flip_v !== true) return curated.records
+  return curated.records.map((r) =>
+    r.boxOffsets === undefined ? r : {...r, boxOffsets: flipBoxOffsets(r.boxOffsets, curated.grid, curated.style)},
+  )
 }
 
 function checkInputs(input: ExportRunInput, curated: GetokFolder<unknown>, offsets: GetokFolder<unknown> | null): void {
@@ -239,62 +248,4 @@ async function writeVocabularyFiles(input: ExportRunInput, vocab: VocabOptions, 
   if (input.format !== 'llamafactory') return
   await writeFileAtomic(path.join(input.out, 'vocab.yaml'), vocabToLlamaFactoryYaml(entries, vocab))
   await writeFileAtomic(path.join(input.out, 'dataset_info.json'), JSON.stringify(llamaFactoryDatasetInfo('getok', files), null, 2) + '\n')
-}
-
-function summarise(
-  input: ExportRunInput,
-  built: BuildResult,
-  files: readonly ExportFile[],
-  vocab: VocabOptions,
-  expressionFile: string | null,
-): ExportSummary {
-  const counts: Record<string, Record<string, number>> = Object.fromEntries(input.tasks.map((t) => [t, {}]))
-  for (const c of built.conversations) counts[c.task][c.split] = (counts[c.task][c.split] ?? 0) + 1
-  const reasons: Record<string, number> = {}
-  for (const s of built.skips) reasons[skipKey(s)] = (reasons[skipKey(s)] ?? 0) + 1
-  return {
-    records: built.conversations.length,
-    counts,
-    expressions: {...built.expressions, file: expressionFile, note: expressionNote(built.expressions.source)},
-    skipped: built.skips.length,
-    skip_reasons: reasons,
-    vocabulary: {file: 'vocab.txt', count: vocabularyEntries(vocab).length, tags: vocab.tags, grid: vocab.n, token_style: vocab.style},
-    trainer: {
-      format: input.format,
-      image_root: input.imageRoot ?? null,
-      hints: trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
-    },
-  }
-}
-
-/** Skip reasons without their numbers, so they count together. */
-function skipKey(s: ExportSkip): string {
-  return `${s.task ?? 'single-instance tasks'}: ${s.reason.replace(/"[^"]*"/g, '"…"').replace(/\d+(\.\d+)?/g, 'N')}`
-}
-
-function expressionNote(source: string): string {
-  return source === 'category'
-    ? 'no referring expressions given: single-instance prompts name the category ("the cat"); objects ' +
-        'whose category occurs more than once in their image were skipped, never given an invented expression'
-    : `referring expressions from a ${source === 'refs' ? 'refs pickle' : 'JSONL file'}, ` +
-        'joined to curated records by annotation id; splits kept'
-}
-
-function exportConfig(input: ExportRunInput, curated: GetokFolder<unknown>, refineForm: RefineForm): Record<string, unknown> {
-  return {
-    command: 'export',
-    format: input.format,
-    tasks: input.tasks,
-    curated: input.curated,
-    offsets: input.offsets ?? null,
-    expressions: input.expressions ?? null,
-    templates: input.templates ?? null,
-    image_root: input.imageRoot ?? null,
-    refine_form: refineForm,
-    min_iou: input.minIou,
-    default_split: input.defaultSplit,
-    tags: input.tags,
-    grid: curated.grid,
-    token_style: curated.style,
-  }
 }

@@ -21,6 +21,7 @@ import {
 import {type Quotas, type SampledPair, objectSeed, samplePairs} from '../../core/offsets/sampling.js'
 import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetToken, offsetsToTokens} from '../../core/grid/tokens.js'
 import {countReasons} from '../../core/stats.js'
+import type {DecodeRule} from '../../core/decode/prompts.js'
 import type {PreparedObject} from '../shared/objects.js'
 import {type ObjectRecordHead, objectRecordHead} from '../shared/objects.js'
 
@@ -61,6 +62,10 @@ export interface OffsetsRecord extends ObjectRecordHead {
   /** with --curated: the curate record's grid points and seg (null when it has none) */
   curated_points?: Cell[] | null
   curated_seg?: string | null
+  /** with --curated: the curate record's decode rule, where it names one */
+  decode?: DecodeRule
+  /** box rule: the box targets were taken from the curate record's box_offsets, which differ from this run's */
+  box_from_curated?: true
 }
 
 export function offsetsRecord(
@@ -125,8 +130,8 @@ export interface OffsetsSummary {
   unreachable: number
   skipped: number
   skip_reasons: Record<string, number>
-  /** with --curated */
-  curated?: {joined: number; missing: number}
+  /** with --curated; box_rule and box_from_curated only when some record is a box-rule one */
+  curated?: {joined: number; missing: number; box_rule?: number; box_from_curated?: number}
 }
 
 export function summariseOffsets(records: readonly OffsetsRecord[], skips: readonly {reason: string}[], style: TokenStyle): OffsetsSummary {
@@ -162,6 +167,8 @@ export function summariseOffsets(records: readonly OffsetsRecord[], skips: reado
   if (records.some((r) => r.curated_points !== undefined)) {
     const missing = records.filter((r) => r.curated_points === null).length
     s.curated = {joined: records.length - missing, missing}
+    const boxRule = records.filter((r) => r.decode === 'box').length
+    if (boxRule > 0) s.curated = {...s.curated, box_rule: boxRule, box_from_curated: records.filter((r) => r.box_from_curated).length}
   }
   return s
 }
