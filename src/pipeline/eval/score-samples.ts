@@ -62,24 +62,40 @@ export async function scoreOneSample(
   return (await scoreImageSamples(scorer, image, embedding, [item]))[0]
 }
 
-/** Masks for lists of prompts: all prompts decoded together, sorted by length so equal lengths share runs. */
+/**
+ * Masks for lists of prompts: all prompts decoded together, sorted by length so equal lengths share
+ * runs. A prompt that recurs (the same answer given twice, a refinement that moves nothing) is decoded
+ * once and its mask shared: the decoder is deterministic, so the figures are the same.
+ */
 async function decodeAll(
   scorer: Scorer,
   embedding: ImageEmbedding | (() => Promise<ImageEmbedding>),
   lists: readonly SamPrompt[][],
 ): Promise<CropMask[][]> {
-  const flat = lists.flatMap((prompts, list) => prompts.map((prompt, k) => ({prompt, list, k})))
   const out = lists.map((l) => new Array<CropMask>(l.length))
-  if (flat.length === 0) return out
-  flat.sort((a, b) => a.prompt.points.length - b.prompt.points.length)
+  const unique = new Map<string, {prompt: SamPrompt; uses: {list: number; k: number}[]}>()
+  lists.forEach((prompts, list) =>
+    prompts.forEach((prompt, k) => {
+      const key = promptKey(prompt)
+      const entry = unique.get(key) ?? unique.set(key, {prompt, uses: []}).get(key)!
+      entry.uses.push({list, k})
+    }),
+  )
+  if (unique.size === 0) return out
+  const distinct = [...unique.values()].sort((a, b) => a.prompt.points.length - b.prompt.points.length)
   const emb = typeof embedding === 'function' ? await embedding() : embedding
   const masks = await masksForPrompts(
     scorer.engine,
     emb,
-    flat.map((f) => f.prompt),
+    distinct.map((d) => d.prompt),
     scorer.policy,
     scorer.batch,
   )
-  flat.forEach((f, m) => (out[f.list][f.k] = masks[m]))
+  distinct.forEach((d, m) => d.uses.forEach(({list, k}) => (out[list][k] = masks[m])))
   return out
+}
+
+/** Equal keys, equal prompts: every point and label, in order (a number's shortest string names it exactly). */
+function promptKey(prompt: SamPrompt): string {
+  return prompt.points.map(([x, y], k) => `${x},${y},${prompt.labels[k]}`).join(';')
 }
