@@ -20,7 +20,7 @@ import {GetokError} from '../core/errors.js'
 import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords} from '../core/masks/sam-geometry.js'
 import type {Device} from './devices.js'
 import {type Pixel, type SamPrompt, clickPrompt} from '../core/decode/prompts.js'
-import {decoderGraphs, imageSideOutput} from './graphs.js'
+import {EMBEDDING, PROMPT_IMAGE, crossImageDecoder, decoderGraphs, imageSideOutput} from './graphs.js'
 import {type ModelFiles, defaultModelFiles} from './model-files.js'
 
 // onnxruntime's own log lines would repeat, without context, what our errors say.
@@ -71,11 +71,18 @@ export interface SamOptions {
   quantizeDecoder?: boolean
 }
 
-/** The decoder, whole or as an image side run at encode time plus a prompt side. */
+/** The decoder, whole or as an image side run at encode time plus a prompt side; the cross-image variant made on first use. */
 interface DecoderSessions {
   prompt: ort.InferenceSession
   image?: {session: ort.InferenceSession; cut: string[]}
+  crossImage: () => Promise<ort.InferenceSession>
+  cross?: Promise<ort.InferenceSession>
 }
+
+/** Prompts of one image, for a decoder run that holds several images' (SamEngine.decodeAcrossImages). */
+export type ImagePrompts = {embedding: ImageEmbedding; prompts: readonly SamPrompt[]}
+type PromptOf = SamPrompt & {embedding?: ImageEmbedding}
+type Feeds = Record<string, ort.Tensor>
 
 export class SamEngine {
   private constructor(
@@ -107,7 +114,9 @@ export class SamEngine {
       createSession(graphs.prompt, sessionOptions, files.decoder, device),
       graphs.image && createSession(graphs.image.graph, sessionOptions, files.decoder, device),
     ])
-    const decoder = {prompt, image: image && graphs.image && {session: image, cut: graphs.image.cut}}
+    const crossGraph = () => crossImageDecoder(graphs.prompt, graphs.image?.cut ?? [EMBEDDING], files.decoder)
+    const crossImage = () => (decoder.cross ??= createSession(crossGraph(), sessionOptions, files.decoder, device))
+    const decoder: DecoderSessions = {prompt, image: image && graphs.image && {session: image, cut: graphs.image.cut}, crossImage}
     return new SamEngine(encoder, decoder, modelIdentity(files, encBytes, decBytes, options.quantizeDecoder ?? false), device)
   }
 
@@ -160,19 +169,20 @@ export class SamEngine {
   }
 
   /** B prompts of N points each: point_coords [B,N,2] in SAM's 1024 frame, point_labels [B,N]. */
-  private async runDecoder(embedding: ImageEmbedding, prompts: readonly SamPrompt[]): Promise<PromptMasks[]> {
+  private async runDecoder(embedding: ImageEmbedding, prompts: readonly PromptOf[], session = this.decoder.prompt, extra: Feeds = {}) {
     const B = prompts.length
     const N = prompts[0].points.length
     const coords = new Float32Array(B * N * 2)
     const labels = new Float32Array(B * N)
     prompts.forEach((prompt, b) => {
       if (prompt.points.length !== N || prompt.labels.length !== N) throw new Error('prompts of one decoder run must have the same length')
-      prompt.points.forEach(([x, y], k) => coords.set(imageToSamCoords(x, y, embedding.frame), (b * N + k) * 2))
+      const frame = (prompt.embedding ?? embedding).frame
+      prompt.points.forEach(([x, y], k) => coords.set(imageToSamCoords(x, y, frame), (b * N + k) * 2))
       labels.set(prompt.labels, b * N)
     })
     await this.fillImageSide(embedding)
     const t0 = performance.now()
-    const out = await this.decoder.prompt.run(decoderFeeds(this.decoder.prompt, embedding, coords, labels, [B, N]))
+    const out = await session.run({...decoderFeeds(session, embedding, coords, labels, [B, N]), ...extra})
     this.decoderCalls += B
     this.decoderRuns++
     this.decoderMs += performance.now() - t0
@@ -184,9 +194,31 @@ export class SamEngine {
     }))
   }
 
-  async release(): Promise<void> {
-    await Promise.all([this.encoder.release(), this.decoder.prompt.release(), this.decoder.image?.session.release()])
+  /** Prompts of several images, all of one length, in one run (graphs.ts crossImageDecoder): each request's masks, in order. */
+  async decodeAcrossImages(requests: readonly ImagePrompts[]): Promise<PromptMasks[][]> {
+    const session = await this.decoder.crossImage()
+    const images = [...new Set(requests.map((r) => r.embedding))]
+    for (const e of images) await this.fillImageSide(e)
+    const prompts = requests.flatMap((r) => r.prompts.map((prompt) => ({...prompt, embedding: r.embedding})))
+    const index = BigInt64Array.from(prompts.map((p) => BigInt(images.indexOf(p.embedding))))
+    const feeds: Feeds = {[PROMPT_IMAGE]: new ort.Tensor('int64', index, [index.length])}
+    for (const v of this.decoder.image?.cut ?? [EMBEDDING]) feeds[v] = stackImages(images.map((e) => e.imageSide[v] ?? e.tensor))
+    const masks = await this.runDecoder(images[0], prompts, session, feeds)
+    return requests.map((r) => masks.splice(0, r.prompts.length))
   }
+
+  async release(): Promise<void> {
+    const cross = this.decoder.cross?.then((s) => s.release())
+    await Promise.all([this.encoder.release(), this.decoder.prompt.release(), this.decoder.image?.session.release(), cross])
+  }
+}
+
+/** One value of several images, [1, …] each, as one [I, …] tensor. */
+function stackImages(tensors: ort.Tensor[]): ort.Tensor {
+  if (tensors.length === 1) return tensors[0]
+  const data = new Float32Array(tensors.length * tensors[0].size)
+  tensors.forEach((t, k) => data.set(t.data as Float32Array, k * t.size))
+  return new ort.Tensor('float32', data, [tensors.length, ...tensors[0].dims.slice(1)])
 }
 
 /** Feeds for either decoder session: B prompts of N points each. */

@@ -14,13 +14,29 @@
  *    positional encoding and the first layer's projections of them); the prompt
  *    side takes those as inputs and runs per prompt batch (see
  *    `imageSideValues` for where it cuts and why batches stay right).
+ * 3. On demand, `crossImageDecoder`: the per-prompt graph taking the prompts
+ *    of several images in one run (cross-image-batcher.ts).
  */
 import {GetokError} from '../core/errors.js'
 import {factorCrossAttention} from './rewrites/factor-attention.js'
 import {fuseChannelLayerNorms} from './rewrites/fuse-layer-norm.js'
 import {subpixelUpscaling} from './rewrites/subpixel-upscaling.js'
 import {quantizeInt8} from './rewrites/quantize-int8.js'
-import {type GraphNode, type OpenGraph, deriveGraph, openGraph} from './onnx-wire.js'
+import {DATA_TYPE, GRAPH, MODEL, VALUE_INFO, tensorValueInfo} from './onnx-messages.js'
+import {
+  type GraphNode,
+  type OpenGraph,
+  bytesField,
+  concat,
+  deriveGraph,
+  fieldName,
+  makeNode,
+  openGraph,
+  parseFields,
+  pruneGraph,
+  renameNode,
+  rewriteGraph,
+} from './onnx-wire.js'
 
 const PROMPT_INPUTS = ['point_coords', 'point_labels']
 const PROMPT_DIMS = {point_coords: ['batch', 'num_points', 2], point_labels: ['batch', 'num_points']}
@@ -202,4 +218,66 @@ function plainOrRewritten(shipped: Uint8Array, file: string, rewrite: boolean): 
   const rewritten = rewriteForCpu(deriveAllMasksDecoder(shipped, file))
   const split = splitDecoder(rewritten)
   return split ? {prompt: split.promptSide, image: {graph: split.imageSide, cut: split.cut}} : {prompt: rewritten}
+}
+
+/** Input of the cross-image decoder: for each prompt, the index of its image among the stacked ones. */
+export const PROMPT_IMAGE = 'prompt_image'
+export const EMBEDDING = 'image_embeddings'
+
+/** The embedding repeated once per prompt: the end of its Unsqueeze/Tile/Reshape chain (torch.repeat_interleave as exported). */
+function repeatedEmbedding(g: OpenGraph, file: string): string {
+  let value = EMBEDDING
+  let repeats = false
+  for (;;) {
+    const next = (g.users.get(value) ?? []).find(
+      (u) => ['Unsqueeze', 'Tile', 'Expand', 'Reshape'].includes(u.opType) && u.inputs[0] === value,
+    )
+    if (!next) break
+    repeats ||= next.opType === 'Tile' || next.opType === 'Expand'
+    value = next.outputs[0]
+  }
+  if (!repeats) {
+    throw new GetokError('decoder graph does not repeat its image embedding per prompt as SAM exports do', {file}, `a Tile of ${EMBEDDING}`)
+  }
+  return value
+}
+
+/**
+ * The per-prompt decoder made to take the prompts of several images in one run. Each of `perImage`
+ * (inputs holding one image's values: the embedding, or the split decoder's image side) is fed
+ * stacked over the run's images, [I, …], and `prompt_image` [B] (int64) names each prompt's image.
+ * A Gather gives every prompt its image's values where the graph read them: for the embedding,
+ * in place of SAM's repeat of it per prompt (then pruned); for image-side values, at batch B
+ * where they were broadcast from batch 1. The arithmetic per prompt is the source graph's.
+ */
+export function crossImageDecoder(prompt: Uint8Array, perImage: readonly string[], file = 'decoder'): Uint8Array {
+  const g = openGraph(prompt)
+  if (!g) throw new GetokError('decoder graph has no graph', {file})
+  const switched = new Map(perImage.map((source) => [source === EMBEDDING ? repeatedEmbedding(g, file) : source, source]))
+  const rename = (v: string) => (switched.has(v) ? `${v}/per_prompt` : v)
+  const replace = new Map<GraphNode, Uint8Array[]>()
+  for (const n of g.nodes) if (n.inputs.some((i) => switched.has(i))) replace.set(n, [renameNode(n, rename, n.name)])
+  const first = g.nodes.find((n) => replace.has(n))
+  if (!first) throw new GetokError('decoder graph reads none of its per-image inputs', {file}, perImage.join(', '))
+  // the sources are graph inputs, so the Gathers may stand anywhere before their first reader
+  const gathers = [...switched].map(([from, source], k) =>
+    makeNode('Gather', [source, PROMPT_IMAGE], [rename(from)], `cross_image_gather_${k}`, {axis: {int: 0}}),
+  )
+  replace.set(first, [...gathers, ...replace.get(first)!])
+  return pruneGraph(withCrossImageInputs(rewriteGraph(g, replace, []), perImage))
+}
+
+/** The per-image inputs re-declared without a shape (their first axis is now the run's images), `prompt_image` added. */
+function withCrossImageInputs(model: Uint8Array, perImage: readonly string[]): Uint8Array {
+  const redeclare = new Set(perImage)
+  const graph = (body: Uint8Array) =>
+    concat([
+      ...parseFields(body).map((f) =>
+        f.no === GRAPH.input && redeclare.has(fieldName(f, VALUE_INFO.name))
+          ? bytesField(GRAPH.input, tensorValueInfo(fieldName(f, VALUE_INFO.name), DATA_TYPE.FLOAT))
+          : f.raw,
+      ),
+      bytesField(GRAPH.input, tensorValueInfo(PROMPT_IMAGE, DATA_TYPE.INT64, ['batch'])),
+    ])
+  return concat(parseFields(model).map((f) => (f.no === MODEL.graph ? bytesField(MODEL.graph, graph(f.body!)) : f.raw)))
 }
