@@ -7,6 +7,8 @@
  * whole run's image count and, for curate, the model it loaded), what it does with one image's
  * objects, and its summary. Object problems become skips with their reason (or stop the run with
  * `strict`); an image-level problem (missing file, wrong size) skips each of the image's objects.
+ * A command may have its images processed in worker processes instead (`remote`); the shards are
+ * written in image order either way, so they are the same bytes.
  */
 import {existsSync, statSync} from 'node:fs'
 import {GetokError} from '../../core/errors.js'
@@ -26,7 +28,7 @@ import {
   takeShare,
   workerRunName,
 } from './select-images.js'
-import {type Manifest, type UnitResult, runSharded, writeManifest} from './sharded-run.js'
+import {type Manifest, type ShardedRun, type UnitResult, runSharded, writeManifest} from './sharded-run.js'
 
 export interface ImageRunInput {
   annotations: string
@@ -54,10 +56,21 @@ export interface ImageCommand<R, S> {
   configure(data: CocoDataset, wholeRunImages: number): Promise<Record<string, unknown>>
   /** one image's records and its own skips; a GetokError is an image-level problem */
   processImage(unit: ImageUnit): Promise<UnitResult<R>>
+  /** images processed elsewhere (worker processes running processUnit) instead of here; asked once configure is done */
+  remote?(): RemoteUnits<R>
   /** the summary, from the finished shards and every skip of the run */
   summarise(outDir: string, shards: readonly ShardStats[], skips: readonly Skip[]): Promise<S>
   /** manifest.model, for commands that ran a model */
   model?(): Manifest['model']
+}
+
+/** Where a run's images go when not processed in this process; written in order all the same (runSharded). */
+export interface RemoteUnits<R> {
+  /** images in progress at once */
+  inFlight: number
+  process(item: WorkItem): Promise<UnitResult<R>>
+  /** called once the shards are written, or the run failed */
+  close(): Promise<void>
 }
 
 export interface ImageRunResult<S> {
@@ -79,14 +92,20 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
   const all = selectImages(data, input.filter)
   const items = takeShare(all, share)
   const config = {...(await command.configure(data, all.length)), ...shareFields(share)}
-  await claimRunDir(input.out, command.name, config, input.overwrite)
-
-  const {shards, resumed} = await runSharded(
-    items.map((it) => ({...it, id: it.image.id})),
-    {outDir: input.out, name: workerRunName(command.name, share), shardSize: input.shardSize},
-    (item) => processUnit(input, command, item),
-    input.progress ?? silentProgress,
-  )
+  const remote = command.remote?.()
+  let run: ShardedRun
+  try {
+    await claimRunDir(input.out, command.name, config, input.overwrite)
+    run = await runSharded(
+      items.map((it) => ({...it, id: it.image.id})),
+      {outDir: input.out, name: workerRunName(command.name, share), shardSize: input.shardSize, inFlight: remote?.inFlight},
+      (item) => (remote ? remote.process(item) : processUnit(input, command, item)),
+      input.progress ?? silentProgress,
+    )
+  } finally {
+    await remote?.close()
+  }
+  const {shards, resumed} = run
 
   const skips = [
     ...orphans.map((o): Skip => ({image_id: o.ann.imageId, ann_id: o.ann.id, reason: o.reason})),
@@ -107,8 +126,15 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
   return {out: input.out, manifest, images: items.length, resumed, seconds: (Date.now() - started) / 1000, summary}
 }
 
-/** Prepare the image's objects, hand them to the command, and turn an image-level problem into skips. */
-async function processUnit<R, S>(input: ImageRunInput, command: ImageCommand<R, S>, {image, anns}: WorkItem): Promise<UnitResult<R>> {
+/**
+ * Prepare the image's objects, hand them to the command, and turn an image-level problem into skips.
+ * Worker processes run this too (workers/worker.ts), so an image gives the same result wherever it runs.
+ */
+export async function processUnit<R>(
+  input: Pick<ImageRunInput, 'annotations' | 'strict' | 'includeCrowd'>,
+  command: Pick<ImageCommand<R, unknown>, 'processImage'>,
+  {image, anns}: WorkItem,
+): Promise<UnitResult<R>> {
   const {objects, skips} = prepareObjects(image, anns, input.includeCrowd)
   const bad = skips.find((s) => s.reason !== CROWD_SKIP)
   if (input.strict && bad)
