@@ -79,11 +79,9 @@ interface DecoderSessions {
   cross?: Promise<ort.InferenceSession>
 }
 
-/** Prompts of one image, for a decoder run that holds several images' (SamEngine.decodeAcrossImages). */
-export type ImagePrompts = {embedding: ImageEmbedding; prompts: readonly SamPrompt[]}
+export type ImagePrompts = {embedding: ImageEmbedding; prompts: readonly SamPrompt[]} // one image's, for decodeAcrossImages
 type PromptOf = SamPrompt & {embedding?: ImageEmbedding}
 type Feeds = Record<string, ort.Tensor>
-
 export class SamEngine {
   private constructor(
     private readonly encoder: ort.InferenceSession,
@@ -194,17 +192,21 @@ export class SamEngine {
     }))
   }
 
-  /** Prompts of several images, all of one length, in one run (graphs.ts crossImageDecoder): each request's masks, in order. */
+  /** Prompts of several images, all of one length, in one run: each request's masks, in order (one image: its own prompt graph). */
   async decodeAcrossImages(requests: readonly ImagePrompts[]): Promise<PromptMasks[][]> {
-    const session = await this.decoder.crossImage()
     const images = [...new Set(requests.map((r) => r.embedding))]
-    for (const e of images) await this.fillImageSide(e)
     const prompts = requests.flatMap((r) => r.prompts.map((prompt) => ({...prompt, embedding: r.embedding})))
+    const masks = await (images.length === 1 ? this.runDecoder(images[0], prompts) : this.runAcrossImages(images, prompts))
+    return requests.map((r) => masks.splice(0, r.prompts.length))
+  }
+
+  private async runAcrossImages(images: ImageEmbedding[], prompts: (SamPrompt & {embedding: ImageEmbedding})[]) {
+    const session = await this.decoder.crossImage()
+    for (const e of images) await this.fillImageSide(e)
     const index = BigInt64Array.from(prompts.map((p) => BigInt(images.indexOf(p.embedding))))
     const feeds: Feeds = {[PROMPT_IMAGE]: new ort.Tensor('int64', index, [index.length])}
     for (const v of this.decoder.image?.cut ?? [EMBEDDING]) feeds[v] = stackImages(images.map((e) => e.imageSide[v] ?? e.tensor))
-    const masks = await this.runDecoder(images[0], prompts, session, feeds)
-    return requests.map((r) => masks.splice(0, r.prompts.length))
+    return this.runDecoder(images[0], prompts, session, feeds)
   }
 
   async release(): Promise<void> {
@@ -213,9 +215,8 @@ export class SamEngine {
   }
 }
 
-/** One value of several images, [1, …] each, as one [I, …] tensor. */
+/** One value of several images, [1, …] each, as one [I, …] tensor: the cross-image graph (graphs.ts) gathers each prompt's. */
 function stackImages(tensors: ort.Tensor[]): ort.Tensor {
-  if (tensors.length === 1) return tensors[0]
   const data = new Float32Array(tensors.length * tensors[0].size)
   tensors.forEach((t, k) => data.set(t.data as Float32Array, k * t.size))
   return new ort.Tensor('float32', data, [tensors.length, ...tensors[0].dims.slice(1)])
