@@ -98,7 +98,9 @@ describe('getok inspect with real SAM', () => {
     let result: InspectResult
 
     beforeAll(async () => {
-      await Curate.run(['-a', ANN, '-i', IMAGES, '-o', curated, '--image-ids', '25560', '--categories', 'cat', '--threads', '1'], ROOT)
+      // the union rule: one SAM mask per point (test/commands/inspect-box.test.ts covers the box rule)
+      const args = ['-a', ANN, '-i', IMAGES, '-o', curated, '--image-ids', '25560', '--categories', 'cat', '--decode', 'union']
+      await Curate.run([...args, '--threads', '1'], ROOT)
       const shard = readdirSync(curated).find((f) => f.endsWith('.jsonl'))!
       record = JSON.parse(readFileSync(path.join(curated, shard), 'utf8').split('\n')[0])
       result = await inspect([curated, '-a', ANN, '-i', IMAGES, '-o', out, '--ann-ids', String(CAT), '--threads', '1'])

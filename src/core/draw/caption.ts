@@ -2,7 +2,7 @@
 import {CHAR_EM, COLOURS, FONT, type Layout, num} from './picture.js'
 
 /** Caption lines on an opaque band below the photo; the first line bold, lines cut to fit with "…". */
-export function captionSvg(lines: readonly string[], layout: Layout): string {
+export function captionSvg(lines: readonly string[], layout: Layout, promptBox = false): string {
   const {width, height, fontSize: fs, captionHeight} = layout
   const pad = Math.round(fs * 0.6)
   const maxChars = Math.max(4, Math.floor((width - 2 * pad) / (CHAR_EM * fs)))
@@ -15,12 +15,13 @@ export function captionSvg(lines: readonly string[], layout: Layout): string {
       `fill="${fill}">${escapeXml(fitText(line, maxChars))}</text>`
     )
   })
-  const legend = layout.legend ? legendSvg(layout, pad, height + Math.round(fs * (0.45 + 1.4 * lines.length + 1.0))) : ''
+  const legendY = height + Math.round(fs * (0.45 + 1.4 * lines.length + 1.0))
+  const legend = layout.legend ? legendSvg(layout, pad, legendY, promptBox) : ''
   return `<rect x="0" y="${height}" width="${width}" height="${captionHeight}" fill="${COLOURS.band}"/>${text.join('')}${legend}`
 }
 
-/** A key to the marks, one glyph and a word each, on the band's last line (baseline y). */
-function legendSvg(layout: Layout, pad: number, y: number): string {
+/** A key to the marks, one glyph and a word each, on the band's last line (baseline y); the prompt box only where drawn. */
+function legendSvg(layout: Layout, pad: number, y: number, promptBox: boolean): string {
   const fs = Math.round(layout.fontSize * 0.85)
   const g = fs * 0.5
   const cy = y - fs * 0.35
@@ -51,6 +52,14 @@ function legendSvg(layout: Layout, pad: number, y: number): string {
         `fill="rgb(${COLOURS.fill.join(',')})" fill-opacity="0.8"/>`,
     ],
   ]
+  if (promptBox) {
+    glyphs.push([
+      'prompt box',
+      (x) =>
+        `<rect x="${num(x + 1)}" y="${num(cy - g + 1)}" width="${num(2 * g - 2)}" height="${num(2 * g - 2)}" ` +
+        `fill="none" stroke="${COLOURS.promptBox}" stroke-width="2"/>`,
+    ])
+  }
   let x = pad
   const parts: string[] = []
   for (const [label, glyph] of glyphs) {

@@ -13,15 +13,17 @@
  *   blue ring     the offset <OFF_0_0> (the point stays)
  *   blue cross    <DELETE> (the point is dropped before decoding)
  *   yellow line   the ground-truth outline
- *   green fill    the mask decoded from the tokens (SPEC §4)
+ *   green fill    the mask decoded from the tokens (SPEC §4, §8)
+ *   orange box    the box rule's prompt box (SPEC §8): the corners SAM was given; red squares on the
+ *                 box tokens' anchors, blue arrows (or rings) for the corners' moves
  *   faint lines   the grid lattice (cell edges)
  */
 import type {Mask} from '../masks/mask.js'
 import {captionSvg} from './caption.js'
-import {boxSvg, latticeSvg, marksSvg, outlineSvg, polylineSvg} from './marks.js'
+import {boxSvg, latticeSvg, marksSvg, outlineSvg, polylineSvg, promptBoxSvg} from './marks.js'
 import {COLOURS, LEGEND_MIN_WIDTH, type Layout, type Picture} from './picture.js'
 
-export {COLOURS, type GridMark, type Layout, type Picture} from './picture.js'
+export {COLOURS, type GridMark, type Layout, type Picture, type PromptBox} from './picture.js'
 export {markSizes, maskToOutlinePath} from './marks.js'
 export {escapeXml, fitText} from './caption.js'
 
@@ -62,8 +64,9 @@ export function pictureToSvg(picture: Picture, layout: Layout): string {
     picture.gt ? outlineSvg(picture.gt, layout) : '',
     ...(picture.boxes ?? []).map((box) => boxSvg(box, picture.grid, layout)),
     ...(picture.polylines ?? []).map((path) => polylineSvg(path, picture.grid, layout)),
+    ...(picture.promptBoxes ?? []).map((box) => promptBoxSvg(box, picture.grid, layout)),
     marksSvg(picture, layout),
-    captionSvg(picture.caption, layout),
+    captionSvg(picture.caption, layout, (picture.promptBoxes ?? []).length > 0),
   ]
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + captionHeight}" ` +

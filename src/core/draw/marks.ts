@@ -1,7 +1,7 @@
 /** The picture's marks as SVG: lattice, ground-truth outline, boxes, polylines, grid tokens and their offsets. */
 import {type Cell, type GridFrame, cellToAnchor, landingPoint} from '../grid/grid.js'
 import type {Mask} from '../masks/mask.js'
-import {COLOURS, type GridMark, type Layout, type Picture, clamp, num, toOut} from './picture.js'
+import {COLOURS, type GridMark, type Layout, type Picture, type PromptBox, clamp, num, toOut} from './picture.js'
 
 interface MarkSizes {
   /** dot radius */
@@ -57,6 +57,33 @@ export function polylineSvg(path: readonly Cell[], grid: GridFrame, layout: Layo
     )
     .join(' ')
   return `<polyline points="${pts}" stroke="${COLOURS.dot}" stroke-width="2" fill="none"/>`
+}
+
+/**
+ * The box rule's prompt box: the rectangle SAM was given (solid orange, between the moved corners),
+ * each box token's anchor as a small red square, and its move as an offset mark (a blue arrow from
+ * the anchor to the corner SAM got, a blue ring for <OFF_0_0>).
+ */
+export function promptBoxSvg(box: PromptBox, grid: GridFrame, layout: Layout): string {
+  const sizes = markSizes(grid, layout)
+  const [[x0, y0], [x1, y1]] = box.corners.map((p) => toOut(p, layout))
+  const w = clamp(layout.width / 400, 1.5, 2.5)
+  const rect = (stroke: string, width: number, extra = '') =>
+    `<rect x="${num(Math.min(x0, x1))}" y="${num(Math.min(y0, y1))}" width="${num(Math.abs(x1 - x0))}" ` +
+    `height="${num(Math.abs(y1 - y0))}" stroke="${stroke}" stroke-width="${num(width)}"${extra} fill="none"/>`
+  const moves = box.anchors.map((anchor, k) => {
+    const [a, c] = [toOut(anchor, layout), toOut(box.corners[k], layout)]
+    return a[0] === c[0] && a[1] === c[1] ? ringSvg(a, sizes) : arrowSvg(a, c, sizes)
+  })
+  const squares = box.anchors.map((anchor) => {
+    const [x, y] = toOut(anchor, layout)
+    const h = sizes.rOffset * 0.9
+    return (
+      `<rect x="${num(x - h)}" y="${num(y - h)}" width="${num(2 * h)}" height="${num(2 * h)}" fill="${COLOURS.dot}" ` +
+      `stroke="#ffffff" stroke-width="0.8"/>`
+    )
+  })
+  return rect('#000000', w + 2, ' stroke-opacity="0.55"') + rect(COLOURS.promptBox, w) + moves.join('') + squares.join('')
 }
 
 /** Offset marks under the dots: a dot hides the start of its arrow. */

@@ -21,9 +21,21 @@ export interface Picture {
   boxes?: [Cell, Cell][]
   /** polyline groups, drawn through the anchors in order */
   polylines?: Cell[][]
+  /** the box rule's prompt boxes: what SAM was given, and the box tokens' anchors they moved from */
+  promptBoxes?: PromptBox[]
   decoded?: Mask
   gt?: Mask
   caption: string[]
+}
+
+/**
+ * A box as the box rule prompts SAM with (SPEC §8), in image pixels: `corners` are the two corner
+ * points SAM was given (labels 2 and 3), `anchors` the box tokens' anchors each was moved from by
+ * its box offset (equal where the move is <OFF_0_0>).
+ */
+export interface PromptBox {
+  anchors: [[number, number], [number, number]]
+  corners: [[number, number], [number, number]]
 }
 
 export interface Layout {
@@ -42,6 +54,7 @@ export const COLOURS = {
   dot: '#ff0000',
   offset: '#0050ff',
   gt: '#ffd500',
+  promptBox: '#ff8c00',
   fill: [0, 200, 110] as const,
   fillAlpha: 0.42,
   band: '#161616',

@@ -3,13 +3,19 @@
  * a manifest, parsed defensively (curate and offsets records both), and
  * selected by ids, category and IoU.
  *
- *   curate record   {image, image_id, ann_id, category, grid, points: [[i, j], …] | seg, iou, policy, model, …}
- *   offsets record  {image, image_id, ann_id, grid, pairs: [{point, region, offset: [du, dv] | "delete"}], prev, target, …}
+ *   curate record   {image, image_id, ann_id, category, grid, points: [[i, j], …] | seg, iou, policy, model, …,
+ *                    decode?: "union" | "box", box, box_offsets (box rule)}
+ *   offsets record  {image, image_id, ann_id, grid, pairs: [{point, region, offset: [du, dv] | "delete"}], prev, target, …,
+ *                    decode?, box_prev, box_offsets: [[du, dv], [du, dv]] (decoded under the box rule when decode is "box")}
+ *
+ * A record names its decode rule (SPEC §8); one that names none was made before rules existed: union.
  */
 import {existsSync, statSync} from 'node:fs'
 import {readFile, readdir} from 'node:fs/promises'
 import * as path from 'node:path'
-import type {Cell} from '../../core/grid/grid.js'
+import type {Cell, Move} from '../../core/grid/grid.js'
+import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
+import type {DecodeRule} from '../../core/decode/prompts.js'
 import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
 import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import {GetokError, showValue} from '../../core/errors.js'
@@ -33,6 +39,11 @@ export interface InspectRecord {
   cells: Cell[]
   /** offsets records: one per cell */
   offsets?: OffsetTarget[]
+  /** the decode rule the record names (union when it names none) */
+  rule: DecodeRule
+  /** box rule: the box tokens (top-left, bottom-right) and each corner's move (box_offsets) */
+  box?: [Cell, Cell]
+  boxMoves?: [Move, Move]
   regions?: string[]
   /** the IoU the record claims (curate) */
   iou?: number
@@ -117,6 +128,7 @@ export function parseRecord(raw: unknown, file: string, line: number, config: Js
     width: intOrUndefined(raw.width),
     height: intOrUndefined(raw.height),
     cells: [],
+    rule: 'union',
     iou: typeof raw.iou === 'number' ? raw.iou : undefined,
     policy: policyOf(raw.policy ?? config.policy),
     model: typeof raw.model === 'string' ? raw.model : undefined,
@@ -127,8 +139,10 @@ export function parseRecord(raw: unknown, file: string, line: number, config: Js
   try {
     if (record.kind === 'offsets') readOffsetPairs(raw, record)
     else readCuratePoints(raw, record)
+    readRule(raw, record)
   } catch (error) {
-    if (error instanceof GetokError) throw new GetokError(error.message, {file, record: label})
+    if (error instanceof GetokError)
+      throw new GetokError(error.what, {file, record: label, field: error.place.field}, error.expected, error.got)
     if (error instanceof TokenParseError) throw new GetokError(error.message, {file, record: label})
     throw error
   }
@@ -142,6 +156,32 @@ function readCuratePoints(raw: Json, record: InspectRecord): void {
   }
   if (typeof raw.seg !== 'string') throw new GetokError('record has neither points nor seg', {field: 'points'})
   record.cells = parseTokens(raw.seg, record.grid).flatMap((g) => g.cells)
+}
+
+/** The record's rule, and under `box` its box tokens and corner moves (curate: box_offsets tokens; offsets: box_offsets moves). */
+function readRule(raw: Json, record: InspectRecord): void {
+  record.rule = curatedRule({decode: raw.decode as DecodeRule | undefined})
+  if (record.rule === 'union') return
+  if (record.kind === 'curate') {
+    const fields = {
+      points: record.cells,
+      box: String(raw.box ?? ''),
+      decode: record.rule,
+      box_offsets: raw.box_offsets as string | undefined,
+    }
+    const {answer} = curatedAnswer(fields, record.grid)
+    ;[record.box, record.boxMoves] = [answer.box as [Cell, Cell], answer.boxMoves as [Move, Move]]
+    return
+  }
+  const [box] = typeof raw.box_prev === 'string' ? parseTokens(raw.box_prev, record.grid) : []
+  if (box?.kind !== 'box')
+    throw new GetokError('a box-rule offsets record needs its box', {field: 'box_prev'}, '<box>…</box>', showValue(raw.box_prev))
+  const moves = raw.box_offsets
+  const isMove = (m: unknown) => Array.isArray(m) && m.length === 2 && m.every((v) => v === -1 || v === 0 || v === 1)
+  if (!Array.isArray(moves) || moves.length !== 2 || !moves.every(isMove))
+    throw new GetokError('not two box corner moves', {field: 'box_offsets'}, '[[du, dv], [du, dv]] in {-1, 0, 1}', showValue(moves))
+  record.box = [box.cells[0], box.cells[1]]
+  record.boxMoves = moves as [Move, Move]
 }
 
 function readOffsetPairs(raw: Json, record: InspectRecord): void {

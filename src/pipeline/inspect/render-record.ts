@@ -1,22 +1,24 @@
 /**
  * One record (curate or offsets) or one model answer → one picture: decode the
- * tokens with SAM (SPEC §4: offsets applied, deletions dropped, union of the
- * masks at the record's policy), measure IoU with the ground truth when there
- * is one, and draw. Dependencies come in as arguments.
+ * tokens with SAM under the record's rule (SPEC §4, §8: offsets applied,
+ * deletions dropped; union: a mask per point, united; box: one prompt of the
+ * moved box and the points), measure IoU with the ground truth when there is
+ * one, and draw. Dependencies come in as arguments.
  */
-import type {Cell, GridFrame} from '../../core/grid/grid.js'
+import {type Cell, type GridFrame, cellToAnchor} from '../../core/grid/grid.js'
+import {type DecodeRule, type TokenAnswer, answerBoxCorners} from '../../core/decode/prompts.js'
 import {unionIou} from '../../core/selection/greedy.js'
 import type {Mask} from '../../core/masks/mask.js'
 import type {MaskPolicy} from '../../core/selection/policy.js'
 import type {CropMask} from '../../core/masks/crop-mask.js'
 import {type OffsetTarget, type TokenGroup, parseTokens} from '../../core/grid/tokens.js'
-import type {GridMark, Picture} from '../../core/draw/draw.js'
+import type {GridMark, Picture, PromptBox} from '../../core/draw/draw.js'
 import {cropMasksToMask} from '../../core/masks/crop-mask.js'
 import {GetokError} from '../../core/errors.js'
 import type {LoadedImage} from '../../adapters/images.js'
 import {type RenderOptions, type RenderedPicture, renderPicture} from '../../adapters/render.js'
 import type {ImageEmbedding, ModelIdentity, SamEngine} from '../../sam/engine.js'
-import {decodeTokens} from '../decode/decode.js'
+import {decodeAnswer} from '../decode/decode.js'
 import type {InspectRecord} from './inspect-records.js'
 
 /** One image, ready to draw on: the photo and its SAM embedding (computed once, shared by its records). */
@@ -44,14 +46,18 @@ export interface Answer {
   marks: GridMark[]
   boxes: [Cell, Cell][]
   polylines: Cell[][]
-  /** decoding inputs, one per seg group (or the record's single token set) */
-  decode: {cells: Cell[]; offsets?: OffsetTarget[]}[]
+  /** the decode rule; answers given on the command line: union */
+  rule: DecodeRule
+  /** decoding inputs, one per seg group (or the record's single token set); under `box` each with its box */
+  decode: TokenAnswer[]
 }
 
-/** A record's token set as an answer: its points are one seg group. */
+/** A record's token set as an answer: its points are one seg group, with its box under the box rule. */
 export function recordToAnswer(record: InspectRecord): Answer {
   const marks = record.cells.map((cell, k) => ({cell, offset: record.offsets?.[k]}))
-  return {marks, boxes: [], polylines: [], decode: [{cells: record.cells, offsets: record.offsets}]}
+  const input: TokenAnswer = {cells: record.cells, offsets: record.offsets}
+  const boxed = record.rule === 'box' ? {box: record.box, boxMoves: record.boxMoves} : {}
+  return {marks, boxes: [], polylines: [], rule: record.rule, decode: [{...input, ...boxed}]}
 }
 
 /**
@@ -74,7 +80,7 @@ export function tokensToAnswer(tokens: string, offsets: string | undefined, n: n
       String(offsetGroups.length),
     )
   }
-  const answer: Answer = {marks: [], boxes: [], polylines: [], decode: []}
+  const answer: Answer = {marks: [], boxes: [], polylines: [], rule: 'union', decode: []}
   gridGroups.forEach((g, k) => addGroup(answer, g, offsetGroups[k]?.offsets, k))
   return answer
 }
@@ -124,7 +130,7 @@ export async function renderAnswer(
   const {grid, policy, flipV, gt} = settings
   const masks: CropMask[] = []
   for (const input of answer.decode) {
-    masks.push(...(await decodeTokens(ctx.engine, prepared.embedding, {...input, flipV}, grid, policy)))
+    masks.push(...(await decodeAnswer(ctx.engine, prepared.embedding, answer.rule, {...input, flipV}, grid, policy)))
   }
   const decoded = cropMasksToMask(masks, grid.width, grid.height)
   const iou = gt ? unionIou(gt, masks) : undefined
@@ -136,12 +142,23 @@ export async function renderAnswer(
     marks: answer.marks,
     boxes: answer.boxes,
     polylines: answer.polylines,
+    ...(answer.rule === 'box' ? {promptBoxes: promptBoxes(answer.decode, grid, flipV)} : {}),
     decoded: answer.decode.length > 0 ? decoded : undefined,
     gt,
     caption: caption({iou, tokens, deleted, compact: ctx.render.longSide < COMPACT_BELOW}),
   }
   const rendered = await renderPicture(prepared.photo, picture, ctx.render)
   return {picture: rendered, iou, tokens, decoded}
+}
+
+/** What the box rule gave SAM for each boxed input: the moved corners, and the anchors they moved from. */
+export function promptBoxes(inputs: readonly TokenAnswer[], grid: GridFrame, flipV: boolean): PromptBox[] {
+  return inputs
+    .filter((a) => a.box)
+    .map((a) => ({
+      anchors: [cellToAnchor(a.box![0][0], a.box![0][1], grid), cellToAnchor(a.box![1][0], a.box![1][1], grid)],
+      corners: answerBoxCorners(a.box!, a.boxMoves, grid, flipV),
+    }))
 }
 
 // ---- captions ----------------------------------------------------------------
@@ -161,13 +178,13 @@ export function recordCaption(record: InspectRecord, result: CaptionFacts, model
       : result.iou !== undefined
         ? measured + (claimed ? ` (${claimed})` : '')
         : join([claimed, measured + (result.compact ? '' : ' (give --annotations)')])
-  const unit = plural(result.tokens, record.kind === 'offsets' ? 'point' : 'token')
+  const unit = plural(result.tokens, record.kind === 'offsets' ? 'point' : 'token') + (record.rule === 'box' ? ' + box' : '')
   if (result.compact) return [join([ann || image, record.category]), join([ann && image, unit]), quality]
   const held = record.kind === 'offsets' ? `${unit}: ${regionCounts(record.regions ?? [])}` : unit
   return [
     join([image, ann, record.category]),
     join([held, quality]),
-    settingsLine(record.grid, policy, model, record.model, record.modelHash, record.flipV),
+    settingsLine(record.grid, policy, model, record.model, record.modelHash, record.flipV, record.rule),
   ]
 }
 
@@ -205,9 +222,12 @@ function settingsLine(
   recordModel?: string,
   recordHash?: string,
   flipV?: boolean,
+  rule: DecodeRule = 'union',
 ): string {
   const differs = recordHash !== undefined && recordHash !== model.hash
-  return join([`n = ${n}`, policy, model.name + (differs ? ` (record made with ${recordModel ?? recordHash})` : ''), flipV && 'flip-v'])
+  const made = model.name + (differs ? ` (record made with ${recordModel ?? recordHash})` : '')
+  // the union rule, the paper's, goes unnamed (as before rules existed); the box rule says so
+  return join([`n = ${n}`, rule === 'box' && 'box rule', policy, made, flipV && 'flip-v'])
 }
 
 function join(parts: readonly (string | false | undefined)[]): string {

@@ -1,5 +1,14 @@
 import {describe, expect, it} from 'vitest'
-import {escapeXml, fitText, layoutFor, maskToFillRgba, maskToOutlinePath, pictureToSvg} from '../../../src/core/draw/draw.js'
+import {
+  COLOURS,
+  type PromptBox,
+  escapeXml,
+  fitText,
+  layoutFor,
+  maskToFillRgba,
+  maskToOutlinePath,
+  pictureToSvg,
+} from '../../../src/core/draw/draw.js'
 import {cropMasksToMask} from '../../../src/core/masks/crop-mask.js'
 import type {Mask} from '../../../src/core/masks/mask.js'
 
@@ -73,5 +82,46 @@ describe('caption text', () => {
     )
     expect(svg).toContain('cat &amp; dog')
     expect(svg).toContain('<circle cx="150" cy="250"') // anchor (15, 25) × 10
+  })
+})
+
+describe('prompt box (box rule)', () => {
+  const grid = {n: 4, width: 40, height: 40}
+  const layout = layoutFor(40, 40, 400, 1)
+  // box tokens (0, 0) and (3, 3): anchors (5, 5) and (35, 35); the first corner moved by <OFF_-1_0> to (0, 5)
+  const promptBoxes = [
+    {
+      anchors: [
+        [5, 5],
+        [35, 35],
+      ],
+      corners: [
+        [0, 5],
+        [35, 35],
+      ],
+    },
+  ] as const
+  const boxes = () => promptBoxes.map((b) => ({anchors: [...b.anchors], corners: [...b.corners]}) as PromptBox)
+  const picture = (withBox: boolean, side = 400) =>
+    pictureToSvg({grid, marks: [], caption: ['x'], ...(withBox ? {promptBoxes: boxes()} : {})}, layoutFor(40, 40, side, 1))
+
+  it('draws the rectangle SAM was given, between the moved corners, and marks the anchors', () => {
+    const svg = picture(true)
+    // ×10 on the output: the rectangle from (0, 50) to (350, 350), in the prompt box's colour
+    expect(svg).toContain(`<rect x="0" y="50" width="350" height="300" stroke="${COLOURS.promptBox}"`)
+    // the moved corner's arrow ends on the corner (its head's tip), the unmoved one gets a ring around its anchor
+    expect(svg).toMatch(/<polygon points="0,50 /)
+    expect(svg).toMatch(/<circle cx="350" cy="350" r="[\d.]+" fill="none" stroke="#0050ff"/)
+    // red squares on both anchors
+    expect(svg.match(new RegExp(`<rect [^>]*fill="${COLOURS.dot}"`, 'g'))).toHaveLength(2)
+    // the key names it where a key fits
+    expect(picture(true, 800)).toContain('prompt box')
+  })
+
+  it('leaves a picture without prompt boxes as it was: no box, no key entry', () => {
+    const svg = picture(false, 800)
+    expect(svg).not.toContain(COLOURS.promptBox)
+    expect(svg).not.toContain('prompt box')
+    expect(pictureToSvg({grid, marks: [], caption: ['x'], promptBoxes: []}, layout)).not.toContain(COLOURS.promptBox)
   })
 })

@@ -103,6 +103,69 @@ describe('parseRecord', () => {
   })
 })
 
+describe('parseRecord: decode rules', () => {
+  const boxRule = {
+    ...curate,
+    decode: 'box',
+    box: '<box><grid_1_2><grid_10_9></box>',
+    box_offsets: '<offset><box><OFF_-1_0><OFF_0_1></box></offset>',
+  }
+
+  it('reads a box-rule curate record with its box tokens and corner moves; no rule, or union, is union', () => {
+    expect(parseRecord(boxRule, 'f.jsonl', 1)).toMatchObject({
+      rule: 'box',
+      box: [
+        [1, 2],
+        [10, 9],
+      ],
+      boxMoves: [
+        [-1, 0],
+        [0, 1],
+      ],
+    })
+    expect(parseRecord(curate, 'f.jsonl', 1)).toMatchObject({rule: 'union'})
+    expect(parseRecord(curate, 'f.jsonl', 1).box).toBeUndefined()
+    expect(parseRecord({...boxRule, decode: 'union'}, 'f.jsonl', 1).box).toBeUndefined()
+  })
+
+  it('reads a box-rule offsets record from box_prev and box_offsets', () => {
+    const pairs = [{point: [3, 4], region: 'inside', offset: [0, 0]}]
+    const r = parseRecord(
+      {
+        ...curate,
+        points: undefined,
+        pairs,
+        decode: 'box',
+        box_prev: '<box><grid_1_2><grid_10_9></box>',
+        box_offsets: [
+          [1, 1],
+          [0, -1],
+        ],
+      },
+      'o.jsonl',
+      2,
+    )
+    expect(r).toMatchObject({
+      kind: 'offsets',
+      rule: 'box',
+      boxMoves: [
+        [1, 1],
+        [0, -1],
+      ],
+    })
+  })
+
+  it('names the file, record and field of a box-rule record it cannot decode', () => {
+    expect(() => parseRecord({...boxRule, box_offsets: undefined}, 'f.jsonl', 4)).toThrow(
+      /f\.jsonl, line 4 \(ann 10\), field "box_offsets": a box-rule record needs its box offsets/,
+    )
+    expect(() => parseRecord({...boxRule, decode: 'boxes'}, 'f.jsonl', 4)).toThrow(/field "decode": unknown decode rule/)
+    expect(() => parseRecord({...boxRule, box_offsets: '<offset><box><OFF_1_0></box></offset>'}, 'f.jsonl', 4)).toThrow(
+      /field "box_offsets": not two box corner moves/,
+    )
+  })
+})
+
 describe('selectRecords', () => {
   const rec = (annId: number, imageId: number, category: string, iou?: number) =>
     ({
