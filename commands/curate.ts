@@ -51,7 +51,7 @@ export default class Curate extends GetokCommand {
       share: workerShare(flags['shard-index'], flags['shard-count']),
       engine: () => SamEngine.load(sam),
       modelFiles: files,
-      workers: {count: flags.workers ?? defaultWorkers(flags.device), sam},
+      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), sam},
       progress: this.progress('curate'),
     })
     const s = result.summary

@@ -1,6 +1,8 @@
 import {Args} from '@oclif/core'
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
+import {workerFlags} from '../src/cli/worker-flags.js'
+import {defaultWorkers} from '../src/pipeline/workers/count.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {EvalRunSummary} from '../src/pipeline/eval/eval-run.js'
@@ -29,11 +31,13 @@ export default class Eval extends GetokCommand {
     'shard-size': inputFlags['shard-size'],
     strict: inputFlags.strict,
     overwrite: inputFlags.overwrite,
+    ...workerFlags,
   }
 
   async run(): Promise<EvalRunSummary & {out: string; images: number; resumed: number; seconds: number}> {
     const {args, flags} = await this.parse(Eval)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
+    const sam = {files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}
     // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
     const [{runEval}, {SamEngine}] = await Promise.all([import('../src/pipeline/eval/eval-run.js'), import('../src/sam/engine.js')])
     const result = await runEval({
@@ -49,8 +53,9 @@ export default class Eval extends GetokCommand {
       batch: flags.batch ?? defaultBatch(flags.device),
       strict: flags.strict,
       overwrite: flags.overwrite,
-      engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
+      engine: () => SamEngine.load(sam),
       modelFiles: files,
+      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), sam},
       progress: this.progress('eval'),
     })
     const s = result.summary

@@ -5,6 +5,9 @@
  *   out/eval.jsonl      one line per scored sample, in the predictions file's order
  *   out/summary.json    the figures (core/eval/summary.ts) with what was not scored and why
  *   out/manifest.json   configuration, model, shards; eval-*.jsonl are the shards (resume)
+ *
+ * With `workers` > 1 the images are scored in that many worker processes (workers/pool.ts), each
+ * with its own SAM; the shards are written in image order all the same, so they are the same bytes.
  */
 import {existsSync, statSync} from 'node:fs'
 import * as path from 'node:path'
@@ -16,13 +19,17 @@ import type {PredictionFormat} from '../../core/eval/predictions.js'
 import {type EvalLine, type EvalSummary, summariseEval} from '../../core/eval/summary.js'
 import {formatEvalTable} from '../../core/eval/table.js'
 import {countReasons} from '../../core/stats.js'
-import type {SamEngine} from '../../sam/engine.js'
+import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {claimRunDir} from '../shared/out-dir.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
-import {readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
+import {type ShardedRun, type UnitResult, readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
+import {threadsPerWorker} from '../workers/count.js'
+import type {EvalJobInit} from '../workers/eval-job.js'
+import {WorkerPool, jobModule} from '../workers/pool.js'
+import type {WorkerSam} from '../workers/protocol.js'
 import {evalLine, groundTruthCache} from './eval-lines.js'
 import {type PredictionFile, readPredictions} from './read-predictions.js'
 import {type ResolveContext, resolveRow} from './resolve.js'
@@ -46,6 +53,8 @@ export interface EvalRunInput {
   overwrite: boolean
   engine: () => Promise<SamEngine>
   modelFiles: {encoder: string; decoder: string}
+  /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` */
+  workers?: {count: number; sam: WorkerSam}
   progress?: Progress
 }
 
@@ -67,7 +76,7 @@ export interface EvalRunResult {
   table: string
 }
 
-interface Unit {
+export interface Unit {
   id: number
   image: CocoImage
   samples: {line: number; sample: EvalSample}[]
@@ -90,16 +99,17 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     defaultSplit,
     flipV: decode.settings.flipV,
   })
-  const engine = await input.engine()
-  const config = runConfig(input, predictions, decode, defaultSplit, engine)
-  await claimRunDir(input.out, 'eval', config, input.overwrite)
-  const scorer = {engine, settings: decode.settings, policy: decode.policy, batch: input.batch}
-  const {shards, resumed} = await runSharded(
-    units,
-    {outDir: input.out, name: 'eval', shardSize: input.shardSize},
-    (unit) => evalImage(input, data, scorer, unit),
-    input.progress ?? silentProgress,
-  )
+  const scoring = await startScoring(input, data, decode, units.length)
+  const config = runConfig(input, predictions, decode, defaultSplit, scoring.identity)
+  let run: ShardedRun
+  try {
+    await claimRunDir(input.out, 'eval', config, input.overwrite)
+    const options = {outDir: input.out, name: 'eval', shardSize: input.shardSize, inFlight: scoring.inFlight}
+    run = await runSharded(units, options, scoring.score, input.progress ?? silentProgress)
+  } finally {
+    await scoring.close()
+  }
+  const {shards, resumed} = run
 
   const lines = (await readShardRecords<EvalLine>(input.out, shards)).sort((a, b) => a.line - b.line)
   await writeFileAtomic(path.join(input.out, 'eval.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''))
@@ -123,7 +133,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     command: 'eval',
     created: new Date().toISOString(),
     config,
-    model: {...engine.identity, ...input.modelFiles},
+    model: {...scoring.identity, ...input.modelFiles},
     shards: shards.map((s) => ({file: s.shard, records: s.records, units: s.units, bytes: s.bytes, sha256: s.sha256})),
     skips,
     summary,
@@ -154,7 +164,7 @@ function placeSamples(
 }
 
 /** What a resumed run must share with the one that began the folder: inputs (by content), decoding, model. */
-function runConfig(input: EvalRunInput, p: PredictionFile, decode: DecodeSettings, defaultSplit: string, engine: SamEngine) {
+function runConfig(input: EvalRunInput, p: PredictionFile, decode: DecodeSettings, defaultSplit: string, model: ModelIdentity) {
   return {
     command: 'eval',
     predictions: {file: path.resolve(input.predictions), sha256: p.sha256, format: p.format},
@@ -167,13 +177,42 @@ function runConfig(input: EvalRunInput, p: PredictionFile, decode: DecodeSetting
     default_split: defaultSplit,
     batch: input.batch,
     shard_size: input.shardSize,
-    model: engine.identity,
+    model,
   }
 }
 
+interface Scoring {
+  identity: ModelIdentity
+  inFlight: number
+  score(unit: Unit): Promise<UnitResult<EvalLine>>
+  close(): Promise<void>
+}
+
+/** SAM here, or (workers > 1, no more than images) worker processes with SAM each; this process then loads no model. */
+async function startScoring(input: EvalRunInput, data: CocoDataset, decode: DecodeSettings, images: number): Promise<Scoring> {
+  const count = Math.min(input.workers?.count ?? 1, images)
+  const {settings, policy} = decode
+  if (count > 1) {
+    const {images: root, annotations, strict, batch} = input
+    const sam = {...input.workers!.sam, threads: threadsPerWorker(input.workers!.sam.threads, count)}
+    const init: EvalJobInit = {images: root, annotations, strict, batch, settings, policy, sam}
+    const job = {module: jobModule('eval-job'), init}
+    const pool = await WorkerPool.start<EvalLine>('eval', count, job, {annotations, strict, includeCrowd: true})
+    return {
+      identity: pool.info as ModelIdentity,
+      inFlight: pool.size,
+      score: (unit) => pool.process(unit.image, data.annotationsByImage.get(unit.id) ?? [], unit.samples),
+      close: () => pool.close(),
+    }
+  }
+  const engine = await input.engine()
+  const scorer = {engine, settings, policy, batch: input.batch}
+  return {identity: engine.identity, inFlight: 1, score: (unit) => evalImage(input, data, scorer, unit), close: async () => {}}
+}
+
 /** One image: its samples' ground truth, one encoding (only if an answer needs decoding), every sample scored. */
-async function evalImage(
-  input: EvalRunInput,
+export async function evalImage(
+  input: Pick<EvalRunInput, 'images' | 'annotations' | 'strict'>,
   data: CocoDataset,
   scorer: Parameters<typeof scoreImageSamples>[0],
   unit: Unit,

@@ -2,7 +2,8 @@
  * `getok offsets` end to end, on the per-image run skeleton (shared/image-run.ts): offset records
  * object by object, with region and offset-token counts in the manifest. No SAM, no image
  * decoding and no native runtime: with --images each image file's header is read to check that
- * it exists and has the annotated size; without it nothing is read.
+ * it exists and has the annotated size; without it nothing is read. With `workers` > 1 the
+ * images go to that many worker processes (workers/pool.ts); the shards are the same bytes.
  */
 import {GetokError} from '../../core/errors.js'
 import type {CocoImage} from '../../core/coco/records.js'
@@ -10,6 +11,7 @@ import {readImageSize} from '../../adapters/image-header.js'
 import {type ImageRunInput, type ImageRunResult, type ImageUnit, runImageCommand} from '../shared/image-run.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {readShardRecords} from '../shared/sharded-run.js'
+import {WorkerPool, jobModule, remoteUnits} from '../workers/pool.js'
 import {type CuratedEntry, joinCurated, readCurated} from './curated-join.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
 
@@ -19,6 +21,13 @@ export interface OffsetsRunInput extends Omit<ImageRunInput, 'includeCrowd'> {
   /** output folder of `getok curate` to join by annotation id */
   curated?: string
   options: OffsetsOptions
+  /** worker processes (default 1: this process); each reads the --curated records itself */
+  workers?: number
+}
+
+/** What each worker process is sent: the run's settings and the categories (it reads no annotations file). */
+export interface OffsetsWorkerInit extends Pick<OffsetsRunInput, 'images' | 'annotations' | 'curated' | 'options'> {
+  categories: ReadonlyMap<number, string>
 }
 
 export type OffsetsRunResult = ImageRunResult<OffsetsSummary>
@@ -26,18 +35,26 @@ export type OffsetsRunResult = ImageRunResult<OffsetsSummary>
 export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResult> {
   let curated: Map<number, CuratedEntry> | null = null
   let categories: ReadonlyMap<number, string> = new Map()
+  let pool: WorkerPool<OffsetsRecord> | undefined
+  const workers = input.workers ?? 1
   return runImageCommand<OffsetsRecord, OffsetsSummary>(
     {...input, includeCrowd: input.options.includeCrowd},
     {
       name: 'offsets',
       async configure(data, wholeRunImages) {
         categories = data.categories
-        curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
+        if (Math.min(workers, wholeRunImages) > 1) {
+          const {images, annotations, options} = input
+          const init: OffsetsWorkerInit = {images, annotations, curated: input.curated, options, categories}
+          const unit = {annotations, strict: input.strict, includeCrowd: options.includeCrowd}
+          pool = await WorkerPool.start('offsets', Math.min(workers, wholeRunImages), {module: jobModule('offsets-job'), init}, unit)
+        } else curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
         return offsetsConfig(input, wholeRunImages)
       },
       async processImage(unit) {
         return {records: await offsetsForImage(input, categories, curated, unit), skips: []}
       },
+      remote: () => (pool ? remoteUnits(pool) : undefined),
       async summarise(out, shards, skips) {
         return summariseOffsets(await readShardRecords<OffsetsRecord>(out, shards), skips, input.options.tokenStyle)
       },
@@ -66,8 +83,8 @@ function offsetsConfig(input: OffsetsRunInput, wholeRunImages: number): Record<s
   }
 }
 
-async function offsetsForImage(
-  input: OffsetsRunInput,
+export async function offsetsForImage(
+  input: Pick<OffsetsRunInput, 'images' | 'annotations' | 'options'>,
   categories: ReadonlyMap<number, string>,
   curated: Map<number, CuratedEntry> | null,
   {image, objects}: ImageUnit,

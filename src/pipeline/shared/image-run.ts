@@ -57,7 +57,7 @@ export interface ImageCommand<R, S> {
   /** one image's records and its own skips; a GetokError is an image-level problem */
   processImage(unit: ImageUnit): Promise<UnitResult<R>>
   /** images processed elsewhere (worker processes running processUnit) instead of here; asked once configure is done */
-  remote?(): RemoteUnits<R>
+  remote?(): RemoteUnits<R> | undefined
   /** the summary, from the finished shards and every skip of the run */
   summarise(outDir: string, shards: readonly ShardStats[], skips: readonly Skip[]): Promise<S>
   /** manifest.model, for commands that ran a model */

@@ -3,12 +3,12 @@
  * curateUnit of curate-run.ts for each image it is dealt, so its records are the bytes one
  * process writes.
  */
-import {SamEngine, type SamOptions} from '../../sam/engine.js'
+import {SamEngine} from '../../sam/engine.js'
 import {type CurateWorkerInit, curateUnit} from '../curate/curate-run.js'
-import type {LoadedJob} from './protocol.js'
+import type {LoadedJob, WorkerSam} from './protocol.js'
 
 export interface CurateJobInit extends CurateWorkerInit {
-  sam: Pick<SamOptions, 'files' | 'device' | 'threads' | 'quantizeDecoder'>
+  sam: WorkerSam
 }
 
 export async function createJob(init: CurateJobInit): Promise<LoadedJob> {

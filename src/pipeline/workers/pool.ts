@@ -7,6 +7,7 @@
 import {type ChildProcess, fork} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import type {CocoAnnotation, CocoImage} from '../../core/coco/records.js'
+import type {RemoteUnits} from '../shared/image-run.js'
 import type {UnitResult} from '../shared/sharded-run.js'
 import {type FromWorker, type ToWorker, type UnitSettings, type WorkerJob, fromWire, plainItem} from './protocol.js'
 
@@ -14,6 +15,7 @@ interface Job<R> {
   seq: number
   image: CocoImage
   anns: readonly CocoAnnotation[]
+  extra?: unknown
   resolve: (result: UnitResult<R>) => void
   reject: (error: Error) => void
 }
@@ -63,11 +65,11 @@ export class WorkerPool<R> {
     return this.workers.length
   }
 
-  /** One image's result from the next free worker. */
-  process(image: CocoImage, anns: readonly CocoAnnotation[]): Promise<UnitResult<R>> {
+  /** One image's result from the next free worker; `extra` goes with it as it is (eval: the samples). */
+  process(image: CocoImage, anns: readonly CocoAnnotation[], extra?: unknown): Promise<UnitResult<R>> {
     return new Promise((resolve, reject) => {
       if (this.failure) return reject(this.failure)
-      this.queue.push({seq: this.seq++, image, anns, resolve, reject})
+      this.queue.push({seq: this.seq++, image, anns, extra, resolve, reject})
       this.deal()
     })
   }
@@ -90,7 +92,7 @@ export class WorkerPool<R> {
       if (w.busy || this.queue.length === 0) continue
       const job = this.queue.shift()!
       w.busy = job
-      const message: ToWorker = {type: 'unit', seq: job.seq, item: plainItem(job.image, job.anns)}
+      const message: ToWorker = {type: 'unit', seq: job.seq, item: plainItem(job.image, job.anns, job.extra)}
       w.child.send(message, (error) => error && this.fail(w, `could not be sent image ${job.image.id}: ${error.message}`))
     }
   }
@@ -126,6 +128,16 @@ export class WorkerPool<R> {
   }
 }
 
+/** A pool as the run skeleton takes it (ImageCommand.remote): as many images in flight as workers. */
+export function remoteUnits<R>(pool: WorkerPool<R>): RemoteUnits<R> {
+  return {inFlight: pool.size, process: (item) => pool.process(item.image, item.anns), close: () => pool.close()}
+}
+
+/** The URL of a job module of this folder (curate-job, offsets-job), built or run from the sources. */
+export function jobModule(name: string): string {
+  return new URL(`./${name}.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
+}
+
 /** The worker module beside this one: worker.js when built, worker.ts (through tsx) when run from the sources. */
 function forkWorker(): ChildProcess {
   const source = import.meta.url.endsWith('.ts')
@@ -134,7 +146,7 @@ function forkWorker(): ChildProcess {
     serialization: 'advanced',
     // the worker's stdout goes to our stderr: --json output stays ours alone
     stdio: ['ignore', 2, 'inherit', 'ipc'],
-    execArgv: source ? ['--import', 'tsx'] : [],
+    execArgv: source ? ['--import', 'tsx'] : process.execArgv,
   })
 }
 

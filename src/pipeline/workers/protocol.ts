@@ -13,6 +13,7 @@
  */
 import {GetokError, type ErrorPlace} from '../../core/errors.js'
 import type {CocoAnnotation, CocoImage} from '../../core/coco/records.js'
+import type {SamOptions} from '../../sam/engine.js'
 import type {ImageUnit} from '../shared/image-run.js'
 import type {UnitResult} from '../shared/sharded-run.js'
 
@@ -22,6 +23,9 @@ export interface WorkerJob {
   module: string
   init: unknown
 }
+
+/** SAM's settings as a worker process is sent them (`threads`: this worker's own). */
+export type WorkerSam = Pick<SamOptions, 'files' | 'device' | 'threads' | 'quantizeDecoder'>
 
 /** What processUnit (shared/image-run.ts) needs besides the command. */
 export interface UnitSettings {
@@ -38,6 +42,8 @@ export interface PlainAnnotation extends CocoAnnotation {
 export interface PlainItem {
   image: CocoImage
   anns: PlainAnnotation[]
+  /** what else a command's unit carries (eval: the image's samples) */
+  extra?: unknown
 }
 
 export type ToWorker = {type: 'init'; job: WorkerJob; unit: UnitSettings} | {type: 'unit'; seq: number; item: PlainItem}
@@ -53,6 +59,8 @@ export type WireError = {getok: true; what: string; place: ErrorPlace; expected?
 export interface LoadedJob {
   info: unknown
   processImage: (unit: ImageUnit) => Promise<UnitResult<object>>
+  /** a whole unit instead of processUnit + processImage (eval, whose units are samples, not objects) */
+  processUnit?: (item: {image: CocoImage; anns: CocoAnnotation[]}, extra: unknown) => Promise<UnitResult<object>>
   /** running totals (decoder calls, …), sent with every result */
   counters(): Record<string, number>
 }
@@ -68,8 +76,9 @@ export function fromWire(error: WireError, context: string): Error {
 }
 
 /** Read each segmentation here (the index reads it from the file), so the worker gets plain data. */
-export function plainItem(image: CocoImage, anns: readonly CocoAnnotation[]): PlainItem {
+export function plainItem(image: CocoImage, anns: readonly CocoAnnotation[], extra?: unknown): PlainItem {
   return {
+    extra,
     image: {id: image.id, fileName: image.fileName, width: image.width, height: image.height},
     anns: anns.map((a) => {
       const head = {id: a.id, imageId: a.imageId, categoryId: a.categoryId, iscrowd: a.iscrowd, area: a.area, bbox: a.bbox}

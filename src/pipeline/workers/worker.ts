@@ -36,7 +36,8 @@ async function loadJob(module: string, init: unknown): Promise<LoadedJob> {
 async function runUnit(seq: number, item: Extract<ToWorker, {type: 'unit'}>['item']): Promise<void> {
   try {
     const loaded = await job!
-    const result = await processUnit(settings!, loaded, fromPlainItem(item))
+    const unit = fromPlainItem(item)
+    const result = loaded.processUnit ? await loaded.processUnit(unit, item.extra) : await processUnit(settings!, loaded, unit)
     send({type: 'result', seq, result, counters: loaded.counters()})
   } catch (error) {
     send({type: 'failed', seq, error: toWire(error)})
