@@ -4,7 +4,7 @@
 // on for cpu only) and the GPU-vs-CPU agreement (embedding and logits relative error, mask IoU at
 // logit > 0).
 //   node check.mjs IMAGE cpu webgpu cuda
-import {SamEngine} from '../dist/src/adapters/sam.js'
+import {SamEngine} from '../dist/src/sam/engine.js'
 import {loadImage, resizeForSam} from '../dist/src/adapters/images.js'
 import {median} from '../dist/src/core/stats.js'
 const [, , imageFile, ...devices] = process.argv

@@ -2,7 +2,7 @@
 // unknown field (99) on `pack`, and float32 again (the fp16-rounded values) on `unpack`.
 // node fp16.mjs pack|unpack in.onnx out.onnx
 import {readFileSync, writeFileSync} from 'node:fs'
-import {bytesField, concat, parseFields} from '../dist/src/adapters/onnx-graph.js'
+import {bytesField, concat, parseFields} from '../dist/src/sam/onnx-wire.js'
 const [, , mode, input, output] = process.argv
 const f32 = new Float32Array(1),
   u32 = new Uint32Array(f32.buffer)

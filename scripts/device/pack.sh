@@ -2,7 +2,7 @@
 # Build .devrun/, what a lent GPU machine needs (docs/gpu.md), under the device tool's 64 MiB:
 # Node (stripped), the production node_modules and dist, onnxruntime's Linux library, the two SAM
 # models with fp16 weights (restored to float32 there by fp16.mjs), the Vulkan loader's .debs and
-# the first 16 tiny-coco val2017 images with objects. Run from the repository root, on Linux x64.
+# the first $COCO_N (default 16) tiny-coco val2017 images with objects. Run from the repository root, on Linux x64.
 set -euo pipefail
 R=.devrun; S=$(mktemp -d); Z="xz -9e -T0 -c"
 npm run build --silent
@@ -25,7 +25,7 @@ mkdir -p /tmp/amd64/partial && apt-get $o update -qq && (cd $R/gl && apt-get $o 
 node -e '
 const fs = require("fs"), src = "../shared/data/tiny-coco/", d = JSON.parse(fs.readFileSync(src + "annotations/instances_val2017.json"))
 const has = new Set(d.annotations.filter((a) => !a.iscrowd).map((a) => a.image_id))
-d.images = d.images.filter((i) => has.has(i.id)).sort((a, b) => a.id - b.id).slice(0, 16)
+d.images = d.images.filter((i) => has.has(i.id)).sort((a, b) => a.id - b.id).slice(0, Number(process.env.COCO_N ?? 16))
 const ids = new Set(d.images.map((i) => i.id)); d.annotations = d.annotations.filter((a) => ids.has(a.image_id))
 fs.writeFileSync(".devrun/coco/instances_val2017.json", JSON.stringify(d))
 for (const i of d.images) fs.copyFileSync(src + "val2017/" + i.file_name, ".devrun/coco/val2017/" + i.file_name)'
