@@ -73,5 +73,14 @@ if (masks.plain && masks.rewritten) {
   })
   ious.sort((a, b) => a - b)
   const maskIoU = {min: ious[0], p01: ious[Math.floor(ious.length * 0.01)], median: ious[ious.length >> 1]}
-  console.log(JSON.stringify({kind: 'rewrite-compare', device, prompts: masks.plain.length, maskIoU, worstLogitDiff: logitDiff, worstScoreDiff: scoreDiff}))
+  console.log(
+    JSON.stringify({
+      kind: 'rewrite-compare',
+      device,
+      prompts: masks.plain.length,
+      maskIoU,
+      worstLogitDiff: logitDiff,
+      worstScoreDiff: scoreDiff,
+    }),
+  )
 }

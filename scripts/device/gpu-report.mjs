@@ -45,39 +45,65 @@ function curate([label, device, workers, rc, wallMs, dir, ref]) {
   }
   if (out.error) return {...row, error: String(out.error.message ?? JSON.stringify(out.error)).slice(0, 400)}
   const s = out.summary ?? {}
-  return {...row, images: out.images, seconds: out.seconds, records: s.records, meanIoU: s.mean_iou, ...(ref ? {compare: compare(dir, ref)} : {})}
+  return {
+    ...row,
+    images: out.images,
+    seconds: out.seconds,
+    records: s.records,
+    meanIoU: s.mean_iou,
+    ...(ref ? {compare: compare(dir, ref)} : {}),
+  }
 }
 
 const fmt = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–')
 
 function report([results, header, batching]) {
-  const rows = readFileSync(results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const rows = readFileSync(results, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
   const out = [readFileSync(header, 'utf8').trim(), '']
   out.push('## getok curate end to end', '')
-  out.push('| run | device | workers | images | run s | images/s (run) | wall s | images/s (wall) | records | mean IoU | same points as reference |')
+  out.push(
+    '| run | device | workers | images | run s | images/s (run) | wall s | images/s (wall) | records | mean IoU | same points as reference |',
+  )
   out.push('|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rows.filter((r) => r.kind === 'curate')) {
     if (r.error) {
       out.push(`| ${r.label} | ${r.device} | ${r.workers} | failed: ${r.error.replaceAll('|', '/')} | | | | | | | |`)
       continue
     }
-    const c = r.compare ? `${r.compare.samePoints}/${r.compare.records} (worst IoU Δ ${r.compare.worstIoUDiff}) vs ${r.compare.reference.split('/').pop()}` : 'reference'
+    const c = r.compare
+      ? `${r.compare.samePoints}/${r.compare.records} (worst IoU Δ ${r.compare.worstIoUDiff}) vs ${r.compare.reference.split('/').pop()}`
+      : 'reference'
     out.push(
       `| ${r.label} | ${r.device} | ${r.workers} | ${r.images} | ${fmt(r.seconds, 1)} | ${fmt(r.images / r.seconds)} | ${fmt(r.wallS, 1)} | ` +
         `${fmt(r.images / r.wallS)} | ${r.records} | ${fmt(r.meanIoU, 4)} | ${c} |`,
     )
   }
   out.push('', '## CPU decoder rewrites on the device (scripts/device/gpu-check.mjs, 256 grid clicks, one photo)', '')
-  out.push('| graph | device | load ms | encoder (+ image side) ms | decoder ms a prompt, batch 1 | batch 16 |', '|---|---|---|---|---|---|')
+  out.push(
+    '| graph | device | load ms | encoder (+ image side) ms | decoder ms a prompt, batch 1 | batch 16 |',
+    '|---|---|---|---|---|---|',
+  )
   for (const r of rows.filter((r) => r.kind === 'rewrite')) {
     if (r.error) out.push(`| ${r.graph} | ${r.device} | failed: ${r.error.replaceAll('|', '/')} | | | |`)
-    else out.push(`| ${r.graph} | ${r.device} | ${r.loadMs} | ${r.encoderMs.join(', ')} | ${r.decoderMsPerPrompt[1]} | ${r.decoderMsPerPrompt[16]} |`)
+    else
+      out.push(
+        `| ${r.graph} | ${r.device} | ${r.loadMs} | ${r.encoderMs.join(', ')} | ${r.decoderMsPerPrompt[1]} | ${r.decoderMsPerPrompt[16]} |`,
+      )
   }
   for (const r of rows.filter((r) => r.kind === 'rewrite-compare')) {
-    out.push('', `Rewritten against plain on ${r.device}, ${r.prompts} prompts × 4 masks: mask IoU at logit > 0 median ${r.maskIoU.median},`)
-    out.push(`1st percentile ${r.maskIoU.p01}, worst ${r.maskIoU.min}; worst logit difference ${r.worstLogitDiff}, worst predicted-IoU difference ${r.worstScoreDiff}.`)
+    out.push(
+      '',
+      `Rewritten against plain on ${r.device}, ${r.prompts} prompts × 4 masks: mask IoU at logit > 0 median ${r.maskIoU.median},`,
+    )
+    out.push(
+      `1st percentile ${r.maskIoU.p01}, worst ${r.maskIoU.min}; worst logit difference ${r.worstLogitDiff}, worst predicted-IoU difference ${r.worstScoreDiff}.`,
+    )
   }
-  if (batching && existsSync(batching)) out.push('', '## Prompts batched across images (scripts/bench-batching.ts)', '', readFileSync(batching, 'utf8').trim())
+  if (batching && existsSync(batching))
+    out.push('', '## Prompts batched across images (scripts/bench-batching.ts)', '', readFileSync(batching, 'utf8').trim())
   const notes = rows.filter((r) => r.kind === 'note')
   if (notes.length > 0) out.push('', '## Notes', '', ...notes.map((n) => `- ${n.text}`))
   return out.join('\n') + '\n'
