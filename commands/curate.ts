@@ -1,7 +1,8 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {workerFlags} from '../src/cli/worker-flags.js'
+import {crossImageFlags, workerFlags} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
+import {defaultCrossImage} from '../src/sam/cross-image-batcher.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
@@ -10,8 +11,9 @@ import {defaultWorkers} from '../src/pipeline/workers/count.js'
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
   static description =
-    'For every object, the greedy IoU-gain selector picks the fewest grid points whose SAM masks ' +
-    'together reach IoU ≥ τ with the ground truth. ' +
+    'For every object, the greedy IoU-gain selector picks the fewest grid points that, decoded under --decode ' +
+    '(box by default: one SAM prompt of the box and the points; union: one mask a point, united), reach IoU ≥ τ ' +
+    'with the ground truth. ' +
     'Writes JSONL shards and manifest.json; rerunning the same command resumes an interrupted run.'
   static examples = [
     '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val',
@@ -19,7 +21,7 @@ export default class Curate extends GetokCommand {
     '<%= config.bin %> curate -a instances_train2017.json -i train2017 -o out/w3 --shard-index 3 --shard-count 16',
     '<%= config.bin %> curate -a instances_val2017.json -i val2017 -o out/val --workers 2 --threads 2',
   ]
-  static flags = {...inputFlags, ...samFlags, ...curateFlags, ...shareFlags, ...workerFlags}
+  static flags = {...inputFlags, ...samFlags, ...curateFlags, ...shareFlags, ...workerFlags, ...crossImageFlags}
 
   async run(): Promise<CurateRunResult> {
     const {flags} = await this.parse(Curate)
@@ -52,6 +54,7 @@ export default class Curate extends GetokCommand {
       engine: () => SamEngine.load(sam),
       modelFiles: files,
       workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), sam},
+      crossImage: flags['cross-image'] ?? defaultCrossImage(flags.device),
       progress: this.progress('curate'),
     })
     const s = result.summary

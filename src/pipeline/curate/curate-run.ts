@@ -7,6 +7,7 @@
 import {GetokError} from '../../core/errors.js'
 import {type CurateSummary, curateSummaryFields, summarise} from '../../core/stats.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
+import {CrossImageBatcher, withCrossImageBatching} from '../../sam/cross-image-batcher.js'
 import type {ModelFiles} from '../../sam/model-files.js'
 import {type ImageRunInput, type ImageRunResult, type ImageUnit, runImageCommand} from '../shared/image-run.js'
 import {resolveImagePath} from '../shared/select-images.js'
@@ -25,10 +26,14 @@ export interface CurateRunInput extends Omit<ImageRunInput, 'includeCrowd' | 'im
   modelFiles: ModelFiles
   /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` (all cores by default) */
   workers?: {count: number; sam: WorkerSam}
+  /** one process: keep CROSS_IMAGE_IN_FLIGHT images in flight and gather their prompts into shared decoder runs (same records) */
+  crossImage?: boolean
 }
 
 export interface CurateRunResult extends ImageRunResult<CurateSummary> {
   decoderCalls: number
+  /** decoder runs of this process's engine (absent with worker processes) */
+  decoderRuns?: number
   encoderCalls: number
 }
 
@@ -37,8 +42,13 @@ export interface CurateWorkerInit extends Pick<CurateRunInput, 'images' | 'annot
   categories: ReadonlyMap<number, string>
 }
 
+/** images in flight with --cross-image: enough to fill a GPU run of 16 from `fast`'s few prompts a step */
+export const CROSS_IMAGE_IN_FLIGHT = 4
+
 export async function runCurate(input: CurateRunInput): Promise<CurateRunResult> {
   let engine: SamEngine | undefined
+  /** what the images decode through: the engine, or the engine behind the cross-image batcher */
+  let decoding: SamEngine | undefined
   let pool: WorkerPool<CurateRecord> | undefined
   let categories: ReadonlyMap<number, string> = new Map()
   let decoderCalls = 0
@@ -52,23 +62,36 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
         // no more workers than images; one: this process, and the parent loads no model otherwise
         const count = Math.min(input.workers?.count ?? 1, wholeRunImages)
         if (count > 1) pool = await startPool(input, input.workers!.sam, count, categories)
-        else engine = await input.engine()
+        else {
+          engine = await input.engine()
+          decoding = crossImageEngine(engine, input)
+        }
         return curateConfig(input, wholeRunImages, identity())
       },
       async processImage(unit) {
-        const curated = await curateUnit(input, engine!, categories, unit)
+        const curated = await curateUnit(input, decoding!, categories, unit)
         decoderCalls += curated.decoderCalls
         return curated
       },
       remote: () => (pool ? remoteUnits(pool) : undefined),
+      inFlight: () => (engine && input.crossImage ? CROSS_IMAGE_IN_FLIGHT : 1),
       async summarise(out, shards, skips) {
         return summarise(await readShardRecords(out, shards, curateSummaryFields), skips)
       },
       model: () => ({...identity(), ...input.modelFiles}),
     },
   )
-  const counters = pool?.counters() ?? {decoderCalls, encoderCalls: engine?.encoderCalls ?? 0}
-  return {...result, decoderCalls: counters.decoderCalls ?? 0, encoderCalls: counters.encoderCalls ?? 0}
+  // images in flight overlap in the engine's counters, so their per-image differences do not add up; the engine's own total does
+  const calls = input.crossImage && engine ? engine.decoderCalls : decoderCalls
+  const counters = pool?.counters() ?? {decoderCalls: calls, encoderCalls: engine?.encoderCalls ?? 0}
+  const runs = engine ? {decoderRuns: engine.decoderRuns} : {}
+  return {...result, decoderCalls: counters.decoderCalls ?? 0, ...runs, encoderCalls: counters.encoderCalls ?? 0}
+}
+
+/** The engine curate decodes through: with crossImage, the images in flight share decoder runs of max(--batch, 16). */
+function crossImageEngine(engine: SamEngine, input: CurateRunInput): SamEngine {
+  if (!input.crossImage) return engine
+  return withCrossImageBatching(engine, new CrossImageBatcher(engine, {maxBatch: Math.max(input.options.batch, 16)}))
 }
 
 /** `count` worker processes, each loading SAM with its share of the threads. */

@@ -58,6 +58,8 @@ export interface ImageCommand<R, S> {
   processImage(unit: ImageUnit): Promise<UnitResult<R>>
   /** images processed elsewhere (worker processes running processUnit) instead of here; asked once configure is done */
   remote?(): RemoteUnits<R> | undefined
+  /** images processed here at once (default 1): several let SAM gather their prompts (sam/cross-image-batcher.ts) */
+  inFlight?(): number
   /** the summary, from the finished shards and every skip of the run */
   summarise(outDir: string, shards: readonly ShardStats[], skips: readonly Skip[]): Promise<S>
   /** manifest.model, for commands that ran a model */
@@ -98,7 +100,12 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
     await claimRunDir(input.out, command.name, config, input.overwrite)
     run = await runSharded(
       items.map((it) => ({...it, id: it.image.id})),
-      {outDir: input.out, name: workerRunName(command.name, share), shardSize: input.shardSize, inFlight: remote?.inFlight},
+      {
+        outDir: input.out,
+        name: workerRunName(command.name, share),
+        shardSize: input.shardSize,
+        inFlight: remote?.inFlight ?? command.inFlight?.(),
+      },
       (item) => (remote ? remote.process(item) : processUnit(input, command, item)),
       input.progress ?? silentProgress,
     )
