@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {GetokCommand} from '../src/cli/base-command.js'
 import {intListFlag, samFlags} from '../src/cli/flags.js'
 import {MASK_POLICIES} from '../src/core/selection/policy.js'
+import {DECODE_RULES} from '../src/core/decode/prompts.js'
 import type {SamEngine} from '../src/sam/engine.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {InspectResult} from '../src/pipeline/inspect/inspect-run.js'
@@ -11,12 +12,14 @@ export default class Inspect extends GetokCommand {
   static description =
     'Red dots are grid tokens on their cell centres, blue arrows their offsets (a blue cross: <DELETE>, a blue ring: <OFF_0_0>), ' +
     'the green fill is the mask SAM decodes from the tokens (offsets applied, deletions dropped), the yellow line the ground truth. ' +
-    'Reads curate or offsets records, or a model answer given with --image and --tokens. See docs/inspect.md.'
+    'Reads curate or offsets records (decoded under the rule each names; the box rule also draws its prompt box in orange), ' +
+    'a model answer given with --image and --tokens, or the samples of a getok eval run (--eval, e.g. the --worst 12). See docs/inspect.md.'
   static examples = [
     '<%= config.bin %> inspect out/val -a instances_val2017.json -i val2017 -o pics --worst 24 --sheet',
     '<%= config.bin %> inspect out/val/curate-00000-of-00008.jsonl -a instances.json -i images -o pics --ann-ids 48152',
     '<%= config.bin %> inspect --image photo.jpg --tokens "<seg><grid_4_6><grid_5_6></seg>" --offsets ' +
       '"<offset><seg><OFF_1_0><DELETE></seg></offset>" -o pics',
+    '<%= config.bin %> inspect --eval out/eval -i val2017 -o pics --worst 12 --sheet',
   ]
   static args = {
     source: Args.string({description: 'Records to draw: a shard (.jsonl), a folder of shards, or a manifest.json.'}),
@@ -40,8 +43,23 @@ export default class Inspect extends GetokCommand {
     'image-ids': intListFlag('image-ids', 'Only records of these image ids (comma-separated).'),
     'ann-ids': intListFlag('ann-ids', 'Only records of these annotation ids (comma-separated).'),
     category: Flags.string({summary: 'Only records of these categories (comma-separated names or ids).'}),
-    worst: Flags.integer({summary: 'The N records with the lowest iou field, worst first.', min: 1, exclusive: ['best']}),
+    worst: Flags.integer({
+      summary: 'The N records with the lowest iou field, worst first (--eval: lowest IoU, failed samples first).',
+      min: 1,
+      exclusive: ['best'],
+    }),
     best: Flags.integer({summary: 'The N records with the highest iou field, best first.', min: 1, exclusive: ['worst']}),
+    eval: Flags.string({
+      summary:
+        "Eval mode: an eval.jsonl of getok eval, or its folder; each sample drawn as eval decoded it (the run's rule, policy, grid), " +
+        "with the ground truth, the IoU and a failed answer's reason. Annotations from the run's manifest unless -a; images need -i.",
+      exclusive: ['image', 'tokens', 'offsets'],
+    }),
+    decode: Flags.option({
+      options: DECODE_RULES,
+      summary: "Eval mode: decode rule (default: the eval run's, from its manifest.json or summary.json).",
+      dependsOn: ['eval'],
+    })(),
     limit: Flags.integer({summary: 'At most N records, after the other selections.', min: 1}),
     image: Flags.string({summary: 'Answer mode: the photo the tokens refer to.', dependsOn: ['tokens'], exclusive: ['images']}),
     tokens: Flags.string({
@@ -84,6 +102,8 @@ export default class Inspect extends GetokCommand {
       answer: flags.image
         ? {image: flags.image, tokens: flags.tokens!, offsets: flags.offsets, grid: flags.grid, annId: flags['ann-id']}
         : undefined,
+      eval: flags.eval,
+      rule: flags.decode,
       annotations: flags.annotations,
       images: flags.images,
       out: flags.out,

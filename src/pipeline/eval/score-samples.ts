@@ -42,14 +42,29 @@ export async function scoreImageSamples(
   embedding: ImageEmbedding | (() => Promise<ImageEmbedding>),
   items: readonly ScoreItem[],
 ): Promise<ScoredItem[]> {
+  return (await decodeImageSamples(scorer, image, embedding, items)).map(({plan, score}) => ({plan, score}))
+}
+
+/** A scored sample with the masks its turns decoded to (what `getok inspect --eval` draws). */
+export interface DecodedItem extends ScoredItem {
+  masks: {answer: CropMask[]; refined: CropMask[]}
+}
+
+/** As scoreImageSamples, keeping each sample's masks. */
+export async function decodeImageSamples(
+  scorer: Scorer,
+  image: {width: number; height: number},
+  embedding: ImageEmbedding | (() => Promise<ImageEmbedding>),
+  items: readonly ScoreItem[],
+): Promise<DecodedItem[]> {
   const frame: GridFrame = {n: scorer.settings.n, width: image.width, height: image.height}
   const plans = items.map((it) => planSample(it.sample, frame, scorer.settings))
   const turns = plans.flatMap((p) => [p.answer.prompts, p.refined?.prompts ?? []])
   const masks = await decodeAll(scorer, embedding, turns)
-  return plans.map((plan, k) => ({
-    plan,
-    score: scoreSample(plan, {answer: masks[2 * k], refined: masks[2 * k + 1]}, items[k].gt, frame, scorer.settings),
-  }))
+  return plans.map((plan, k) => {
+    const turnMasks = {answer: masks[2 * k], refined: masks[2 * k + 1]}
+    return {plan, masks: turnMasks, score: scoreSample(plan, turnMasks, items[k].gt, frame, scorer.settings)}
+  })
 }
 
 /** One sample, for a caller with one request. */

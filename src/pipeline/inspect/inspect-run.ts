@@ -2,10 +2,10 @@
  * `getok inspect` end to end. Records mode: read and select records, check
  * that every image is there, encode each image once, draw each record, write
  * one PNG per record or one contact sheet. Answer mode: one photo, one token
- * string (and its offset round), one PNG.
+ * string (and its offset round), one PNG. Eval mode (inspect-eval.ts): lines
+ * of an eval.jsonl, drawn as eval decoded and scored them.
  */
 import {existsSync} from 'node:fs'
-import {mkdir, writeFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import type {GridFrame} from '../../core/grid/grid.js'
 import type {Mask} from '../../core/masks/mask.js'
@@ -13,7 +13,7 @@ import type {MaskPolicy} from '../../core/selection/policy.js'
 import {GetokError} from '../../core/errors.js'
 import {type CocoAnnotation, type CocoDataset, type CocoImage, annotationToMask, readCoco} from '../../adapters/coco.js'
 import {loadImage, resizeForSam} from '../../adapters/images.js'
-import {type RenderedPicture, composeSheet} from '../../adapters/render.js'
+import type {RenderedPicture} from '../../adapters/render.js'
 import type {SamEngine} from '../../sam/engine.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
@@ -27,6 +27,9 @@ import {
   tokensToAnswer,
 } from './render-record.js'
 import {resolveImagePath} from '../shared/select-images.js'
+import {writePictures} from './write-pictures.js'
+import {type EvalPictureSummary, inspectEval} from './inspect-eval.js'
+import type {DecodeRule} from '../../core/decode/prompts.js'
 
 export interface AnswerInput {
   image: string
@@ -42,6 +45,10 @@ export interface InspectInput {
   source?: string
   /** answer mode */
   answer?: AnswerInput
+  /** eval mode: an eval.jsonl or its folder */
+  eval?: string
+  /** eval mode: the decode rule, over the run's */
+  rule?: DecodeRule
   annotations?: string
   images?: string
   out: string
@@ -71,12 +78,13 @@ export interface PictureSummary {
 
 export interface InspectResult {
   files: string[]
-  pictures: PictureSummary[]
+  pictures: PictureSummary[] | (EvalPictureSummary & {file: string})[]
 }
 
 export async function runInspect(input: InspectInput): Promise<InspectResult> {
-  if (input.answer && input.source)
-    throw new GetokError('give either records to inspect or --image with --tokens, not both', {file: input.source})
+  if ([input.answer, input.source, input.eval].filter((v) => v !== undefined).length > 1)
+    throw new GetokError('give one of: records to inspect, --image with --tokens, or --eval', {file: input.source ?? input.eval})
+  if (input.eval) return inspectEval({...input, eval: input.eval})
   if (input.answer) return inspectAnswer(input, input.answer)
   if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')
   if (!input.images) throw new GetokError('records name their images relative to an image root: give --images', {file: input.source})
@@ -242,34 +250,4 @@ async function answerGroundTruth(
     )
   }
   return annotationToMask(found.ann, found.image)
-}
-
-// ---- output ----------------------------------------------------------------
-
-async function writePictures(
-  input: InspectInput,
-  rendered: readonly {picture: RenderedPicture; summary: Omit<PictureSummary, 'file'>}[],
-  fileName: (s: Omit<PictureSummary, 'file'>, k: number) => string,
-): Promise<InspectResult> {
-  await mkdir(input.out, {recursive: true})
-  if (input.sheet) {
-    const sheet = await composeSheet(
-      rendered.map((r) => r.picture),
-      {columns: input.sheet.columns, palette: input.palette},
-    )
-    const file = path.join(input.out, 'sheet.png')
-    await writeFile(file, sheet.png)
-    return {files: [file], pictures: rendered.map((r) => ({file, ...r.summary}))}
-  }
-  const used = new Set<string>()
-  const pictures: PictureSummary[] = []
-  for (const [k, r] of rendered.entries()) {
-    let name = fileName(r.summary, k)
-    if (used.has(name)) name = name.replace(/\.png$/, `-${k + 1}.png`)
-    used.add(name)
-    const file = path.join(input.out, name)
-    await writeFile(file, r.picture.png)
-    pictures.push({file, ...r.summary})
-  }
-  return {files: pictures.map((p) => p.file), pictures}
 }
