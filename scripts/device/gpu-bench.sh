@@ -35,7 +35,8 @@ if [ "$probe" != ok ]; then note "--device $DEVICE did not start here ($probe); 
 GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 HELP=$($T/node bin/run.js curate --help 2>&1)
-has() { grep -q -- "$1" <<< "$HELP"; }
+# oclif lists a negatable flag as --[no-]name
+has() { grep -qE -- "--(\[no-\])?${1#--}" <<< "$HELP"; }
 cat > $H <<EOF
 # getok on a lent machine: scripts/device/gpu-bench.sh, $(date -u '+%Y-%m-%d %H:%M') UTC
 
@@ -59,7 +60,9 @@ run_curate() {
 }
 
 step "curate on $DEVICE"
-run_curate "curate, $DEVICE" $DEVICE 1 $T/cur-dev ""
+# the baseline decodes image by image: --cross-image is on by default with a GPU, measured on its own below
+NOCROSS=(); has --cross-image && NOCROSS=(--no-cross-image)
+run_curate "curate, $DEVICE" $DEVICE 1 $T/cur-dev "" ${NOCROSS[@]+"${NOCROSS[@]}"}
 if [ "$DEVICE" != cpu ] && left "curate on cpu"; then
   step "curate on the CPU (all cores, workers by default)"
   run_curate "curate, CPU" cpu default $T/cur-cpu $T/cur-dev
