@@ -36,7 +36,7 @@ import {type PreparedObject, prepareObjects} from '../src/pipeline/shared/object
 import {resolveImagePath, selectImages} from '../src/pipeline/shared/select-images.js'
 import {ImageCandidates} from '../src/pipeline/curate/image-candidates.js'
 import {type CurateOptions, selectPoints} from '../src/pipeline/curate/curate-image.js'
-import {boxRunSize, selectBoxPoints} from '../src/pipeline/curate/box-select.js'
+import {selectBoxPoints} from '../src/pipeline/curate/box-select.js'
 import {promptMask} from '../src/pipeline/decode/decode.js'
 import {report} from './box-rule-report.js'
 
@@ -231,7 +231,7 @@ async function boxOrder(
   order: BoxOrder,
   memo: Map<string, CropMask>,
 ): Promise<Outcome> {
-  const runSize = boxRunSize(options.batch)
+  const runSize = options.batch
   let calls = 0
   let runs = 0
   const wrap =

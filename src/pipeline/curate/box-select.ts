@@ -1,7 +1,7 @@
 /**
  * Curation under the `box` decode rule (SPEC §8), for one object: the box corners on the half-cell
  * lattice (core/decode/prompts.ts `curationBox`), then the box greedy (core/selection/box-greedy.ts)
- * with SAM answering each step's joint prompts together, in decoder runs of up to `boxRunSize`.
+ * with SAM answering each step's joint prompts together, in decoder runs of up to `--batch` prompts.
  *
  * The prompt for a point set is [box top-left, box bottom-right, the points' anchors in raster
  * order] with labels [2, 3, 1, …]: exactly what decoding a record with these points builds.
@@ -17,14 +17,6 @@ import type {MaskPolicy} from '../../core/selection/policy.js'
 import type {ImageEmbedding, SamEngine} from '../../sam/engine.js'
 import {masksForPrompts} from '../decode/decode.js'
 import type {PreparedObject} from '../shared/objects.js'
-
-/**
- * A step's prompts go to the decoder together, up to this many a run (or --batch, if larger): on
- * the CPU a run of 16–32 costs no more a prompt than one at a time, and 32 runs hold 32 MB of logits.
- */
-export const BOX_RUN = 32
-
-export const boxRunSize = (batch: number) => Math.max(batch, BOX_RUN)
 
 /** `--candidates` under the box rule: all and pool as for union, fast the measured cheap order. */
 export function boxOrderFor(candidates: CandidateMode, margin: number): BoxOrder {

@@ -20,7 +20,7 @@ import type {Skip} from '../../adapters/shards.js'
 import {ImageCandidates} from './image-candidates.js'
 import {type ObjectRecordHead, type PreparedObject, objectRecordHead} from '../shared/objects.js'
 import {encodeImageFile} from '../shared/encode-image.js'
-import {type BoxSelection, boxOrderFor, boxRunSize, selectBoxPoints} from './box-select.js'
+import {type BoxSelection, boxOrderFor, selectBoxPoints} from './box-select.js'
 
 export interface CurateOptions {
   grid: number
@@ -33,7 +33,10 @@ export interface CurateOptions {
   margin: number
   includeCrowd: boolean
   tokenStyle: TokenStyle
-  /** prompts per decoder run (a box-rule step runs up to max(batch, BOX_RUN) together) */
+  /**
+   * prompts per decoder run, for both rules: 1 on the CPU, where a run of 8 costs 8–17 % more a prompt
+   * than 8 runs of one (docs/benchmarks.md "Prompts per run"), 16 on a GPU
+   */
   batch: number
   /** the decode rule the tokens are chosen for (SPEC §8); absent: union */
   decode?: DecodeRule
@@ -84,7 +87,7 @@ export async function curateImage(
   const grid: GridFrame = {n: options.grid, width: image.width, height: image.height}
   const [calls0, runs0] = [engine.decoderCalls, engine.decoderRuns]
   if (options.decode === 'box') {
-    const box = {...options, order: boxOrderFor(options.candidates, options.margin), runSize: boxRunSize(options.batch)}
+    const box = {...options, order: boxOrderFor(options.candidates, options.margin), runSize: options.batch}
     for (const object of objects) {
       // zero grid points is a valid answer under the box rule: every object gets a record
       const selection = await selectBoxPoints(engine, embedding, object, grid, box)

@@ -48,7 +48,8 @@ describe('curate --decode box on real COCO photos with real SAM', () => {
     margin: 1,
     includeCrowd: false,
     tokenStyle: 'plain',
-    batch: 1,
+    // a step's prompts in one run (the CPU default is one a run)
+    batch: 32,
     decode: 'box',
   }
 
