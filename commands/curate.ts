@@ -53,7 +53,7 @@ export default class Curate extends GetokCommand {
       share: workerShare(flags['shard-index'], flags['shard-count']),
       engine: () => SamEngine.load(sam),
       modelFiles: files,
-      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), sam},
+      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), byDefault: flags.workers === undefined, sam},
       crossImage: flags['cross-image'] ?? defaultCrossImage(flags.device),
       progress: this.progress('curate'),
     })

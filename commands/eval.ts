@@ -55,7 +55,7 @@ export default class Eval extends GetokCommand {
       overwrite: flags.overwrite,
       engine: () => SamEngine.load(sam),
       modelFiles: files,
-      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), sam},
+      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), byDefault: flags.workers === undefined, sam},
       progress: this.progress('eval'),
     })
     const s = result.summary

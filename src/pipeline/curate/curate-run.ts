@@ -12,7 +12,7 @@ import type {ModelFiles} from '../../sam/model-files.js'
 import {type ImageRunInput, type ImageRunResult, type ImageUnit, runImageCommand} from '../shared/image-run.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {readShardRecords} from '../shared/sharded-run.js'
-import {threadsPerWorker} from '../workers/count.js'
+import {threadsPerWorker, workersForRun} from '../workers/count.js'
 import type {CurateJobInit} from '../workers/curate-job.js'
 import {WorkerPool, jobModule, remoteUnits} from '../workers/pool.js'
 import type {WorkerSam} from '../workers/protocol.js'
@@ -25,7 +25,8 @@ export interface CurateRunInput extends Omit<ImageRunInput, 'includeCrowd' | 'im
   engine: () => Promise<SamEngine>
   modelFiles: ModelFiles
   /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` (all cores by default) */
-  workers?: {count: number; sam: WorkerSam}
+  /** byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
+  workers?: {count: number; byDefault?: boolean; sam: WorkerSam}
   /** one process: keep CROSS_IMAGE_IN_FLIGHT images in flight and gather their prompts into shared decoder runs (same records) */
   crossImage?: boolean
 }
@@ -59,8 +60,8 @@ export async function runCurate(input: CurateRunInput): Promise<CurateRunResult>
       name: 'curate',
       async configure(data, wholeRunImages) {
         categories = data.categories
-        // no more workers than images; one: this process, and the parent loads no model otherwise
-        const count = Math.min(input.workers?.count ?? 1, wholeRunImages)
+        // one: this process; otherwise the parent loads no model
+        const count = workersForRun(input.workers, wholeRunImages)
         if (count > 1) pool = await startPool(input, input.workers!.sam, count, categories)
         else {
           engine = await input.engine()

@@ -26,7 +26,7 @@ import {claimRunDir} from '../shared/out-dir.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {type ShardedRun, type UnitResult, readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
-import {threadsPerWorker} from '../workers/count.js'
+import {threadsPerWorker, workersForRun} from '../workers/count.js'
 import type {EvalJobInit} from '../workers/eval-job.js'
 import {WorkerPool, jobModule} from '../workers/pool.js'
 import type {WorkerSam} from '../workers/protocol.js'
@@ -54,7 +54,8 @@ export interface EvalRunInput {
   engine: () => Promise<SamEngine>
   modelFiles: {encoder: string; decoder: string}
   /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` */
-  workers?: {count: number; sam: WorkerSam}
+  /** byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
+  workers?: {count: number; byDefault?: boolean; sam: WorkerSam}
   progress?: Progress
 }
 
@@ -190,7 +191,7 @@ interface Scoring {
 
 /** SAM here, or (workers > 1, no more than images) worker processes with SAM each; this process then loads no model. */
 async function startScoring(input: EvalRunInput, data: CocoDataset, decode: DecodeSettings, images: number): Promise<Scoring> {
-  const count = Math.min(input.workers?.count ?? 1, images)
+  const count = workersForRun(input.workers, images)
   const {settings, policy} = decode
   if (count > 1) {
     const {images: root, annotations, strict, batch} = input
