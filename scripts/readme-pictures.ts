@@ -24,7 +24,7 @@ import type {InspectResult} from '../src/pipeline/inspect/inspect-run.js'
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url))
 const ANN = path.join(ROOT, 'fixtures/sample/instances.json')
 const IMAGES = path.join(ROOT, 'fixtures/sample/images')
-/** the dog on the sofa: three grid tokens */
+/** the dog on the sofa: the box and three grid tokens (box rule) */
 const CURATE_ANN = 6910
 /** the cat on the TV stand: inside, ring and far points */
 const OFFSETS_IMAGE = 25560
