@@ -3,9 +3,10 @@
  * --threads (default: all cores) split between them, and a check that every count writes the
  * same records, byte for byte. Each count is the built CLI run end to end (`node bin/run.js curate`,
  * the default settings: fast candidates, the default decode rule) into a fresh temp folder, so the
- * time includes process start-up and each worker's model load, as a user sees it.
+ * time includes process start-up and each worker's model load, as a user sees it. 48 images by
+ * default: over 12, the last image and the model loads still weigh on the ratio (docs/scale.md).
  *
- *   node dist/scripts/bench-workers.js [--annotations A --images DIR] [--limit 12] [--workers-list 1,2,4]
+ *   node dist/scripts/bench-workers.js [--annotations A --images DIR] [--limit 48] [--workers-list 1,2,4]
  *                                      [--threads T] [--device cpu] [--grid 32]
  *
  * Prints a markdown table (docs/scale.md, "Worker processes") with the load average before and after.
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     options: {
       annotations: {type: 'string', default: `${SHARED}/annotations/instances_val2017.json`},
       images: {type: 'string', default: `${SHARED}/val2017`},
-      limit: {type: 'string', default: '12'},
+      limit: {type: 'string', default: '48'},
       'workers-list': {type: 'string', default: '1,2,4'},
       threads: {type: 'string', default: String(availableParallelism())},
       device: {type: 'string', default: 'cpu'},
