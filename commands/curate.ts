@@ -1,8 +1,7 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {crossImageFlags, workerFlags} from '../src/cli/worker-flags.js'
+import {crossImageFlags, crossImageSetting, workerFlags} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
-import {defaultCrossImage} from '../src/sam/cross-image-batcher.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
@@ -27,6 +26,7 @@ export default class Curate extends GetokCommand {
     const {flags} = await this.parse(Curate)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
     const sam = {files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}
+    const crossImage = crossImageSetting(flags['cross-image'], flags.workers, flags.device)
     // loaded on run, so that listing or running other commands never loads onnxruntime or sharp
     const [{runCurate}, {SamEngine}] = await Promise.all([import('../src/pipeline/curate/curate-run.js'), import('../src/sam/engine.js')])
     const result = await runCurate({
@@ -53,8 +53,13 @@ export default class Curate extends GetokCommand {
       share: workerShare(flags['shard-index'], flags['shard-count']),
       engine: () => SamEngine.load(sam),
       modelFiles: files,
-      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), byDefault: flags.workers === undefined, sam},
-      crossImage: flags['cross-image'] ?? defaultCrossImage(flags.device),
+      // cross-image batching runs in one process
+      workers: {
+        count: flags.workers ?? (crossImage ? 1 : defaultWorkers(flags.device, flags.threads)),
+        byDefault: flags.workers === undefined,
+        sam,
+      },
+      crossImage,
       progress: this.progress('curate'),
     })
     const s = result.summary

@@ -16,6 +16,10 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['curate', ...A, '-i', 'i', '-o', 'x', '--device', 'gpu'], '--device: bad value: expected one of cpu, cuda, webgpu, got "gpu"'],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--image-ids', '1,a'], '--image-ids: bad value: expected comma-separated integers, got "1,a"'],
     [['curate', '-i', 'i', '-o', 'x'], '--annotations: required'],
+    [
+      ['curate', ...A, '-i', 'i', '-o', 'x', '--cross-image', '--workers', '2'],
+      '--cross-image: one process only: expected --workers 1 (its images share decoder runs in one process), got --workers 2',
+    ],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--bogus'], '--bogus: no such flag (see --help)'],
     [['offsets', ...A, '-o', 'x', '--hard-band', '-1'], '--hard-band: bad value: expected a number ≥ 0, got "-1"'],
     [['offsets', ...A, '-o', 'x', '--quota', 'ring=2,inside=x'], '--quota: quota "inside=x": expected a number ≥ 0'],

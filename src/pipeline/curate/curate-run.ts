@@ -24,8 +24,8 @@ export interface CurateRunInput extends Omit<ImageRunInput, 'includeCrowd' | 'im
   /** loaded once the images are known (its identity is part of the configuration); one process only */
   engine: () => Promise<SamEngine>
   modelFiles: ModelFiles
-  /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` (all cores by default) */
-  /** byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
+  /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` (all cores
+   * by default); byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
   workers?: {count: number; byDefault?: boolean; sam: WorkerSam}
   /** one process: keep CROSS_IMAGE_IN_FLIGHT images in flight and gather their prompts into shared decoder runs (same records) */
   crossImage?: boolean

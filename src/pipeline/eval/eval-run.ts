@@ -53,8 +53,8 @@ export interface EvalRunInput {
   overwrite: boolean
   engine: () => Promise<SamEngine>
   modelFiles: {encoder: string; decoder: string}
-  /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads` */
-  /** byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
+  /** count > 1: that many worker processes, each loading SAM with `sam` and its share of `sam.threads`;
+   * byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
   workers?: {count: number; byDefault?: boolean; sam: WorkerSam}
   progress?: Progress
 }
