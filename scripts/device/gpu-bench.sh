@@ -5,7 +5,8 @@
 #   2. the CPU decoder rewrites on the GPU against the plain graph (same masks? time), gpu-check.mjs;
 #   3. workers sharing the GPU (--workers 2, 4 against 1), when this getok has --workers;
 #   4. curate with prompts batched across images, when this getok has --cross-image;
-#   5. scripts/bench-batching.ts on the GPU: per-image runs, concurrent runs, the cross-image graph.
+#   5. scripts/bench-batching.ts on the GPU: per-image runs, concurrent runs, the cross-image graph;
+#   6. curate on the CPU cores: one process against one worker per core and per 2 cores.
 # Each step has its own time limit and the run stops starting steps after $BUDGET seconds.
 # Build the carry here first (scripts/device/pack.sh), then on the device tool, from the repository root:
 #   run(command="bash scripts/device/gpu-bench.sh", carry=[".devrun"], timeout_s=570)
@@ -99,6 +100,18 @@ if left "bench-batching"; then
   timeout 240 $T/node $T/dist/scripts/bench-batching.js --device $DEVICE --graph both --in-flight 4 --batches 1,4,16 \
     --prompts $PROMPTS --repeats 3 --images $IMGS --out $OUT/batching.json --write $OUT/batching.md
   [ $? -eq 0 ] || note "bench-batching failed or ran out of time (see log.txt)"
+fi
+
+# the CPU target of issue #23 (>= 5x one process on 16 cores): one process on all cores against one
+# worker per core and one per 2 cores, given explicitly (the default keeps 6 images a worker)
+if has --workers; then
+  NP=$(nproc)
+  LIST=1; for w in $NP $((NP / 2)); do [ "$w" -gt 1 ] && [[ " $LIST " != *" $w "* ]] && LIST="$LIST $w"; done
+  for w in $LIST; do
+    left "cpu workers $w" || break
+    step "curate on the CPU, $w worker(s) of $NP cores"
+    run_curate "curate, CPU, $w workers" cpu $w $T/cur-cpu-w$w "$([ $w = 1 ] || echo $T/cur-cpu-w1)"
+  done
 fi
 
 step "report"
