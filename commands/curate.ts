@@ -1,11 +1,10 @@
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
-import {crossImageFlags, crossImageSetting, workerFlags} from '../src/cli/worker-flags.js'
+import {crossImageFlags, crossImageSetting, workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
-import {defaultWorkers} from '../src/pipeline/workers/count.js'
 
 export default class Curate extends GetokCommand {
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
@@ -54,11 +53,7 @@ export default class Curate extends GetokCommand {
       engine: () => SamEngine.load(sam),
       modelFiles: files,
       // cross-image batching runs in one process
-      workers: {
-        count: flags.workers ?? (crossImage ? 1 : defaultWorkers(flags.device, flags.threads)),
-        byDefault: flags.workers === undefined,
-        sam,
-      },
+      workers: workerSetting(flags.workers, flags.device, flags.threads, sam, crossImage),
       crossImage,
       progress: this.progress('curate'),
     })

@@ -1,8 +1,7 @@
 import {Args} from '@oclif/core'
 import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
-import {workerFlags} from '../src/cli/worker-flags.js'
-import {defaultWorkers} from '../src/pipeline/workers/count.js'
+import {workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {EvalRunSummary} from '../src/pipeline/eval/eval-run.js'
@@ -55,7 +54,7 @@ export default class Eval extends GetokCommand {
       overwrite: flags.overwrite,
       engine: () => SamEngine.load(sam),
       modelFiles: files,
-      workers: {count: flags.workers ?? defaultWorkers(flags.device, flags.threads), byDefault: flags.workers === undefined, sam},
+      workers: workerSetting(flags.workers, flags.device, flags.threads, sam),
       progress: this.progress('eval'),
     })
     const s = result.summary

@@ -1,7 +1,7 @@
 /** --workers, for the commands that pay for a worker process (curate; see docs/scale.md). Its own file: flags.ts is at its line limit. */
 import {Flags} from '@oclif/core'
 import {FlagError} from '../core/errors.js'
-import {WORKERS_HELP} from '../pipeline/workers/count.js'
+import {WORKERS_HELP, defaultWorkers} from '../pipeline/workers/count.js'
 import {defaultCrossImage} from '../sam/cross-image-batcher.js'
 import type {Device} from '../sam/devices.js'
 
@@ -34,4 +34,12 @@ export function crossImageSetting(given: boolean | undefined, workers: number | 
       `--workers ${workers}`,
     )
   return given ?? (defaultCrossImage(device) && !several)
+}
+
+/**
+ * What --workers gives a run: the count, and whether it is the default (which workersForRun lowers on
+ * small runs). `oneProcess`: the run must stay in this process unless --workers says otherwise.
+ */
+export function workerSetting<S>(given: number | undefined, device: Device, threads: number | undefined, sam: S, oneProcess = false) {
+  return {count: given ?? (oneProcess ? 1 : defaultWorkers(device, threads)), byDefault: given === undefined, sam}
 }

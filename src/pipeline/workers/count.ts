@@ -26,7 +26,7 @@ export function defaultWorkers(device: string, threads?: number, cores = availab
 
 /**
  * A default worker is only worth its start-up (a process and a model load, about a second) over this
- * many images: on 2 cores 2 workers were slower than 1 over 4 images, even over 8 and faster over 12
+ * many images: on 2 cores 2 workers were slower than 1 over 4 images, about even over 8 and faster over 12
  * (docs/scale.md, "Worker processes"). An explicit --workers is taken as given.
  */
 export const IMAGES_PER_DEFAULT_WORKER = 6
