@@ -32,7 +32,7 @@ const SECTIONS: Record<string, {script: string; full: string[]; quick: string[]}
   curate: {script: 'bench.js', full: [], quick: ['--limit', '5']},
   eval: {script: 'bench-eval.js', full: [], quick: []},
   serve: {script: 'bench-serve.js', full: [], quick: ['--limit', '3', '--requests', '24']},
-  workers: {script: 'bench-workers.js', full: [], quick: ['--limit', '6', '--workers-list', '1,2']},
+  workers: {script: 'bench-workers.js', full: [], quick: ['--limit', '6', '--workers-list', '1,2', '--repeat', '1']},
   batching: {script: 'bench-batching.js', full: [], quick: []},
 }
 
