@@ -80,7 +80,12 @@ export async function benchWorkers(options: BenchWorkersOptions): Promise<BenchW
   const rows: BenchWorkersRow[] = []
   for (let pass = 0; pass < options.repeat; pass++) {
     const order = pass % 2 === 0 ? options.workers : [...options.workers].reverse()
-    const runs = order.map((n) => ({pass, ...runOnce(options, n)}))
+    const runs = order.map((n) => {
+      const run = {pass, ...runOnce(options, n)}
+      // a full run takes a quarter of an hour: say where it is, on stderr (stdout is the tables)
+      console.error(`bench-workers: pass ${pass + 1} of ${options.repeat}, ${n} worker(s): ${run.seconds.toFixed(1)} s`)
+      return run
+    })
     const base = runs.find((r) => r.workers === 1) ?? runs[0]
     // rows stay in --workers-list order within a pass, whatever order they ran in
     for (const n of options.workers) {
