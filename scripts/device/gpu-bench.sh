@@ -6,15 +6,17 @@
 #   3. workers sharing the GPU (--workers 2, 4 against 1), when this getok has --workers;
 #   4. curate with prompts batched across images, when this getok has --cross-image;
 #   5. scripts/bench-batching.ts on the GPU: per-image runs, concurrent runs, the cross-image graph;
-#   6. curate on the CPU cores: one process against one worker per core and per 2 cores.
-# Each step has its own time limit and the run stops starting steps after $BUDGET seconds.
+#   6. curate on the CPU cores: one process against one worker per core and per 2 cores, the workers
+#      on $CPUREP copies of the images under other ids (steady state, no carry to add).
+# Each step has its own time limit and the run stops starting steps after $BUDGET seconds. ONLY="6"
+# (or "1 3", …) runs just those steps: a second call when the first one's budget ran out.
 # Build the carry here first (scripts/device/pack.sh), then on the device tool, from the repository root:
 #   run(command="bash scripts/device/gpu-bench.sh", carry=[".devrun"], timeout_s=570)
 # Without a usable GPU the steps run with --device cpu and the report says so. To try it on a CPU
 # machine, in a copy of the tree without node_modules (see docs/gpu.md):
 #   SKIPGL=1 DEVICE=cpu LIMIT=2 PROMPTS=4 OUT=/tmp/gb-out bash scripts/device/gpu-bench.sh
 set -u
-DEVICE=${DEVICE:-webgpu}; LIMIT=${LIMIT:-16}; PROMPTS=${PROMPTS:-64}; BUDGET=${BUDGET:-420}; CT=${CT:-150}
+DEVICE=${DEVICE:-webgpu}; LIMIT=${LIMIT:-16}; PROMPTS=${PROMPTS:-64}; BUDGET=${BUDGET:-420}; CT=${CT:-150}; CPUREP=${CPUREP:-4}
 if [ -d node_modules ] && [ ! -L node_modules ]; then
   echo "gpu-bench.sh: this tree has its own node_modules: run it on the device tree or a copy (docs/gpu.md), not in a checkout"; exit 2
 fi
@@ -28,6 +30,7 @@ note() { $T/node -e 'console.log(JSON.stringify({kind: "note", text: process.arg
 elapsed() { echo $(( $(date +%s) - START )); }
 left() { [ "$(elapsed)" -lt "$BUDGET" ] || { note "step '$1' not started: the run's budget of $BUDGET s was spent"; return 1; }; }
 step() { echo; echo "== $1 (at $(elapsed) s)"; }
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 step "device probe: $DEVICE"
 probe=$(timeout 90 $T/node -e "import('$T/dist/src/sam/engine.js').then(async ({SamEngine}) => {
@@ -54,28 +57,31 @@ run_curate() {
   local label=$1 dev=$2 workers=$3 dir=$4 ref=${5:-}; shift 5
   local w=(); [ "$workers" != default ] && has --workers && w=(--workers "$workers")
   local s=$(date +%s%N)
-  timeout $CT $T/node bin/run.js curate $A --limit $LIMIT --device $dev --candidates ${CANDIDATES:-fast} ${w[@]+"${w[@]}"} \
+  timeout $CT $T/node bin/run.js curate ${CA:-$A} --limit ${CL:-$LIMIT} --device $dev --candidates ${CANDIDATES:-fast} ${w[@]+"${w[@]}"} \
     --out $dir --overwrite --json "$@" > $dir.json 2> $dir.err
   local rc=$? ms=$(( ($(date +%s%N) - s) / 1000000 ))
   $T/node $T/devrun/gpu-report.mjs curate "$label" "$dev" "$workers" $rc $ms $dir "$ref" | tee -a $R
 }
 
-step "curate on $DEVICE"
-# the baseline decodes image by image: --cross-image is on by default with a GPU, measured on its own below
+# the GPU baseline decodes image by image: --cross-image is on by default with a GPU, measured on its own below
 NOCROSS=(); has --cross-image && NOCROSS=(--no-cross-image)
-run_curate "curate, $DEVICE" $DEVICE 1 $T/cur-dev "" ${NOCROSS[@]+"${NOCROSS[@]}"}
-if [ "$DEVICE" != cpu ] && left "curate on cpu"; then
+if want 1 || want 3 || want 4; then
+  step "curate on $DEVICE"
+  run_curate "curate, $DEVICE" $DEVICE 1 $T/cur-dev "" ${NOCROSS[@]+"${NOCROSS[@]}"}
+fi
+if want 1 && [ "$DEVICE" != cpu ] && left "curate on cpu"; then
   step "curate on the CPU (all cores, workers by default)"
   run_curate "curate, CPU" cpu default $T/cur-cpu $T/cur-dev
 fi
 
-if left "rewrites"; then
+if want 2 && left "rewrites"; then
   step "CPU decoder rewrites on $DEVICE (gpu-check.mjs)"
   IMG=$(ls $D/coco/val2017 | head -1)
   timeout 150 $T/node $T/devrun/gpu-check.mjs $D/coco/val2017/$IMG $DEVICE | tee -a $R
 fi
 
-if has --workers; then
+if ! want 3; then :
+elif has --workers; then
   for w in 2 4; do
     left "workers $w" || break
     step "curate on $DEVICE, $w workers sharing it"
@@ -85,7 +91,8 @@ else
   note "this getok has no --workers: workers sharing the GPU were not measured"
 fi
 
-if has --cross-image; then
+if ! want 4; then :
+elif has --cross-image; then
   if left "cross-image curate"; then
     step "curate on $DEVICE, prompts batched across images"
     run_curate "curate, $DEVICE, --cross-image" $DEVICE 1 $T/cur-cross $T/cur-dev --cross-image
@@ -94,7 +101,7 @@ else
   note "this getok has no --cross-image: curate with the batcher was not run (bench-batching below measures the decoder alone)"
 fi
 
-if left "bench-batching"; then
+if want 5 && left "bench-batching"; then
   step "bench-batching on $DEVICE"
   IMGS=$(ls $D/coco/val2017 | head -4 | sed "s#^#$D/coco/val2017/#" | paste -sd,)
   timeout 240 $T/node $T/dist/scripts/bench-batching.js --device $DEVICE --graph both --in-flight 4 --batches 1,4,16 \
@@ -103,14 +110,30 @@ if left "bench-batching"; then
 fi
 
 # the CPU target of issue #23 (>= 5x one process on 16 cores): one process on all cores against one
-# worker per core and one per 2 cores, given explicitly (the default keeps 6 images a worker)
-if has --workers; then
+# worker per core and one per 2 cores, given explicitly (the default keeps 6 images a worker). With
+# 16 images a worker would have one, all start-up and tail, so the workers get $CPUREP copies of the
+# $LIMIT images under other ids (replica r: image id r*10^6 + id, annotation id r*10^12 + id;
+# replica 0 is the images as they are, listed first, so the one process's $LIMIT images are the
+# same ones and their records compare). The report gives images/s against the one process's.
+if want 6 && has --workers; then
   NP=$(nproc)
+  REP=$T/replicated.json
+  $T/node -e '
+const fs = require("fs"), d = JSON.parse(fs.readFileSync(process.argv[1])), n = Number(process.argv[3])
+// the images --limit takes (the packed file holds images with objects, in id order), and their annotations
+d.images = d.images.slice(0, Number(process.argv[4])); const ids = new Set(d.images.map((i) => i.id))
+d.annotations = d.annotations.filter((a) => ids.has(a.image_id))
+const copy = (r) => ({images: d.images.map((i) => ({...i, id: r * 1e6 + i.id})), annotations: d.annotations.map((a) => ({...a, id: r * 1e12 + a.id, image_id: r * 1e6 + a.image_id}))})
+const reps = Array.from({length: n}, (_, r) => copy(r))
+fs.writeFileSync(process.argv[2], JSON.stringify({...d, images: reps.flatMap((c) => c.images), annotations: reps.flatMap((c) => c.annotations)}))' \
+    $D/coco/instances_val2017.json $REP $CPUREP $LIMIT
   LIST=1; for w in $NP $((NP / 2)); do [ "$w" -gt 1 ] && [[ " $LIST " != *" $w "* ]] && LIST="$LIST $w"; done
   for w in $LIST; do
     left "cpu workers $w" || break
     step "curate on the CPU, $w worker(s) of $NP cores"
-    run_curate "curate, CPU, $w workers" cpu $w $T/cur-cpu-w$w "$([ $w = 1 ] || echo $T/cur-cpu-w1)"
+    if [ $w = 1 ]; then n=$LIMIT; else n=$((LIMIT * CPUREP)); fi
+    CA="--annotations $REP --images $D/coco/val2017" CL=$n \
+      run_curate "curate, CPU, $w workers" cpu $w $T/cur-cpu-w$w "$([ $w = 1 ] || echo $T/cur-cpu-w1)"
   done
 fi
 

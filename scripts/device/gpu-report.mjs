@@ -81,6 +81,16 @@ function report([results, header, batching]) {
         `${fmt(r.images / r.wallS)} | ${r.records} | ${fmt(r.meanIoU, 4)} | ${c} |`,
     )
   }
+  // step 6: N one-thread workers against one process on all cores (issue #23's 16-core target)
+  const cpu = rows.filter((r) => r.kind === 'curate' && !r.error && /^curate, CPU, \d+ workers$/.test(r.label))
+  const one = cpu.find((r) => r.workers === 1)
+  if (one && cpu.length > 1) {
+    out.push('', `CPU workers against one process on all cores (${fmt(one.images / one.wallS)} images/s by wall time):`, '')
+    for (const r of cpu.filter((r) => r !== one))
+      out.push(
+        `- ${r.workers} workers: ${fmt(r.images / r.wallS / (one.images / one.wallS))}× by wall time, ${fmt(r.images / r.seconds / (one.images / one.seconds))}× by run time`,
+      )
+  }
   out.push('', '## CPU decoder rewrites on the device (scripts/device/gpu-check.mjs, 256 grid clicks, one photo)', '')
   out.push(
     '| graph | device | load ms | encoder (+ image side) ms | decoder ms a prompt, batch 1 | batch 16 |',
