@@ -148,6 +148,26 @@ describe('getok offsets on the sample photos', () => {
     expect(other.summary.records).toBe(12)
     expect(shardsOf(out)).not.toEqual({})
   })
+
+  // A finished shard is skipped by its file name: without the images' fingerprint in run.json, the
+  // second run below kept image 184321's records, even with --overwrite.
+  it('refuses a folder begun on other images (same count, same flags), and --overwrite redoes it', async () => {
+    const dir = path.join(tempDir('images'), 'out')
+    await offsets([...SAMPLE, '-o', dir, '--image-ids', '184321'])
+    expect(new Set(recordsOf(dir).map((r) => r.image_id))).toEqual(new Set([184321]))
+    await expect(offsets([...SAMPLE, '-o', dir, '--image-ids', '219578'])).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /images: "1 image, sha256 [0-9a-f]{16}" → "1 image, sha256 [0-9a-f]{16}"\) \(the folder was begun on other images/,
+      ),
+      oclif: {exit: 2},
+    })
+    expect(new Set(recordsOf(dir).map((r) => r.image_id))).toEqual(new Set([184321]))
+    const redone = await offsets([...SAMPLE, '-o', dir, '--image-ids', '219578', '--overwrite'])
+    expect(redone.resumed).toBe(0)
+    expect(new Set(recordsOf(dir).map((r) => r.image_id))).toEqual(new Set([219578]))
+    // and the same images again resume
+    expect((await offsets([...SAMPLE, '-o', dir, '--image-ids', '219578'])).resumed).toBe(1)
+  })
 })
 
 describe('getok offsets options', () => {

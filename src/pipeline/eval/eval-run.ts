@@ -22,7 +22,7 @@ import {countReasons} from '../../core/stats.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
-import {claimRunDir} from '../shared/out-dir.js'
+import {UNITS_FIELD, claimRunDir, unitsFingerprint} from '../shared/out-dir.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {type ShardedRun, type UnitResult, readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
@@ -104,7 +104,8 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const config = runConfig(input, predictions, decode, defaultSplit, scoring.identity)
   let run: ShardedRun
   try {
-    await claimRunDir(input.out, 'eval', config, input.overwrite)
+    const fingerprint = unitsFingerprint(units.map((u) => `${u.id}:${u.samples.map((s) => s.line).join(',')}`))
+    await claimRunDir(input.out, 'eval', {...config, [UNITS_FIELD]: fingerprint}, input.overwrite)
     const options = {outDir: input.out, name: 'eval', shardSize: input.shardSize, inFlight: scoring.inFlight}
     run = await runSharded(units, options, scoring.score, input.progress ?? silentProgress)
   } finally {

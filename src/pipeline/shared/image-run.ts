@@ -16,7 +16,7 @@ import {type CocoDataset, readCoco} from '../../adapters/coco.js'
 import type {ShardStats, Skip} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 import {CROWD_SKIP, type PreparedObject, prepareObjects} from './objects.js'
-import {claimRunDir} from './out-dir.js'
+import {UNITS_FIELD, claimRunDir, unitsFingerprint} from './out-dir.js'
 import {type Progress, silentProgress} from './progress.js'
 import {
   type ImageFilter,
@@ -97,7 +97,8 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
   const remote = command.remote?.()
   let run: ShardedRun
   try {
-    await claimRunDir(input.out, command.name, config, input.overwrite)
+    const units = unitsFingerprint(items.map(({image, anns}) => `${image.id}:${anns.map((a) => a.id).join(',')}`))
+    await claimRunDir(input.out, command.name, {...config, [UNITS_FIELD]: units}, input.overwrite)
     run = await runSharded(
       items.map((it) => ({...it, id: it.image.id})),
       {

@@ -3,8 +3,11 @@
  * before the first shard; a rerun with another configuration, model or getok
  * version is refused (naming what differs) unless the caller overwrites. The
  * version counts because a release may change which points a strategy picks:
- * a resumed run must not mix two selections in one folder.
+ * a resumed run must not mix two selections in one folder. So do the units: run.json
+ * holds a fingerprint of the run's images (or samples), since a finished shard is skipped
+ * by its file name alone and would otherwise keep another selection's records.
  */
+import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
 import * as path from 'node:path'
@@ -13,6 +16,21 @@ import {writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 
 export const RUN_FILE = 'run.json'
+
+/** run.json's field for unitsFingerprint: not in the manifest's config (merge joins workers of other units). */
+export const UNITS_FIELD = 'images'
+
+/**
+ * What a run works on, as one short string for run.json: the count and a hash of one key a unit,
+ * in order (curate, offsets: the image id and its annotation ids; eval: the image id and its
+ * prediction lines). `--image-ids`, `--limit`, `--categories`, a shard share or edited inputs
+ * change it; a resumed run keeps it.
+ */
+export function unitsFingerprint(keys: readonly string[]): string {
+  const hash = createHash('sha256')
+  for (const key of keys) hash.update(key + '\n')
+  return `${keys.length} image${keys.length === 1 ? '' : 's'}, sha256 ${hash.digest('hex').slice(0, 16)}`
+}
 
 export async function claimRunDir(
   dir: string,
@@ -25,14 +43,22 @@ export async function claimRunDir(
   const config: Record<string, unknown> = {tool_version: version, ...runConfig}
   if (existsSync(file)) {
     const before = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
-    const diff = Object.keys({...before, ...config}).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(config[k]))
+    // a run.json written before units were recorded cannot say: its folder resumes as before
+    const unrecorded = (k: string) => k === UNITS_FIELD && before[k] === undefined
+    const diff = Object.keys({...before, ...config}).filter(
+      (k) => !unrecorded(k) && JSON.stringify(before[k]) !== JSON.stringify(config[k]),
+    )
     if (diff.length > 0 && !overwrite) {
-      const shown = diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
+      // the images follow from the other fields (a split, --limit): named only when they alone differ
+      const named = diff.length > 1 ? diff.filter((k) => k !== UNITS_FIELD) : diff
+      const shown = named.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
       const hint = diff.includes('shard_index')
         ? ' (each worker of a sharded run needs its own --out)'
         : diff.includes('tool_version')
           ? ' (another getok version may pick other points; finish the run with the version that began it)'
-          : ''
+          : named.includes(UNITS_FIELD)
+            ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
+            : ''
       throw new GetokError(`output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`, {
         file,
       })

