@@ -8,7 +8,8 @@
  *   curate    scripts/bench.ts: stage timings, fast against exhaustive, the CPU graph rewrites
  *   eval      scripts/bench-eval.ts: samples/s of `getok eval` on real referring expressions
  *   serve     scripts/bench-serve.ts: requests/s and p50/p99 at 1, 8, 32 clients, cold and warm
- *   workers   scripts/bench-workers.ts: images/s for 1, 2, 4 worker processes, same bytes
+ *   workers   scripts/bench-workers.ts: images/s for 1, 2, 4 worker processes, same bytes (3 passes
+ *             over 48 images, median ratio: about 16 min on 2 cores)
  *   batching  scripts/bench-batching.ts: ms a prompt, per image against batched across images
  * --quick runs each on a few images (a few minutes in all on 2 cores) instead of the full sets.
  * A section whose script is not built is reported and skipped; a failing section fails the run.
