@@ -9,7 +9,7 @@
  * A shared VM's speed drifts by 10 % over minutes, more than the effect measured, so every count
  * runs --repeat times, the order reversed on every other pass, and a count's ratio is the median
  * of its ratios to the 1-worker run of the same pass. Each run also reports the CPU seconds it used
- * (all its processes, Linux only): one session's idle onnxruntime threads spin, and it shows.
+ * (all its processes, Linux only): a two-thread session spends more of it on the same records.
  *
  *   node dist/scripts/bench-workers.js [--annotations A --images DIR] [--limit 48] [--workers-list 1,2,4]
  *                                      [--repeat 3] [--threads T] [--device cpu] [--grid 32]

@@ -104,7 +104,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const config = runConfig(input, predictions, decode, defaultSplit, scoring.identity)
   let run: ShardedRun
   try {
-    const fingerprint = unitsFingerprint(units.map((u) => `${u.id}:${u.samples.map((s) => s.line).join(',')}`))
+    const fingerprint = unitsFingerprint(units.map((u) => [u.id, u.samples.map((s) => s.line)]))
     await claimRunDir(input.out, 'eval', {...config, [UNITS_FIELD]: fingerprint}, input.overwrite)
     const options = {outDir: input.out, name: 'eval', shardSize: input.shardSize, inFlight: scoring.inFlight}
     run = await runSharded(units, options, scoring.score, input.progress ?? silentProgress)

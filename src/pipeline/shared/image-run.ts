@@ -97,7 +97,7 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
   const remote = command.remote?.()
   let run: ShardedRun
   try {
-    const units = unitsFingerprint(items.map(({image, anns}) => `${image.id}:${anns.map((a) => a.id).join(',')}`))
+    const units = unitsFingerprint(items.map(({image, anns}) => [image.id, anns.map((a) => a.id)]))
     await claimRunDir(input.out, command.name, {...config, [UNITS_FIELD]: units}, input.overwrite)
     run = await runSharded(
       items.map((it) => ({...it, id: it.image.id})),

@@ -21,15 +21,15 @@ export const RUN_FILE = 'run.json'
 export const UNITS_FIELD = 'images'
 
 /**
- * What a run works on, as one short string for run.json: the count and a hash of one key a unit,
- * in order (curate, offsets: the image id and its annotation ids; eval: the image id and its
- * prediction lines). `--image-ids`, `--limit`, `--categories`, a shard share or edited inputs
- * change it; a resumed run keeps it.
+ * What a run works on, as one short string for run.json: the count and a hash of each image's id
+ * and its members in order (curate, offsets: annotation ids; eval: prediction lines).
+ * `--image-ids`, `--limit`, `--categories`, a shard share or edited inputs change it; a resumed
+ * run keeps it.
  */
-export function unitsFingerprint(keys: readonly string[]): string {
+export function unitsFingerprint(units: readonly (readonly [id: number, members: readonly number[]])[]): string {
   const hash = createHash('sha256')
-  for (const key of keys) hash.update(key + '\n')
-  return `${keys.length} image${keys.length === 1 ? '' : 's'}, sha256 ${hash.digest('hex').slice(0, 16)}`
+  for (const [id, members] of units) hash.update(`${id}:${members.join(',')}\n`)
+  return `${units.length} image${units.length === 1 ? '' : 's'}, sha256 ${hash.digest('hex').slice(0, 16)}`
 }
 
 export async function claimRunDir(

