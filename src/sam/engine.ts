@@ -99,7 +99,7 @@ export class SamEngine {
   static async load(options: SamOptions = {}): Promise<SamEngine> {
     const files = options.files ?? defaultModelFiles()
     const device = options.device ?? 'cpu'
-    const [encBytes, decBytes] = await Promise.all([readModel(files.encoder), readModel(files.decoder)])
+    const [encBytes, decBytes] = await readModels(files.encoder, files.decoder)
     const graphs = decoderGraphs(decBytes, files.decoder, options.rewriteDecoder ?? device === 'cpu', {quantize: options.quantizeDecoder})
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
@@ -239,6 +239,14 @@ function decoderFeeds(
     ...embedding.imageSide,
   }
   return Object.fromEntries(session.inputNames.map((name) => [name, all[name]]))
+}
+
+/** Read at once; when both fail, the encoder's error is the one reported (Promise.all would give whichever failed first). */
+async function readModels(encoder: string, decoder: string): Promise<[Uint8Array, Uint8Array]> {
+  const [enc, dec] = await Promise.allSettled([readModel(encoder), readModel(decoder)])
+  if (enc.status === 'rejected') throw enc.reason
+  if (dec.status === 'rejected') throw dec.reason
+  return [enc.value, dec.value]
 }
 
 async function readModel(file: string): Promise<Uint8Array> {
