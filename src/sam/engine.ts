@@ -12,7 +12,6 @@
  * time (sam-graph.ts; docs/benchmarks.md has what it saves).
  */
 import {createHash} from 'node:crypto'
-import {readFile} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
 import * as path from 'node:path'
 import * as ort from 'onnxruntime-node'
@@ -21,7 +20,7 @@ import {type SamFrame, SAM_INPUT, SAM_LOW_RES, imageToSamCoords} from '../core/m
 import type {Device} from './devices.js'
 import {type Pixel, type SamPrompt, clickPrompt} from '../core/decode/prompts.js'
 import {EMBEDDING, PROMPT_IMAGE, crossImageDecoder, decoderGraphs, imageSideOutput} from './graphs.js'
-import {type ModelFiles, defaultModelFiles} from './model-files.js'
+import {type ModelFiles, defaultModelFiles, readModels} from './model-files.js'
 
 // onnxruntime's own log lines would repeat, without context, what our errors say.
 ort.env.logLevel = 'fatal'
@@ -239,22 +238,6 @@ function decoderFeeds(
     ...embedding.imageSide,
   }
   return Object.fromEntries(session.inputNames.map((name) => [name, all[name]]))
-}
-
-/** Read at once; when both fail, the encoder's error is the one reported (Promise.all would give whichever failed first). */
-async function readModels(encoder: string, decoder: string): Promise<[Uint8Array, Uint8Array]> {
-  const [enc, dec] = await Promise.allSettled([readModel(encoder), readModel(decoder)])
-  if (enc.status === 'rejected') throw enc.reason
-  if (dec.status === 'rejected') throw dec.reason
-  return [enc.value, dec.value]
-}
-
-async function readModel(file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(file))
-  } catch (error) {
-    throw new GetokError(`cannot read model file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
-  }
 }
 
 async function createSession(
