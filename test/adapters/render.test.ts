@@ -1,5 +1,5 @@
-import sharp from 'sharp'
 import {beforeAll, describe, expect, it} from 'vitest'
+import {type Rgb, isBlue, isRed, readPng} from '../helpers/png.js'
 import {type LoadedImage, loadImage} from '../../src/adapters/images.js'
 import {composeSheet, photoRgb, renderPicture} from '../../src/adapters/render.js'
 import {COLOURS, type GridMark, type Layout, type Picture, markSizes} from '../../src/core/draw/draw.js'
@@ -10,26 +10,6 @@ import type {Mask} from '../../src/core/masks/mask.js'
 // rectangle here (no SAM), so every expected pixel is known exactly.
 const IMAGE = 'fixtures/sample/images/000000025560.jpg'
 const N = 32
-
-type Rgb = [number, number, number]
-
-async function pixels(png: Buffer): Promise<{at: (x: number, y: number) => Rgb; width: number; height: number}> {
-  const {data, info} = await sharp(png).removeAlpha().raw().toBuffer({resolveWithObject: true})
-  const at = (x: number, y: number): Rgb => {
-    const k = (Math.floor(y) * info.width + Math.floor(x)) * 3
-    return [data[k], data[k + 1], data[k + 2]]
-  }
-  return {at, width: info.width, height: info.height}
-}
-
-const isRed = ([r, g, b]: Rgb) => r > 200 && g < 60 && b < 60
-const isBlue = ([r, g, b]: Rgb) => b > 180 && r < 80 && g < 140
-
-/** Some pixel within one pixel of (x, y) passes: thin diagonal strokes are antialiased. */
-function near(png: {at: (x: number, y: number) => Rgb}, x: number, y: number, test: (p: Rgb) => boolean): boolean {
-  for (const dy of [0, -1, 1]) for (const dx of [0, -1, 1]) if (test(png.at(x + dx, y + dy))) return true
-  return false
-}
 
 function rectMask(width: number, height: number, x0: number, y0: number, x1: number, y1: number): Mask {
   const data = new Uint8Array(width * height)
@@ -65,7 +45,7 @@ describe('renderPicture on a real photo', () => {
     const big = await renderPicture(image, picture, {longSide: 1024})
     expect([big.layout.width, big.layout.height]).toEqual([1024, 768])
     for (const r of [natural, big]) {
-      const png = await pixels(r.png)
+      const png = readPng(r.png)
       expect([png.width, png.height]).toEqual([r.layout.width, r.layout.height + r.layout.captionHeight])
       expect(r.layout.captionHeight).toBeGreaterThan(2 * r.layout.fontSize)
     }
@@ -74,12 +54,12 @@ describe('renderPicture on a real photo', () => {
   for (const longSide of [640, 1024]) {
     it(`puts red dots on the anchors and offsets where the tokens say (long side ${longSide})`, async () => {
       const r = await renderPicture(image, {grid, marks, caption: ['x']}, {longSide})
-      const png = await pixels(r.png)
+      const png = readPng(r.png)
       for (const {cell} of marks) expect(isRed(png.at(...out(cellToAnchor(cell[0], cell[1], grid), r.layout))), `dot ${cell}`).toBe(true)
       for (const m of marks.filter((m) => Array.isArray(m.offset) && (m.offset[0] !== 0 || m.offset[1] !== 0))) {
         const a = out(cellToAnchor(m.cell[0], m.cell[1], grid), r.layout)
         const l = out(landingPoint(m.cell[0], m.cell[1], m.offset as [number, number], grid), r.layout)
-        const blueAt = (t: number) => near(png, a[0] + t * (l[0] - a[0]), a[1] + t * (l[1] - a[1]), isBlue)
+        const blueAt = (t: number) => png.near(a[0] + t * (l[0] - a[0]), a[1] + t * (l[1] - a[1]), isBlue)
         // blue from past the dot up to the landing point, nothing blue on the other side of the anchor
         for (const t of [0.6, 0.7, 0.8]) expect(blueAt(t), `${m.cell} t=${t}`).toBe(true)
         for (const t of [-0.8, -1]) expect(blueAt(t), `${m.cell} t=${t}`).toBe(false)
@@ -89,7 +69,7 @@ describe('renderPicture on a real photo', () => {
 
   it('crosses out <DELETE> points and rings <OFF_0_0> points in blue', async () => {
     const r = await renderPicture(image, {grid, marks, caption: ['x']}, {longSide: 1024})
-    const png = await pixels(r.png)
+    const png = readPng(r.png)
     const cell = (r.layout.sx * image.width) / N
     const [dx, dy] = out(cellToAnchor(6, 26, grid), r.layout)
     for (const [sx, sy] of [
@@ -98,7 +78,7 @@ describe('renderPicture on a real photo', () => {
       [1, -1],
       [-1, -1],
     ])
-      expect(near(png, dx + sx * 0.2 * cell, dy + sy * 0.2 * cell, isBlue), `${sx},${sy}`).toBe(true)
+      expect(png.near(dx + sx * 0.2 * cell, dy + sy * 0.2 * cell, isBlue), `${sx},${sy}`).toBe(true)
     const [rx, ry] = out(cellToAnchor(14, 26, grid), r.layout)
     const {rOffset, stroke} = markSizes(grid, r.layout)
     expect(isBlue(png.at(rx + rOffset + stroke + 1, ry))).toBe(true)
@@ -108,7 +88,7 @@ describe('renderPicture on a real photo', () => {
   it('flips dv with flip-v: <OFF_0_1> points up', async () => {
     const down: GridMark[] = [{cell: [20, 20], offset: [0, 1]}]
     const r = await renderPicture(image, {grid, marks: down, flipV: true, caption: ['x']}, {longSide: 1024})
-    const png = await pixels(r.png)
+    const png = readPng(r.png)
     const [ax, ay] = out(cellToAnchor(20, 20, grid), r.layout)
     const half = (r.layout.sy * image.height) / N / 2
     expect(isBlue(png.at(ax, ay - 0.75 * half))).toBe(true)
@@ -119,7 +99,7 @@ describe('renderPicture on a real photo', () => {
     // rectangle over cells 8..15 × 4..11 (image pixels 160..320 × 60..180)
     const decoded = rectMask(image.width, image.height, 160, 60, 320, 180)
     const r = await renderPicture(image, {grid, marks: [], decoded, caption: ['x']}, {longSide: 1024})
-    const png = await pixels(r.png)
+    const png = readPng(r.png)
     const photo = await photoRgb(image, r.layout)
     const base = (X: number, Y: number): Rgb => {
       const k = (Y * r.layout.width + X) * 3
@@ -151,7 +131,7 @@ describe('renderPicture on a real photo', () => {
       {grid, marks: [], caption: ['image 25560 · ann 48152 · cat', '1 token · IoU 0.9119']},
       {longSide: 640},
     )
-    const png = await pixels(r.png)
+    const png = readPng(r.png)
     let light = 0
     let dark = 0
     for (let y = r.layout.height; y < r.layout.height + r.layout.captionHeight; y++) {
@@ -168,7 +148,7 @@ describe('renderPicture on a real photo', () => {
   it('lays pictures on a contact sheet in rows', async () => {
     const tiles = await Promise.all([0, 1, 2].map(() => renderPicture(image, {grid, marks, caption: ['x']}, {longSide: 200})))
     const sheet = await composeSheet(tiles, {columns: 2, gap: 4})
-    const png = await pixels(sheet.png)
+    const png = readPng(sheet.png)
     expect(png.width).toBe(4 + 2 * (tiles[0].width + 4))
     expect(png.height).toBe(4 + 2 * (tiles[0].height + 4))
     // the third tile starts the second row: its first dot is where the first tile's is, one row lower

@@ -2,8 +2,8 @@ import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import sharp from 'sharp'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {isBlue, isOrange, isRed, readPng} from '../helpers/png.js'
 import Curate from '../../commands/curate.js'
 import Inspect from '../../commands/inspect.js'
 import {annotationToMask, readCoco} from '../../src/adapters/coco.js'
@@ -24,23 +24,6 @@ const DOG = 6910
 const [W, H] = [640, 427]
 const grid: GridFrame = {n: 32, width: W, height: H}
 const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `getok-inspect-box-${name}-`))
-
-type Rgb = [number, number, number]
-const isRed = ([r, g, b]: Rgb) => r > 200 && g < 60 && b < 60
-const isBlue = ([r, g, b]: Rgb) => b > 180 && r < 80 && g < 140
-// the prompt box's orange (#ff8c00), told apart from the ground truth's yellow (#ffd500)
-const isOrange = ([r, g, b]: Rgb) => r > 220 && g > 100 && g < 175 && b < 70
-
-async function pixels(file: string) {
-  const {data, info} = await sharp(file).removeAlpha().raw().toBuffer({resolveWithObject: true})
-  const at = (x: number, y: number): Rgb => {
-    const k = (Math.floor(y) * info.width + Math.floor(x)) * 3
-    return [data[k], data[k + 1], data[k + 2]]
-  }
-  const near = (x: number, y: number, test: (p: Rgb) => boolean) =>
-    [0, -1, 1].some((dy) => [0, -1, 1].some((dx) => test(at(x + dx, y + dy))))
-  return {at, near, width: info.width}
-}
 
 interface BoxRecord {
   ann_id: number
@@ -98,7 +81,7 @@ describe('getok inspect: a box-rule record', () => {
   })
 
   it('draws the prompt box between the moved corners, not the anchors, with the moves as arrows from the anchors', async () => {
-    const png = await pixels(result.files[0])
+    const png = readPng(result.files[0])
     expect(png.width).toBe(1024)
     const s = 1024 / W
     const {anchors, moved, moves} = corners()

@@ -2,8 +2,8 @@ import {mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import sharp from 'sharp'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {isBlue, isRed, readPng} from '../helpers/png.js'
 import Curate from '../../commands/curate.js'
 import Inspect from '../../commands/inspect.js'
 import {annotationToMask, readCoco} from '../../src/adapters/coco.js'
@@ -25,24 +25,6 @@ const IMAGES = 'fixtures/sample/images'
 const PHOTO = `${IMAGES}/000000025560.jpg`
 const CAT = 48152
 
-type Rgb = [number, number, number]
-const isRed = ([r, g, b]: Rgb) => r > 200 && g < 60 && b < 60
-const isBlue = ([r, g, b]: Rgb) => b > 180 && r < 80 && g < 140
-
-async function pixels(file: string) {
-  const {data, info} = await sharp(file).removeAlpha().raw().toBuffer({resolveWithObject: true})
-  const at = (x: number, y: number): Rgb => {
-    const k = (Math.floor(y) * info.width + Math.floor(x)) * 3
-    return [data[k], data[k + 1], data[k + 2]]
-  }
-  return {at, width: info.width, height: info.height}
-}
-
-function near(png: {at: (x: number, y: number) => Rgb}, x: number, y: number, test: (p: Rgb) => boolean): boolean {
-  for (const dy of [0, -1, 1]) for (const dx of [0, -1, 1]) if (test(png.at(x + dx, y + dy))) return true
-  return false
-}
-
 const inspect = async (argv: string[]): Promise<InspectResult> => Inspect.run(argv, ROOT)
 const failure = (argv: string[]) =>
   inspect(argv).then(
@@ -57,7 +39,7 @@ const tmp = (name: string) => mkdtempSync(path.join(tmpdir(), `getok-inspect-${n
  * Returns the cells where the picture disagrees with `mask`.
  */
 async function fillDisagreements(file: string, mask: Mask, grid: GridFrame, longSide: number, skip: (i: number, j: number) => boolean) {
-  const png = await pixels(file)
+  const png = readPng(file)
   const layout = layoutFor(grid.width, grid.height, longSide, 1)
   const photo = await photoRgb(await loadImage(PHOTO), layout)
   const a = Math.round(COLOURS.fillAlpha * 255) / 255
@@ -117,7 +99,7 @@ describe('getok inspect with real SAM', () => {
     })
 
     it("draws at 1024 px on the long side with the caption below, red dots on the record's anchors", async () => {
-      const png = await pixels(result.files[0])
+      const png = readPng(result.files[0])
       expect(png.width).toBe(1024)
       expect(png.height).toBeGreaterThan(768 + 40)
       const s = 1024 / 640
@@ -190,25 +172,25 @@ describe('getok inspect with real SAM', () => {
 
     it('writes one PNG at the asked size and measures IoU against the annotation', async () => {
       expect(result.files).toEqual([path.join(out, `000000025560-${CAT}-answer.png`)])
-      const png = await pixels(result.files[0])
+      const png = readPng(result.files[0])
       expect(png.width).toBe(640)
       expect(result.pictures[0].iou).toBeGreaterThan(0.3)
       expect(result.pictures[0].tokens).toBe(5)
     })
 
     it('puts dots on the anchors, arrows toward the landing points and a cross on <DELETE>', async () => {
-      const png = await pixels(result.files[0])
+      const png = readPng(result.files[0])
       for (const [i, j] of cells) expect(isRed(png.at(...cellToAnchor(i, j, grid))), `dot ${i},${j}`).toBe(true)
       cells.forEach(([i, j], k) => {
         const move = offsets[k]
         if (move === 'delete' || (move[0] === 0 && move[1] === 0)) return
         const [ax, ay] = cellToAnchor(i, j, grid)
         const [lx, ly] = landingPoint(i, j, [move[0], move[1]], grid)
-        for (const t of [0.65, 0.8]) expect(near(png, ax + t * (lx - ax), ay + t * (ly - ay), isBlue), `arrow ${i},${j} t=${t}`).toBe(true)
-        expect(near(png, ax - 0.8 * (lx - ax), ay - 0.8 * (ly - ay), isBlue), `behind ${i},${j}`).toBe(false)
+        for (const t of [0.65, 0.8]) expect(png.near(ax + t * (lx - ax), ay + t * (ly - ay), isBlue), `arrow ${i},${j} t=${t}`).toBe(true)
+        expect(png.near(ax - 0.8 * (lx - ax), ay - 0.8 * (ly - ay), isBlue), `behind ${i},${j}`).toBe(false)
       })
       const [cx, cy] = cellToAnchor(9, 20, grid)
-      expect(near(png, cx + 4, cy + 4, isBlue)).toBe(true)
+      expect(png.near(cx + 4, cy + 4, isBlue)).toBe(true)
     })
 
     it('fills the mask decoded after the offsets, without the deleted point', async () => {
@@ -255,9 +237,9 @@ describe('getok inspect with real SAM', () => {
         [0, 1],
         [1, -1],
       ]) {
-        const png = await pixels(result.files[k])
-        expect(near(png, ax, ay + sign * 0.75 * half, isBlue), `record ${k} points ${sign > 0 ? 'down' : 'up'}`).toBe(true)
-        expect(near(png, ax, ay - sign * 0.75 * half, isBlue)).toBe(false)
+        const png = readPng(result.files[k])
+        expect(png.near(ax, ay + sign * 0.75 * half, isBlue), `record ${k} points ${sign > 0 ? 'down' : 'up'}`).toBe(true)
+        expect(png.near(ax, ay - sign * 0.75 * half, isBlue)).toBe(false)
         expect(isRed(png.at(...cellToAnchor(16, 12, grid)))).toBe(true)
       }
       expect(result.pictures[0].iou).toBeUndefined() // no --annotations: no ground truth
@@ -300,7 +282,7 @@ describe('getok inspect with real SAM', () => {
       ])
       expect(result.files).toEqual([path.join(out, 'sheet.png')])
       expect(result.pictures.map((p) => p.ann_id)).toEqual([2, 3])
-      const png = await pixels(result.files[0])
+      const png = readPng(result.files[0])
       expect(png.width).toBe(6 + 2 * (200 + 6))
       // worst first: ann 2's dot (cell 4,4 at n = 16) in the first tile, ann 3's (12,3) in the second
       const s = 200 / 640
