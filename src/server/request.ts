@@ -33,7 +33,11 @@ export function parseScoreRequest(body: unknown, maxSamples: number): ScoreReque
 function parseSample(raw: unknown, at: string): SampleRequest {
   if (!isPlainObject(raw)) throw new HttpError(400, `${at || 'sample'}: expected an object, got ${describe(raw)}`)
   const kind = 'image_id' in raw ? 'coco' : 'image' in raw || 'gt' in raw ? 'gt' : null
-  if (!kind) throw new HttpError(400, `${at || 'sample'}: needs "image_id" (a COCO image) or "image" and "gt" (ground truth sent along)`)
+  if (!kind)
+    throw new HttpError(
+      400,
+      `${at || 'sample'}: needs "image_id" (a COCO image) or "image" and "gt" (ground truth sent along)${strayKey(raw, at)}`,
+    )
   const keys = kind === 'coco' ? COCO_KEYS : GT_KEYS
   const unknown = Object.keys(raw).find((k) => !keys.has(k))
   if (unknown !== undefined) {
@@ -54,6 +58,14 @@ function parseSample(raw: unknown, at: string): SampleRequest {
     return {kind, ...common, image: raw.image, gt: gtObjects(raw.gt, field(at, 'gt'))}
   }
   return {kind, ...common, image_id: integer(raw.image_id, field(at, 'image_id')), ann_ids: annIds(raw, at)}
+}
+
+/** Names the first key no sample has: a misspelt "imageid", or a wrapper such as {"samples": [...]}. */
+function strayKey(raw: Record<string, unknown>, at: string): string {
+  const stray = Object.keys(raw).find((k) => !COCO_KEYS.has(k) && !GT_KEYS.has(k))
+  if (stray === undefined) return ''
+  if (at === '' && Array.isArray(raw[stray])) return `; "${stray}" is not a key: send a list of samples as the body itself, a JSON array`
+  return `; "${stray}" is not a key`
 }
 
 function annIds(raw: Record<string, unknown>, at: string): number[] {

@@ -60,6 +60,8 @@ describe('parseScoreRequest: the two sample forms', () => {
   })
 })
 
+const NEEDS = 'sample: needs "image_id" (a COCO image) or "image" and "gt" (ground truth sent along)'
+
 describe('parseScoreRequest: every refusal names its field', () => {
   it.each([
     [null, 'sample: expected an object, got null'],
@@ -68,6 +70,12 @@ describe('parseScoreRequest: every refusal names its field', () => {
     [[], 'an empty list: expected at least one sample'],
     [[1], '[0]: expected an object, got 1'],
     [{answer: 'a'}, 'sample: needs "image_id" (a COCO image) or "image" and "gt" (ground truth sent along)'],
+    [{imageid: 1, ann_id: 2, answer: 'a'}, `${NEEDS}; "imageid" is not a key`],
+    [
+      {samples: [{image_id: 1, ann_id: 2, answer: 'a'}]},
+      `${NEEDS}; "samples" is not a key: send a list of samples as the body itself, a JSON array`,
+    ],
+    [[{ids: [1]}], `[0]${NEEDS.slice('sample'.length)}; "ids" is not a key`],
     [{image_id: '1', ann_id: 2, answer: 'a'}, 'image_id: not an integer: expected an integer, got "1"'],
     [{image_id: 1.5, ann_id: 2, answer: 'a'}, 'image_id: not an integer: expected an integer, got 1.5'],
     [{image_id: 1, answer: 'a'}, 'ann_id: required with "image_id" (or "ann_ids")'],
