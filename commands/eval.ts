@@ -62,6 +62,7 @@ export default class Eval extends GetokCommand {
       Object.entries(r)
         .map(([k, n]) => `\n  ${n} × ${k}`)
         .join('')
+    const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
     const head = `${s.samples} samples on ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
     const stripped =
       s.samples > 0 && s.failure_reasons.no_tokens === s.samples
@@ -73,8 +74,8 @@ export default class Eval extends GetokCommand {
         `decoding: n = ${s.decode.grid}, rule ${s.decode.rule}, policy ${s.decode.policy} (${s.decode.source.rule})\n\n` +
         `${result.table}\n\n` +
         `failed answers: ${s.failed}${reasons(s.failure_reasons)}${refined}\n` +
-        `not scored: ${s.unresolved.count} rows not placed${reasons(s.unresolved.reasons)}; ` +
-        `${s.skipped.count} samples of unreadable images${reasons(s.skipped.reasons)}${stripped}`,
+        `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${reasons(s.unresolved.reasons)}\n` +
+        `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasons(s.skipped.reasons)}${stripped}`,
     )
     return {...s, out: result.out, images: result.images, resumed: result.resumed, seconds: result.seconds}
   }

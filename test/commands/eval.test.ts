@@ -115,11 +115,18 @@ describe('getok eval (CLI)', () => {
   it('prints the table and refuses LLaMA-Factory predictions without their data file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
     const file = path.join(dir, 'p.jsonl')
-    writeFileSync(file, JSON.stringify({image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>', split: 'testA'}) + '\n')
+    const rows = [
+      {image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>', split: 'testA'},
+      {image_id: 25560, ann_id: 29572},
+    ]
+    writeFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''))
     const ok = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out'), '--grid', '16'])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(/metric\s+testA\s+all/)
     expect(ok.stdout).toMatch(/REC Acc@0\.5\s+100\.0\s+100\.0/)
+    expect(ok.stdout).toContain(
+      'not scored: 1 row not placed on an object\n  1 × no "answer" string\nskipped: 0 samples of unreadable images',
+    )
     writeFileSync(file, JSON.stringify({prompt: 'p', predict: '<grid_1_1>', label: ''}) + '\n')
     const bad = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out2')])
     expect(bad.code).toBe(2)
