@@ -1,4 +1,4 @@
-import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
+import {count, GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
 import {crossImageFlags, crossImageSetting, workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
@@ -59,7 +59,8 @@ export default class Curate extends GetokCommand {
     })
     const s = result.summary
     this.log(
-      `${s.records} records from ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
+      `${count(s.records, 'record')} from ${count(result.images, 'image')}${resumedNote(result)} ` +
+        `in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; ` +
         `mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
         `skipped objects: ${s.skipped}` +

@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {GetokCommand, resumedNote} from '../src/cli/base-command.js'
+import {count, GetokCommand, resumedNote} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
 import {workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
@@ -62,8 +62,7 @@ export default class Eval extends GetokCommand {
       Object.entries(r)
         .map(([k, n]) => `\n  ${n} × ${k}`)
         .join('')
-    const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
-    const head = `${s.samples} samples on ${result.images} images${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
+    const head = `${count(s.samples, 'sample')} on ${count(result.images, 'image')}${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
     const stripped =
       s.samples > 0 && s.failure_reasons.no_tokens === s.samples
         ? '\nno answer holds a GETok token: did the trainer decode with skip_special_tokens? (LLaMA-Factory: skip_special_tokens: false)'

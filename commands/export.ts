@@ -1,4 +1,4 @@
-import {GetokCommand} from '../src/cli/base-command.js'
+import {count, GetokCommand} from '../src/cli/base-command.js'
 import {exportFlags, parseNonNegative} from '../src/cli/flags.js'
 import {TASKS, type TaskName} from '../src/core/export/conversations.js'
 import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run.js'
@@ -46,7 +46,8 @@ export default class Export extends GetokCommand {
         }`,
     )
     this.log(
-      `${s.records} ${s.trainer.format} records → ${result.out} (${result.files.map((f) => f.file).join(', ')})\n${counts.join('\n')}\n` +
+      `${count(s.records, `${s.trainer.format} record`)} → ${result.out} ` +
+        `(${result.files.map((f) => f.file).join(', ')})\n${counts.join('\n')}\n` +
         `expressions: ${s.expressions.source}, ${s.expressions.matched} used, ` +
         `${s.expressions.not_curated} not curated; skipped: ${s.skipped}\n` +
         `vocabulary: ${s.vocabulary.count} tokens → ${s.vocabulary.file}\n` +

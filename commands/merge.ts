@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {GetokCommand} from '../src/cli/base-command.js'
+import {count, GetokCommand} from '../src/cli/base-command.js'
 import {mergeFlags} from '../src/cli/flags.js'
 import {type MergeResult, runMerge} from '../src/pipeline/merge/merge-run.js'
 
@@ -18,8 +18,8 @@ export default class Merge extends GetokCommand {
     const {argv, flags} = await this.parse(Merge)
     const result = await runMerge({dirs: argv as string[], out: flags.out, overwrite: flags.overwrite})
     this.log(
-      `${result.records} records from ${result.workers} folders (${result.shards} shards) → ${result.out}; ` +
-        `${result.skipped} skipped objects`,
+      `${count(result.records, 'record')} from ${count(result.workers, 'folder')} (${count(result.shards, 'shard')}) → ${result.out}; ` +
+        `${count(result.skipped, 'skipped object')}`,
     )
     return result
   }

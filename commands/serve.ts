@@ -1,5 +1,5 @@
 import * as path from 'node:path'
-import {GetokCommand} from '../src/cli/base-command.js'
+import {count, GetokCommand} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
 import {serveFlags} from '../src/cli/serve-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
@@ -70,12 +70,18 @@ export default class Serve extends GetokCommand {
     })
     if (typeof loaded !== 'string') {
       const h = loaded.health()
-      this.log(`ready: ${h.images} images, ${h.annotations} annotations, model ${(h.model as {name: string}).name} on ${h.device}`)
+      this.log(
+        `ready: ${count(Number(h.images), 'image')}, ${count(Number(h.annotations), 'annotation')}, ` +
+          `model ${(h.model as {name: string}).name} on ${h.device}`,
+      )
     }
     const signal = typeof loaded === 'string' ? loaded : await stop
-    this.log(`${signal}: no new connections; finishing ${handle.http.inFlight()} requests in flight …`)
+    this.log(`${signal}: no new connections; finishing ${count(handle.http.inFlight(), 'request')} in flight …`)
     const figures = await handle.close()
-    this.log(`stopped after ${figures.requests} requests (${figures.errors} errors), ${figures.samples ?? 0} samples scored`)
+    this.log(
+      `stopped after ${count(Number(figures.requests), 'request')} (${count(Number(figures.errors), 'error')}), ` +
+        `${count(Number(figures.samples ?? 0), 'sample')} scored`,
+    )
     return figures
   }
 }
