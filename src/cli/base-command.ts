@@ -47,12 +47,12 @@ export function oclifFlagErrorText(error: Error): string | undefined {
   return message.replace(ANSI_COLOUR, '')
 }
 
-/** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */
 /** `1 image`, `2 images`: summary lines read as English for any count. Nouns here take a plain `s`. */
 export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
+/** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */
 export function resumedNote(result: {images: number; resumed: number}): string {
   if (result.resumed === 0) return ''
   return result.resumed === result.images ? ' (all finished earlier: nothing redone)' : ` (${result.resumed} finished earlier, resumed)`
