@@ -1,4 +1,4 @@
-import {count, GetokCommand, resumedNote} from '../src/cli/base-command.js'
+import {count, GetokCommand, reasonLines, resumedNote} from '../src/cli/base-command.js'
 import {curateFlags, inputFlags, parseUnit, samFlags, shareFlags} from '../src/cli/flags.js'
 import {crossImageFlags, crossImageSetting, workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
@@ -63,10 +63,7 @@ export default class Curate extends GetokCommand {
         `in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `tokens per mask: mean ${s.mean_tokens}, median ${s.median_tokens}; ` +
         `mean IoU ${s.mean_iou}; reached τ: ${(100 * s.reached_share).toFixed(1)}%\n` +
-        `skipped objects: ${s.skipped}` +
-        Object.entries(s.skip_reasons)
-          .map(([r, c]) => `\n  ${c} × ${r}`)
-          .join(''),
+        `skipped objects: ${s.skipped}${reasonLines(s.skip_reasons)}`,
     )
     return result
   }

@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {count, GetokCommand, resumedNote} from '../src/cli/base-command.js'
+import {count, GetokCommand, reasonLines, resumedNote} from '../src/cli/base-command.js'
 import {evalFlags, inputFlags, samFlags} from '../src/cli/flags.js'
 import {workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
@@ -58,23 +58,19 @@ export default class Eval extends GetokCommand {
       progress: this.progress('eval'),
     })
     const s = result.summary
-    const reasons = (r: Record<string, number>) =>
-      Object.entries(r)
-        .map(([k, n]) => `\n  ${n} × ${k}`)
-        .join('')
     const head = `${count(s.samples, 'sample')} on ${count(result.images, 'image')}${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
     const stripped =
       s.samples > 0 && s.failure_reasons.no_tokens === s.samples
         ? '\nno answer holds a GETok token: did the trainer decode with skip_special_tokens? (LLaMA-Factory: skip_special_tokens: false)'
         : ''
-    const refined = s.refined ? `\nfailed refinements: ${s.refined.failed}${reasons(s.refined.failure_reasons)}` : ''
+    const refined = s.refined ? `\nfailed refinements: ${s.refined.failed}${reasonLines(s.refined.failure_reasons)}` : ''
     this.log(
       `${head} → ${result.out}/eval.jsonl\n` +
         `decoding: n = ${s.decode.grid}, rule ${s.decode.rule}, policy ${s.decode.policy} (${s.decode.source.rule})\n\n` +
         `${result.table}\n\n` +
-        `failed answers: ${s.failed}${reasons(s.failure_reasons)}${refined}\n` +
-        `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${reasons(s.unresolved.reasons)}\n` +
-        `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasons(s.skipped.reasons)}${stripped}`,
+        `failed answers: ${s.failed}${reasonLines(s.failure_reasons)}${refined}\n` +
+        `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${reasonLines(s.unresolved.reasons)}\n` +
+        `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasonLines(s.skipped.reasons)}${stripped}`,
     )
     return {...s, out: result.out, images: result.images, resumed: result.resumed, seconds: result.seconds}
   }

@@ -1,4 +1,4 @@
-import {count, GetokCommand, resumedNote} from '../src/cli/base-command.js'
+import {count, GetokCommand, reasonLines, resumedNote} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, parseFlagWith, parseNonNegative, shareFlags} from '../src/cli/flags.js'
 import {workerFlags} from '../src/cli/worker-flags.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
@@ -58,10 +58,7 @@ export default class Offsets extends GetokCommand {
       `${count(s.records, 'record')} (${count(s.pairs, 'pair')}) from ${count(result.images, 'image')}${resumedNote(result)} ` +
         `in ${result.seconds.toFixed(1)} s → ${result.out}\n` +
         `sampled regions: ${share(s.regions)}\nall grid points: ${share(s.population)}\n` +
-        `skipped objects: ${s.skipped}` +
-        Object.entries(s.skip_reasons)
-          .map(([r, c]) => `\n  ${c} × ${r}`)
-          .join(''),
+        `skipped objects: ${s.skipped}${reasonLines(s.skip_reasons)}`,
     )
     return result
   }

@@ -52,6 +52,13 @@ export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
+/** "\n  2 × no_mask\n  1 × crowd": a summary's reason counts, one indented line each, in the order given. */
+export function reasonLines(reasons: Record<string, number>): string {
+  return Object.entries(reasons)
+    .map(([reason, n]) => `\n  ${n} × ${reason}`)
+    .join('')
+}
+
 /** " (3 finished earlier, resumed)" when a rerun in the same folder skipped finished images, else "". */
 export function resumedNote(result: {images: number; resumed: number}): string {
   if (result.resumed === 0) return ''

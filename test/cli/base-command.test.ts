@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {count, resumedNote} from '../../src/cli/base-command.js'
+import {count, reasonLines, resumedNote} from '../../src/cli/base-command.js'
 
 describe('summary wording', () => {
   it.each([
@@ -19,5 +19,13 @@ describe('summary wording', () => {
     [{images: 4, resumed: 3}, ' (3 finished earlier, resumed)'],
   ])('resumedNote(%o) reads "%s"', (result, text) => {
     expect(resumedNote(result)).toBe(text)
+  })
+
+  it.each([
+    [{}, ''],
+    [{no_mask: 2}, '\n  2 × no_mask'],
+    [{no_mask: 2, crowd: 1}, '\n  2 × no_mask\n  1 × crowd'],
+  ])('reasonLines(%o) reads %j', (reasons, text) => {
+    expect(reasonLines(reasons)).toBe(text)
   })
 })
