@@ -5,6 +5,7 @@ import {workerFlags, workerSetting} from '../src/cli/worker-flags.js'
 import {defaultBatch} from '../src/sam/devices.js'
 import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {EvalRunSummary} from '../src/pipeline/eval/eval-run.js'
+import {reasonKey} from '../src/core/stats.js'
 
 export default class Eval extends GetokCommand {
   static summary = "Score a trained model's answers with the decoding that made its training data: cIoU, gIoU, Acc@0.5."
@@ -64,14 +65,33 @@ export default class Eval extends GetokCommand {
         ? '\nno answer holds a GETok token: did the trainer decode with skip_special_tokens? (LLaMA-Factory: skip_special_tokens: false)'
         : ''
     const refined = s.refined ? `\nfailed refinements: ${s.refined.failed}${reasonLines(s.refined.failure_reasons)}` : ''
+    const forced = Object.entries(s.inputs?.by_task ?? {})
+      .filter(([task]) => task !== 'refine')
+      .reduce((k, [, f]) => k + f.samples, 0)
+    const teacherForced = forced
+      ? `\n${count(forced, 'answer')} before refinement came from the data file, not the model (the trainer predicted only ` +
+        'the last turn): they are left out of the figures above, and their refined figures measure only the refinement. ' +
+        "For the model's own answers export with --predict, then --followup for the refinement turn (docs/eval.md)."
+      : ''
     this.log(
       `${head} → ${result.out}/eval.jsonl\n` +
         `decoding: n = ${s.decode.grid}, rule ${s.decode.rule}, policy ${s.decode.policy} (${s.decode.source.rule})\n\n` +
         `${result.table}\n\n` +
         `failed answers: ${s.failed}${reasonLines(s.failure_reasons)}${refined}\n` +
-        `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${reasonLines(s.unresolved.reasons)}\n` +
-        `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasonLines(s.skipped.reasons)}${stripped}`,
+        `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${unresolvedLines(s.unresolved)}\n` +
+        `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasonLines(s.skipped.reasons)}${stripped}${teacherForced}`,
     )
     return {...s, out: result.out, images: result.images, resumed: result.resumed, seconds: result.seconds}
   }
+}
+
+/** Each reason rows were not placed for, with the first lines that have it (summary.json lists up to 100). */
+function unresolvedLines(u: EvalRunSummary['unresolved']): string {
+  return Object.entries(u.reasons)
+    .map(([reason, n]) => {
+      const lines = u.lines.filter((l) => reasonKey(l.reason) === reason).map((l) => l.line)
+      const shown = lines.slice(0, 5).join(', ') + (lines.length > 5 ? ', …' : '')
+      return `\n  ${n} × ${reason}${lines.length ? ` (line${lines.length === 1 ? '' : 's'} ${shown})` : ''}`
+    })
+    .join('')
 }

@@ -1,5 +1,6 @@
 import {count, GetokCommand} from '../src/cli/base-command.js'
 import {exportFlags, parseNonNegative} from '../src/cli/flags.js'
+import {predictFlags} from '../src/cli/predict-flags.js'
 import {TASKS, type TaskName} from '../src/core/export/conversations.js'
 import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run.js'
 
@@ -16,12 +17,16 @@ export default class Export extends GetokCommand {
     '<%= config.bin %> export --curated out/curated --format swift -o out/swift',
     '<%= config.bin %> export --curated out/curated --offsets out/offsets --refs "refcocog/refs(umd).p" --format llamafactory -o out/lf',
     '<%= config.bin %> export --curated out/curated --format llava --tasks seg,box --image-root /data/coco/train2014 -o out/llava --json',
+    '<%= config.bin %> export --curated out/val-curated --refs "refcocog/refs(umd).p" --format swift --predict -o out/predict',
+    '<%= config.bin %> export --curated out/val-curated --refs "refcocog/refs(umd).p" --format swift --followup result.jsonl -o out/next',
   ]
-  static flags = exportFlags
+  static flags = {...exportFlags, ...predictFlags}
 
   async run(): Promise<ExportRunResult> {
     const {flags} = await this.parse(Export)
     const expressionFile = flags.refs ?? flags.expressions
+    // eval scores against COCO, not the curated tokens: a predict run keeps every object (docs/eval.md)
+    const forPrediction = flags.predict || flags.followup !== undefined
     const result = await runExport({
       curated: flags.curated,
       offsets: flags.offsets,
@@ -32,9 +37,11 @@ export default class Export extends GetokCommand {
       templates: flags.templates,
       imageRoot: flags['image-root'],
       refineForm: flags['refine-form'],
-      minIou: parseNonNegative('min-iou', flags['min-iou'], 1),
+      minIou: parseNonNegative('min-iou', flags['min-iou'] ?? (forPrediction ? '0' : '0.5'), 1),
       defaultSplit: flags.split,
       tags: flags.tags,
+      predict: flags.predict,
+      followup: flags.followup === undefined ? undefined : {predictions: flags.followup, reference: flags.reference},
     })
     const s = result.summary
     const counts = Object.entries(s.counts).map(

@@ -24,7 +24,8 @@ export interface JsonlOptions {
 
 export function parseJsonl<T = unknown>(text: string, file: string, options: JsonlOptions = {}): JsonlRow<T>[] {
   const rows: JsonlRow<T>[] = []
-  const lines = text.split('\n')
+  // a byte-order mark (Windows editors, some exporters) is not part of the first value
+  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n')
   for (let k = 0; k < lines.length; k++) {
     if (!lines[k].trim()) continue
     try {

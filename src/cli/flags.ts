@@ -227,8 +227,8 @@ export const exportFlags = {
   })(),
   'min-iou': Flags.string({
     summary:
-      'Skip seg, point and multi answers whose curated IoU is below this (0 to 1); box and refine answers come from COCO and are kept.',
-    default: '0.5',
+      'Skip seg, point and multi answers whose curated IoU is below this (0 to 1; default 0.5, 0 with --predict or ' +
+      '--followup); box and refine answers come from COCO and are kept.',
   }),
   split: Flags.string({
     summary: 'Split name for records whose source has none (category fallback, JSONL without "split").',

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -89,7 +89,8 @@ describe('getok eval (CLI)', () => {
     expect(s.by_task.seg.giou).toBeCloseTo(segIous.reduce((x: number, y: number) => x + y, 0) / segIous.length, 5)
     // §5's own targets are right by definition, and refining with them raises the simulated previous answer's IoU
     expect(s.refined).toMatchObject({samples: 10, failed: 0, offset_acc: 1})
-    expect(s.refined.giou).toBeGreaterThan(s.by_task.refine.giou)
+    expect(s.refined.giou).toBeGreaterThan(s.inputs.by_task.refine.giou)
+    expect(s.by_task.refine).toMatchObject({samples: 10, answers_from_data: 10, giou: null})
     expect(jsonl(path.join(dir, 'ev-swift', 'eval.jsonl'))).toHaveLength(39)
     expect(readFileSync(path.join(dir, 'ev-swift', 'summary.json'), 'utf8')).toContain('"giou"')
 
@@ -125,11 +126,42 @@ describe('getok eval (CLI)', () => {
     expect(ok.stdout).toMatch(/metric\s+testA\s+all/)
     expect(ok.stdout).toMatch(/REC Acc@0\.5\s+100\.0\s+100\.0/)
     expect(ok.stdout).toContain(
-      'not scored: 1 row not placed on an object\n  1 × no "answer" string\nskipped: 0 samples of unreadable images',
+      'not scored: 1 row not placed on an object\n  1 × no "answer" string (line 2)\nskipped: 0 samples of unreadable images',
     )
     writeFileSync(file, JSON.stringify({prompt: 'p', predict: '<grid_1_1>', label: ''}) + '\n')
     const bad = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out2')])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/--reference/)
+  })
+
+  it('a file of which no row can be placed is bad input: exit 2, naming the line and the field', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
+    const file = path.join(dir, 'p.jsonl')
+    const rows = [
+      {image_id: '25560', ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>'},
+      {image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>', task: 'segm'},
+      {image_id: 99, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>'},
+      {image_id: '1', ann_id: 2, answer: 'x'},
+    ]
+    writeFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''))
+    const out = path.join(dir, 'out')
+    const bad = getok(['eval', file, ...SAMPLE, '-o', out, '--grid', '16'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.replace(/\s+/g, ' ')).toContain(
+      'p.jsonl, line 1: no prediction row could be placed on a COCO object: 4 of 4 rows, 2 of them: "image_id" is not an integer ' +
+        '(got "25560"); 2 other reasons',
+    )
+    // nothing was written: the folder was never claimed
+    expect(existsSync(out)).toBe(false)
+    // one good row among them: scored, and each bad row named by its line on the terminal
+    writeFileSync(
+      file,
+      [...rows, {image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>'}].map((r) => JSON.stringify(r) + '\n').join(''),
+    )
+    const some = getok(['eval', file, ...SAMPLE, '-o', out, '--grid', '16'])
+    expect(some.code).toBe(0)
+    expect(some.stdout).toContain('2 × "image_id" is not an integer (got "N") (lines 1, 4)')
+    expect(some.stdout).toContain('1 × "task" is not one of seg, box, point, multi, refine (got "segm") (line 2)')
+    expect(some.stdout).toContain('1 × unknown image_id N (line 3)')
   })
 })

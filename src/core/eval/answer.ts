@@ -85,6 +85,7 @@ function parseObjectGroups(text: string, n: number, prefix = ''): Parsed<TokenGr
   try {
     objects = splitObjects(span).map((part) => parseTokens(part))
   } catch (error) {
+    if (error instanceof TokenParseError && error.kind === 'range' && !prefix) return fail('out_of_grid', error.message)
     if (error instanceof TokenParseError) return fail(`${prefix}parse_error` as FailureReason, error.message)
     throw error
   }

@@ -35,6 +35,12 @@ export interface EvalSample {
   answer: string
   /** the refinement turn's offset tokens */
   refinement?: string
+  /**
+   * Who wrote `answer`: "data" for an answer the model was given, not asked for (a refine sample's
+   * simulated previous prediction, or an earlier turn a trainer's predict run took from the data file);
+   * its figures are kept apart from the model's (summary.ts). Absent: the model.
+   */
+  answer_from?: 'model' | 'data'
 }
 
 /** How answers become masks: the curated data's grid, decode rule and offset sign convention. */

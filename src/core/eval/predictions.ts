@@ -11,9 +11,13 @@
  *                 line k answering line k of the data file given as the reference
  *
  * Ids come from the fields image_id, ann_id or ann_ids, split and task where a row has them (the
- * plain form always; exported rows as far as the export wrote them; a LLaVA record's "id" is
+ * plain form always; rows of `getok export --predict` data; a LLaVA record's "id" is
  * `<image_id>_<ann_id>_<key>_<task>`); otherwise eval finds the object from the reference answer.
+ * A field that is there but of the wrong type makes the row unusable, with the field named: a
+ * silently ignored "task" or "split" would put the row in the wrong figures. null counts as absent
+ * (a datasets-based trainer fills a column some rows lack with null).
  */
+import {showValue} from '../errors.js'
 import {tokenSpan} from './answer.js'
 import {EVAL_TASKS, type EvalTask} from './plan.js'
 
@@ -39,6 +43,10 @@ export interface PredictionRow {
   previous?: string
   /** plain rows: their refinement */
   refinement?: string
+  /** the exported conversation's id (`getok export --predict` writes it; LLaVA records always have one) */
+  conversationId?: string
+  /** "model": the answer before the last turn is the model's own (a `getok export --followup` record) */
+  answerFrom?: 'model'
 }
 
 /** Which form a file's first row has; null when none fits. */
@@ -56,7 +64,9 @@ export function readPredictionRow(format: PredictionFormat, row: unknown, line: 
   if (format === 'plain') {
     if (typeof row.answer !== 'string') return 'no "answer" string'
     if (row.refinement !== undefined && typeof row.refinement !== 'string') return '"refinement" is not a string'
-    return {line, text: row.answer, ...ids(row), ...(typeof row.refinement === 'string' ? {refinement: row.refinement} : {})}
+    const given = ids(row)
+    if (typeof given === 'string') return given
+    return {line, text: row.answer, ...given, ...(typeof row.refinement === 'string' ? {refinement: row.refinement} : {})}
   }
   if (format === 'swift') {
     if (typeof row.response !== 'string') return 'no "response" string'
@@ -66,7 +76,8 @@ export function readPredictionRow(format: PredictionFormat, row: unknown, line: 
     const hasLabels = 'labels' in row
     const context = messages.length > 0 && messages[messages.length - 1].role === 'assistant' ? messages.slice(0, -1) : messages
     const label = hasLabels ? (typeof row.labels === 'string' ? row.labels : undefined) : messages.at(-1)?.content
-    return {line, text: row.response, ...conversation(row, context, label)}
+    const said = conversation(row, context, label)
+    return typeof said === 'string' ? said : {line, text: row.response, ...said}
   }
   if (typeof row.predict !== 'string') return 'no "predict" string'
   if (!isObject(reference)) return 'no reference record for this line (pass the exported data file as --reference)'
@@ -75,7 +86,8 @@ export function readPredictionRow(format: PredictionFormat, row: unknown, line: 
   const last = turns.length > 0 && turns[turns.length - 1].role === 'assistant' ? turns.length - 1 : turns.length
   // the data file's answer first: LLaMA-Factory's "label" is decoded text, where skip_special_tokens drops our tokens
   const label = turns[last]?.content ?? (typeof row.label === 'string' ? row.label : undefined)
-  return {line, text: row.predict, ...conversation(reference, turns.slice(0, last), label)}
+  const said = conversation(reference, turns.slice(0, last), label)
+  return typeof said === 'string' ? `reference record: ${said}` : {line, text: row.predict, ...said}
 }
 
 interface Turn {
@@ -95,8 +107,10 @@ function turnsOf(r: Json): Turn[] | null {
 }
 
 /** What the answered conversation says: image, ids, reference answer and the answer before the last turn. */
-function conversation(r: Json, context: readonly Turn[], label: string | undefined): Omit<PredictionRow, 'line' | 'text'> {
-  const out: Omit<PredictionRow, 'line' | 'text'> = {...ids(r)}
+function conversation(r: Json, context: readonly Turn[], label: string | undefined): Omit<PredictionRow, 'line' | 'text'> | string {
+  const given = ids(r)
+  if (typeof given === 'string') return given
+  const out: Omit<PredictionRow, 'line' | 'text'> = {...given}
   const image = imageOf(r)
   if (image) out.imagePath = image
   if (label !== undefined) out.label = label
@@ -116,13 +130,39 @@ function imageOf(r: Json): string | undefined {
   return undefined
 }
 
-function ids(r: Json): Pick<PredictionRow, 'imageId' | 'annIds' | 'split' | 'task'> {
-  const out: Pick<PredictionRow, 'imageId' | 'annIds' | 'split' | 'task'> = {}
-  if (Number.isInteger(r.image_id)) out.imageId = r.image_id as number
-  if (Number.isInteger(r.ann_id)) out.annIds = [r.ann_id as number]
-  else if (Array.isArray(r.ann_ids) && r.ann_ids.length > 0 && r.ann_ids.every(Number.isInteger)) out.annIds = r.ann_ids as number[]
-  if (typeof r.split === 'string' && r.split) out.split = r.split
-  if ((EVAL_TASKS as readonly unknown[]).includes(r.task)) out.task = r.task as EvalTask
+type RowIds = Pick<PredictionRow, 'imageId' | 'annIds' | 'split' | 'task' | 'conversationId' | 'answerFrom'>
+
+/** The ids a row names, or the reason a field it has is unusable. */
+function ids(r: Json): RowIds | string {
+  const out: RowIds = {}
+  const has = (key: string) => r[key] !== undefined && r[key] !== null
+  const wrong = (key: string, expected: string) => `"${key}" is not ${expected} (got ${showValue(r[key])})`
+  if (has('image_id')) {
+    if (!Number.isInteger(r.image_id)) return wrong('image_id', 'an integer')
+    out.imageId = r.image_id as number
+  }
+  if (has('ann_ids')) {
+    const list = r.ann_ids
+    if (!Array.isArray(list) || list.length === 0 || !list.every(Number.isInteger)) return wrong('ann_ids', 'a non-empty list of integers')
+    out.annIds = list as number[]
+  }
+  if (has('ann_id')) {
+    if (!Number.isInteger(r.ann_id)) return wrong('ann_id', 'an integer')
+    out.annIds = [r.ann_id as number]
+  }
+  if (has('split')) {
+    if (typeof r.split !== 'string' || !r.split) return wrong('split', 'a non-empty string')
+    out.split = r.split
+  }
+  if (has('task')) {
+    if (!(EVAL_TASKS as readonly unknown[]).includes(r.task)) return wrong('task', `one of ${EVAL_TASKS.join(', ')}`)
+    out.task = r.task as EvalTask
+  }
+  if (has('answer_from')) {
+    if (r.answer_from !== 'model' && r.answer_from !== 'data') return wrong('answer_from', '"model" or "data"')
+    if (r.answer_from === 'model') out.answerFrom = 'model'
+  }
+  if (typeof r.id === 'string' && r.id) out.conversationId = r.id
   // a LLaVA record's id: <image_id>_<ann_id>_<key>_<task> (single-instance conversations)
   const m = typeof r.id === 'string' ? r.id.match(/^(\d+)_(\d+)_[^_]+_(seg|box|point|refine)$/) : null
   if (m) {

@@ -8,7 +8,8 @@
  *   point_hit    point task: the pixel holding the point is in G
  *   offset_acc   refinement: the share of the offset tokens that §5 calls right for their point:
  *                a point whose anchor is in G must keep <OFF_0_0>; a point outside G must move by
- *                a step that lands in G, or be <DELETE>d where none of its nine landing points does
+ *                a step that lands in G, or be <DELETE>d where none of its nine landing points does;
+ *                a refinement that fails to parse or pair counts every token it owed as wrong
  *
  * "In G" is the §5 convention (core/offsets/regions.ts): the pixel that holds the continuous
  * point, and a point outside the image is not in G.
@@ -97,8 +98,21 @@ function scoreTurn(
     const right = ok ? turn.offsets.filter(({cell, target}) => offsetIsRight(cell, target, gt.mask, frame, s.flipV)).length : 0
     const total = turn.offsets.length
     Object.assign(score, {offset_acc: total === 0 ? null : round6(right / total), offsets_right: right, offsets_total: total})
-  } else if (plan.refined === turn) Object.assign(score, {offset_acc: null, offsets_right: 0, offsets_total: 0})
+  } else if (plan.refined === turn) {
+    const owed = turn.failure ? owedOffsets(plan.task, turn, s) : 0
+    Object.assign(score, {offset_acc: owed === 0 ? null : 0, offsets_right: 0, offsets_total: owed})
+  }
   return score
+}
+
+/**
+ * The offset tokens a refinement that failed to parse or pair still owed: one per grid token of the
+ * answer (SPEC §2), all counted wrong, so that garbage cannot raise offset_acc by dropping out of it.
+ * The box rule's seg and multi refinement moves the box corners only, so it owes none.
+ */
+function owedOffsets(task: SamplePlan['task'], turn: TurnPlan, s: EvalSettings): number {
+  if (s.rule === 'box' && task !== 'refine') return 0
+  return turn.objects.reduce((k, o) => k + o.cells.length, 0)
 }
 
 /** |A ∩ B| and |A ∪ B| of two full-size masks. */

@@ -10,6 +10,12 @@
  *
  * A failed answer stays in every denominator it belongs to, scoring 0. A figure with no sample to
  * measure it is null.
+ *
+ * The figures before refinement are the model's answers only. An answer the model was given
+ * (`answer_from: "data"`: a refine sample's simulated previous prediction, or an earlier turn a
+ * trainer's predict run took from the data file) is counted in `answers_from_data` and scored
+ * apart, under `inputs`: what the refinement started from. Its refinement is the model's and counts
+ * in `refined` like any other.
  */
 import type {Cell} from '../grid/grid.js'
 import type {FailureReason} from './answer.js'
@@ -28,6 +34,8 @@ export interface EvalLine extends TurnScore {
   split: string
   task: EvalTask
   answer: string
+  /** who wrote `answer` (EvalSample.answer_from); lines written before 0.4.0 lack it: the model */
+  answer_from?: 'model' | 'data'
   refinement?: string
   /** the answer's parsed tokens, one entry per object */
   objects: {box?: [Cell, Cell]; cells: Cell[]}[]
@@ -45,6 +53,8 @@ export interface Figures {
   mask_samples: number
   box_samples: number
   point_samples: number
+  /** samples whose answer the model was given, not asked for: in `samples`, in no figure above */
+  answers_from_data: number
 }
 
 export interface RefinedFigures extends Figures {
@@ -60,6 +70,8 @@ export interface EvalSummary extends Figures {
   failure_reasons: Partial<Record<FailureReason, number>>
   by_split: Record<string, Figures & SplitFigures<Figures>>
   by_task: Record<string, Figures>
+  /** the answers the model was given, scored as answers: where refinement started from */
+  inputs?: Figures & {by_task: Record<string, Figures>}
   /** the same over the samples with a refinement turn, scored after it */
   refined?: RefinedFigures & {
     failure_reasons: Partial<Record<FailureReason, number>>
@@ -80,9 +92,15 @@ class Tally {
   points = 0
   offRight = 0
   offTotal = 0
+  fromData = 0
 
-  add(s: TurnScore): void {
+  /** `given`: an answer the model did not write: counted, not scored */
+  add(s: TurnScore, given = false): void {
     this.samples++
+    if (given) {
+      this.fromData++
+      return
+    }
     if (!s.format_ok) this.failed++
     if (s.iou !== null) {
       this.masks++
@@ -114,6 +132,7 @@ class Tally {
       mask_samples: this.masks,
       box_samples: this.boxes,
       point_samples: this.points,
+      answers_from_data: this.fromData,
     }
   }
 
@@ -132,21 +151,24 @@ class Grouped {
   readonly tasks = new Map<string, Tally>()
   readonly reasons: Partial<Record<FailureReason, number>> = {}
 
-  add(split: string, task: string, s: TurnScore): void {
+  add(split: string, task: string, s: TurnScore, given = false): void {
     const get = <K>(m: Map<K, Tally>, k: K) => m.get(k) ?? m.set(k, new Tally()).get(k)!
-    this.all.add(s)
-    get(this.splits, split).add(s)
-    get(this.tasks, task).add(s)
-    get(this.splitTasks.get(split) ?? this.splitTasks.set(split, new Map()).get(split)!, task).add(s)
-    if (s.failure) this.reasons[s.failure] = (this.reasons[s.failure] ?? 0) + 1
+    this.all.add(s, given)
+    get(this.splits, split).add(s, given)
+    get(this.tasks, task).add(s, given)
+    get(this.splitTasks.get(split) ?? this.splitTasks.set(split, new Map()).get(split)!, task).add(s, given)
+    if (s.failure && !given) this.reasons[s.failure] = (this.reasons[s.failure] ?? 0) + 1
   }
 }
 
 export function summariseEval(lines: readonly EvalLine[]): EvalSummary {
   const before = new Grouped()
+  const inputs = new Grouped()
   const after = new Grouped()
   for (const l of lines) {
-    before.add(l.split, l.task, l)
+    const given = l.answer_from === 'data'
+    before.add(l.split, l.task, l, given)
+    if (given) inputs.add(l.split, l.task, l)
     if (l.refined) after.add(l.split, l.task, l.refined)
   }
   const bySplit = <F>(g: Grouped, f: (t: Tally) => F) =>
@@ -162,6 +184,8 @@ export function summariseEval(lines: readonly EvalLine[]): EvalSummary {
     by_split: bySplit(before, (t) => t.figures()),
     by_task: Object.fromEntries([...before.tasks].map(([k, t]) => [k, t.figures()])),
   }
+  if (inputs.all.samples > 0)
+    summary.inputs = {...inputs.all.figures(), by_task: Object.fromEntries([...inputs.tasks].map(([k, t]) => [k, t.figures()]))}
   if (after.all.samples > 0) {
     summary.refined = {...after.all.refinedFigures(), failure_reasons: after.reasons, by_split: bySplit(after, (t) => t.refinedFigures())}
   }

@@ -1,6 +1,7 @@
 /**
  * The summary as the RefCOCO papers print it: splits as columns (val, testA, testB, test, then
- * the rest), figures ×100 with one decimal, a dash where a figure has no sample.
+ * the rest), figures ×100 with one decimal, a dash where a figure has no sample. The figures before
+ * refinement are the model's own answers; "given answers" counts those it was handed (summary.ts).
  *
  *   metric          val  testA  testB    all
  *   RES cIoU       71.3   74.0   68.2   71.2
@@ -29,6 +30,8 @@ const BEFORE: Row[] = [
   ['samples', (f) => String(f.samples)],
   ['failed', (f) => String(f.failed)],
 ]
+/** only when some answers were given to the model (refine inputs, a trainer's teacher-forced turns): not in the rows above */
+const GIVEN: Row = ['given answers', (f) => String(f.answers_from_data)]
 const AFTER: Row[] = [
   ['refined cIoU', (f) => pct(f.ciou)],
   ['refined gIoU', (f) => pct(f.giou)],
@@ -40,7 +43,8 @@ const AFTER: Row[] = [
 export function formatEvalTable(summary: EvalSummary): string {
   const splits = orderSplits(Object.keys(summary.by_split))
   const header = ['metric', ...splits, 'all']
-  const rows: string[][] = BEFORE.map(([label, pick]) => [label, ...splits.map((s) => pick(summary.by_split[s])), pick(summary)])
+  const before = summary.answers_from_data > 0 ? [...BEFORE, GIVEN] : BEFORE
+  const rows: string[][] = before.map(([label, pick]) => [label, ...splits.map((s) => pick(summary.by_split[s])), pick(summary)])
   const refined = summary.refined
   if (refined) {
     const none = (s: string) => refined.by_split[s] ?? null

@@ -67,7 +67,13 @@ function shareGpt(format: ExportFormat, c: Conversation): ShareGptTurn[] {
   ])
 }
 
-export function toTrainerRecord(format: ExportFormat, c: Conversation, imagePath: string): TrainerRecord {
+/** `extra`: fields added after the trainer's own (getok's ids in predict data, core/export/predict.ts). */
+export function toTrainerRecord(format: ExportFormat, c: Conversation, imagePath: string, extra?: Record<string, unknown>): TrainerRecord {
+  const record = trainerShape(format, c, imagePath)
+  return extra ? {...record, ...extra} : record
+}
+
+function trainerShape(format: ExportFormat, c: Conversation, imagePath: string): TrainerRecord {
   switch (format) {
     case 'swift':
       return {

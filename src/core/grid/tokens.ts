@@ -81,6 +81,8 @@ export class TokenParseError extends GetokError {
     readonly offset: number,
     message: string,
     readonly input: string,
+    /** 'range': a well-formed grid token whose index is outside the grid (eval counts it as out_of_grid) */
+    readonly kind: 'syntax' | 'range' = 'syntax',
   ) {
     super(`token string, character ${offset}: ${message} (near ${JSON.stringify(input.slice(offset, offset + 24))})`)
     this.name = 'TokenParseError'
@@ -122,7 +124,7 @@ function readToken(raw: string, at: number, text: string, n?: number): Token {
   if (m) {
     const [i, j] = pair(m)
     if (i < 0 || j < 0 || (n !== undefined && (i >= n || j >= n))) {
-      throw new TokenParseError(at, `grid index ${raw} out of range for n = ${n ?? '?'}`, text)
+      throw new TokenParseError(at, `grid index ${raw} out of range for n = ${n ?? '?'}`, text, 'range')
     }
     return {type: 'grid', cell: [i, j], at}
   }

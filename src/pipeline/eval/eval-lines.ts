@@ -42,6 +42,7 @@ export function evalLine(line: number, image: CocoImage, grid: number, sample: E
     split: sample.split,
     task,
     answer: sample.answer,
+    answer_from: sample.answer_from ?? 'model',
     ...(sample.refinement !== undefined ? {refinement: sample.refinement} : {}),
     objects: plan.answer.objects.map((o) => (o.box ? {box: o.box, cells: o.cells} : {cells: o.cells})),
     ...answer,

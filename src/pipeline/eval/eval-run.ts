@@ -18,7 +18,7 @@ import type {EvalSample} from '../../core/eval/plan.js'
 import type {PredictionFormat} from '../../core/eval/predictions.js'
 import {type EvalLine, type EvalSummary, summariseEval} from '../../core/eval/summary.js'
 import {formatEvalTable} from '../../core/eval/table.js'
-import {countReasons} from '../../core/stats.js'
+import {countReasons, reasonKey} from '../../core/stats.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
@@ -100,6 +100,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
     defaultSplit,
     flipV: decode.settings.flipV,
   })
+  if (units.length === 0) throw nothingPlaced(input.predictions, unresolved)
   const scoring = await startScoring(input, data, decode, units.length)
   const config = runConfig(input, predictions, decode, defaultSplit, scoring.identity)
   let run: ShardedRun
@@ -142,6 +143,19 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   })
   const seconds = (Date.now() - started) / 1000
   return {out: input.out, images: units.length, resumed, seconds, summary, table: formatEvalTable(summary)}
+}
+
+/** Not one row could be scored: bad input, not a model that answered badly (that scores 0 and exits 0). */
+function nothingPlaced(file: string, unresolved: readonly {line: number; reason: string}[]): GetokError {
+  const counts = Object.entries(countReasons(unresolved)).sort((a, b) => b[1] - a[1])
+  const [reason] = counts[0]
+  const first = unresolved.find((u) => reasonKey(u.reason) === reason)!
+  const more = counts.length > 1 ? `; ${counts.length - 1} other reason${counts.length > 2 ? 's' : ''}` : ''
+  return new GetokError(
+    `no prediction row could be placed on a COCO object: ${unresolved.length} of ${unresolved.length} rows, ` +
+      `${counts[0][1]} of them: ${first.reason}${more}`,
+    {file, record: `line ${first.line}`},
+  )
 }
 
 /** Each row on its image (units in image-id order), or among the unresolved with its reason. */

@@ -34,7 +34,7 @@ export type Resolved = {sample: EvalSample} | {unresolved: string}
 
 export function resolveRow(row: PredictionRow, ctx: ResolveContext): Resolved {
   const task = row.task ?? taskOfRow(row, ctx.n)
-  const turns = turnsOf(row, task, ctx.n)
+  const turns = turnsOf(row, task)
   if (typeof turns === 'string') return {unresolved: turns}
   const split = row.split ?? ctx.defaultSplit
   if (row.imageId !== undefined && row.annIds !== undefined) {
@@ -61,13 +61,21 @@ function taskOfRow(row: PredictionRow, n: number): EvalTask {
   return tokenSpan(row.text).startsWith('<offset>') && row.previous ? 'refine' : inferTask(row.text, n)
 }
 
-/** The answer and refinement a sample scores: a refine row's text refines the answer before it. */
-function turnsOf(row: PredictionRow, task: EvalTask, n: number): Pick<EvalSample, 'answer' | 'refinement'> | string {
-  if (row.refinement !== undefined) return {answer: row.text, refinement: row.refinement}
-  const refining = task === 'refine' || isBoxTurn(row, n)
-  if (!refining || !tokenSpan(row.text).startsWith('<offset>')) return {answer: row.text}
+/**
+ * The answer and refinement a sample scores, and who wrote the answer. A row whose reference answer
+ * is a refinement (or, without a reference, whose text is one) refines the answer before it: its text
+ * is the refinement whatever it holds (an answer that is not offset tokens is a failed refinement,
+ * not a first answer), and that earlier answer is the data file's, not the model's: a trainer's
+ * predict run writes only the last turn. A refine sample's answer is the data's by definition (the
+ * simulated previous prediction), and a `getok export --followup` row says its answer is the model's.
+ */
+function turnsOf(row: PredictionRow, task: EvalTask): Pick<EvalSample, 'answer' | 'refinement' | 'answer_from'> | string {
+  const given = task === 'refine' ? 'data' : 'model'
+  if (row.refinement !== undefined) return {answer: row.text, refinement: row.refinement, answer_from: given}
+  const refining = row.label !== undefined ? tokenSpan(row.label).startsWith('<offset>') : task === 'refine'
+  if (!refining) return {answer: row.text, answer_from: given}
   if (row.previous === undefined) return 'a refinement without the answer it refines (no earlier assistant turn, no tokens in the prompt)'
-  return {answer: row.previous, refinement: row.text}
+  return {answer: row.previous, refinement: row.text, answer_from: task !== 'refine' && row.answerFrom === 'model' ? 'model' : 'data'}
 }
 
 /** The reference answer moves box corners only (the box rule's second turn of seg and multi), after an answer. */

@@ -41,6 +41,8 @@ import {claimFreshDir} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
 import {exportConfig, summarise} from './export-summary.js'
 import {flipBoxOffsets} from '../../core/export/box-rule.js'
+import {continues, predictFields} from '../../core/export/predict.js'
+import {type FollowUpInput, forTrainerRun, predictConfig, readFollowUpAnswers} from './predict-data.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 
 export interface ExportRunInput {
@@ -60,6 +62,10 @@ export interface ExportRunInput {
   defaultSplit: string
   /** add the 8 structure tags to the vocabulary */
   tags: boolean
+  /** data for a trainer's predict run: each conversation ends at the model's first answer, records carry ids (core/export/predict.ts) */
+  predict?: boolean
+  /** the second predict run's data: the continuing conversations with the model's answers of the first */
+  followup?: FollowUpInput
 }
 
 export interface ExportFile {
@@ -96,7 +102,7 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
   const refineForm = input.refineForm === 'auto' ? (input.format === 'swift' ? 'two-turn' : 'one-turn') : input.refineForm
 
-  const built = buildConversations(boxOffsetsSigned(curated, offsets), offsets?.records ?? null, {
+  const all = buildConversations(boxOffsetsSigned(curated, offsets), offsets?.records ?? null, {
     tasks: input.tasks,
     grid: curated.grid,
     style: curated.style,
@@ -107,6 +113,8 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
     uncertainImages: curated.imagesWithSkips,
     expressions: expressions && {source: expressions.source, entries: expressions.expressions},
   })
+  const followUp = input.followup ? await readFollowUpAnswers(input.followup) : null
+  const built = forTrainerRun(input, all, followUp)
   const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
   const bySplit = recordsBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)))
 
@@ -116,12 +124,13 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
     files.push(await writeDataFile(input.out, input.format, split, records))
   }
   await writeVocabularyFiles(input, vocab, files)
-  const summary = summarise(input, built, files, vocab, expressions?.file ?? null)
+  const next = input.predict === true && all.conversations.some(continues)
+  const summary = summarise(input, built, files, vocab, expressions?.file ?? null, next)
   const manifest = await writeManifest(input.out, {
     tool: TOOL,
     command: 'export',
     created: new Date().toISOString(),
-    config: exportConfig(input, curated, refineForm),
+    config: {...exportConfig(input, curated, refineForm), ...predictConfig(input, followUp)},
     shards: files.map((f) => ({file: f.file, records: f.records, units: f.records, bytes: f.bytes, sha256: f.sha256})),
     skips: built.skips,
     summary,
@@ -184,8 +193,10 @@ function recordsBySplit(
   vocabulary: ReadonlySet<string>,
 ): Map<string, TrainerRecord[]> {
   const out = new Map<string, TrainerRecord[]>()
+  const predict = input.predict === true || input.followup !== undefined
   for (const c of conversations) {
-    const record = toTrainerRecord(input.format, c, imagePath(input, c.image))
+    const extra = predict ? predictFields(c, input.followup !== undefined) : undefined
+    const record = toTrainerRecord(input.format, c, imagePath(input, c.image), extra)
     const place = {file: dataFileName(input.format, c.split), record: `conversation ${c.id}`}
     if (!SPLIT_NAME.test(c.split))
       throw new GetokError(
@@ -194,7 +205,11 @@ function recordsBySplit(
         'letters, digits, "_", "-" or "."',
         showValue(c.split),
       )
-    const bad = recordTexts(record).flatMap((t) => tokensOutsideVocabulary(t, vocabulary))
+    // a follow-up's first answer is the model's, whatever it wrote: eval scores it, export keeps it
+    const modelAnswer = input.followup ? c.turns[0].assistant : undefined
+    const bad = recordTexts(record)
+      .filter((t) => t !== modelAnswer)
+      .flatMap((t) => tokensOutsideVocabulary(t, vocabulary))
     if (bad.length > 0)
       throw new GetokError(
         'token outside the exported vocabulary',

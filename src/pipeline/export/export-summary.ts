@@ -4,6 +4,7 @@
  * decode rule of the curated data so that `getok eval --reference` decodes answers by it.
  */
 import type {BuildResult, ExportSkip, RefineForm} from '../../core/export/conversations.js'
+import {predictHints} from '../../core/export/predict.js'
 import {trainerHints} from '../../core/export/trainer-formats.js'
 import {type VocabOptions, vocabularyEntries} from '../../core/grid/vocab.js'
 import type {GetokFolder} from './export-inputs.js'
@@ -15,6 +16,8 @@ export function summarise(
   files: readonly ExportFile[],
   vocab: VocabOptions,
   expressionFile: string | null,
+  /** predict data whose seg and multi answers continue with a box-offsets turn (the box rule): hint at --followup */
+  followUpNext = false,
 ): ExportSummary {
   const counts: Record<string, Record<string, number>> = Object.fromEntries(input.tasks.map((t) => [t, {}]))
   for (const c of built.conversations) counts[c.task][c.split] = (counts[c.task][c.split] ?? 0) + 1
@@ -30,7 +33,11 @@ export function summarise(
     trainer: {
       format: input.format,
       image_root: input.imageRoot ?? null,
-      hints: trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
+      // predict data is for a trained model: what to run on it, not how to train
+      hints:
+        input.predict || input.followup
+          ? predictHints(input.format, files, input.out, followUpNext)
+          : trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
     },
   }
 }

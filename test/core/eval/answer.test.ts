@@ -87,6 +87,8 @@ describe('parseAnswer', () => {
     ['<offset><seg><OFF_0_0></seg></offset>', 'parse_error'],
     ['<seg><grid_16_0></seg>', 'out_of_grid'],
     ['<seg><grid_{0,99}></seg>', 'out_of_grid'],
+    ['<seg><grid_-1_0></seg>', 'out_of_grid'],
+    ['<box><grid_{0,-2}><grid_3_3></box>', 'out_of_grid'],
   ])('%j fails as %s', (text, reason) => {
     const parsed = parseAnswer(text, 16)
     expect(parsed.ok).toBe(false)

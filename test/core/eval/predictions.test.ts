@@ -106,4 +106,51 @@ describe('prediction rows', () => {
       imagePath: 'x.jpg',
     })
   })
+
+  it.each([
+    [{image_id: '25560'}, '"image_id" is not an integer (got "25560")'],
+    [{image_id: 2.5}, '"image_id" is not an integer (got 2.5)'],
+    [{ann_id: '29572'}, '"ann_id" is not an integer (got "29572")'],
+    [{ann_ids: []}, '"ann_ids" is not a non-empty list of integers (got [])'],
+    [{ann_ids: [1, 'x']}, '"ann_ids" is not a non-empty list of integers (got [1,"x"])'],
+    [{split: 3}, '"split" is not a non-empty string (got 3)'],
+    [{task: 'segm'}, '"task" is not one of seg, box, point, multi, refine (got "segm")'],
+    [{answer_from: 'me'}, '"answer_from" is not "model" or "data" (got "me")'],
+  ])('a field of the wrong type names itself: %j', (fields, reason) => {
+    expect(readPredictionRow('plain', {image_id: 1, ann_id: 2, answer: 'a', ...fields}, 1)).toBe(reason)
+    const swift = {response: 'r', messages: [user('<image>q'), assistant('r')], ...fields}
+    expect(readPredictionRow('swift', swift, 1)).toBe(reason)
+    const reference = {conversations: [{from: 'human', value: '<image>q'}], ...fields}
+    expect(readPredictionRow('llamafactory', {predict: 'p'}, 1, reference)).toBe(`reference record: ${reason}`)
+  })
+
+  it('null is an absent field (a trainer fills a column some rows lack with null)', () => {
+    const row = readPredictionRow(
+      'swift',
+      {response: 'r', labels: 'l', messages: [user('q')], image_id: null, task: null, answer_from: null},
+      1,
+    )
+    expect(row).toEqual({line: 1, text: 'r', label: 'l'})
+  })
+
+  it("a getok export --predict record: its conversation id, and a follow-up says its earlier answer is the model's", () => {
+    const record = {
+      response: '<offset><box><OFF_0_0><OFF_1_0></box></offset>',
+      messages: [user('<image>Please segment the cat.'), assistant('<box><grid_1_1><grid_5_5></box><seg></seg>'), user('Refine.')],
+      id: '25560_48152_c_seg',
+      image_id: 25560,
+      ann_ids: [48152],
+      split: 'val',
+      task: 'seg',
+      answer_from: 'model',
+    }
+    expect(readPredictionRow('swift', record, 1)).toMatchObject({
+      conversationId: '25560_48152_c_seg',
+      imageId: 25560,
+      annIds: [48152],
+      task: 'seg',
+      answerFrom: 'model',
+      previous: '<box><grid_1_1><grid_5_5></box><seg></seg>',
+    })
+  })
 })

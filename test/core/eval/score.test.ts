@@ -138,6 +138,20 @@ describe('scoreSample (masks given, no SAM)', () => {
     expect(s.refined).toMatchObject({offset_acc: 0.75, offsets_right: 3, offsets_total: 4, iou: 1})
   })
 
+  it.each([
+    ['an unparsable refinement', UNION, 'seg', '<offset><seg><OFF_0_0>', 'refinement_parse_error', 3],
+    ['a refinement of too few tokens', UNION, 'seg', '<offset><seg><OFF_0_0></seg></offset>', 'refinement_mismatch', 3],
+    ['text instead of offsets', UNION, 'seg', 'I cannot refine it.', 'refinement_parse_error', 3],
+    ['a box-rule refine sample', {...UNION, rule: 'box'}, 'refine', 'no', 'refinement_parse_error', 3],
+    // the box rule's seg refinement moves the box corners only: no point owed an offset
+    ['a box-rule seg refinement', {...UNION, rule: 'box'}, 'seg', 'no', 'refinement_parse_error', 0],
+  ] as const)('%s owes an offset token per grid token, all wrong', (_name, settings, task, refinement, failure, owed) => {
+    const answer = `${settings.rule === 'box' ? '<box><grid_2_2><grid_5_3></box>' : ''}<seg><grid_0_0><grid_2_2><grid_1_2></seg>`
+    const plan = planSample({image_id: 1, ann_ids: [1], split: 'val', task, answer, refinement}, frame, settings)
+    const s = scoreSample(plan, {answer: [crop(20, 20, 40, 20)], refined: []}, gt, frame, settings)
+    expect(s.refined).toMatchObject({failure, offsets_right: 0, offsets_total: owed, offset_acc: owed ? 0 : null, iou: 0})
+  })
+
   it('box rule: one prompt of box and points; an answer without a box cannot be decoded', () => {
     const box: EvalSettings = {...UNION, rule: 'box'}
     const plan = planSample(

@@ -31,7 +31,9 @@ describe('summariseEval', () => {
     line('testA', 'box', {box_iou: 0.5}),
     line('testA', 'box', {box_iou: 0.49}),
     line('testA', 'point', {point_hit: true}),
+    // refine samples' first answers are the simulated previous predictions: given to the model, as eval marks them
     line('testA', 'refine', {
+      answer_from: 'data',
       iou: 0.2,
       inter: 20,
       union: 100,
@@ -48,6 +50,7 @@ describe('summariseEval', () => {
       },
     }),
     line('testA', 'refine', {
+      answer_from: 'data',
       iou: 0.4,
       inter: 40,
       union: 100,
@@ -59,10 +62,17 @@ describe('summariseEval', () => {
   it('gIoU is the mean IoU, cIoU the summed intersections over the summed unions, failures counting 0', () => {
     expect(s.by_split.val.giou).toBeCloseTo(0.5, 6)
     expect(s.by_split.val.ciou).toBeCloseTo(350 / 500, 6)
-    // all mask samples: val's three and testA's two refine answers before refinement
-    expect(s.giou).toBeCloseTo((0.5 + 1 + 0 + 0.2 + 0.4) / 5, 6)
-    expect(s.ciou).toBeCloseTo((350 + 60) / (500 + 200), 6)
-    expect(s).toMatchObject({samples: 8, failed: 1, mask_samples: 5, failure_reasons: {parse_error: 1}})
+    // the model's mask answers are val's three seg answers: the refine answers were given to it
+    expect(s.giou).toBeCloseTo((0.5 + 1 + 0) / 3, 6)
+    expect(s.ciou).toBeCloseTo(350 / 500, 6)
+    expect(s).toMatchObject({samples: 8, failed: 1, mask_samples: 3, answers_from_data: 2, failure_reasons: {parse_error: 1}})
+    expect(s.by_split.testA).toMatchObject({samples: 5, mask_samples: 0, giou: null, answers_from_data: 2})
+  })
+
+  it('scores the answers given to the model apart, as inputs: what the refinement started from', () => {
+    expect(s.inputs).toMatchObject({samples: 2, failed: 0, mask_samples: 2, giou: 0.3, ciou: 0.3})
+    expect(Object.keys(s.inputs!.by_task)).toEqual(['refine'])
+    expect(summariseEval(lines.slice(0, 6)).inputs).toBeUndefined()
   })
 
   it('Acc@0.5 takes IoU ≥ 0.5 as a hit; point accuracy over point answers only', () => {
@@ -82,12 +92,15 @@ describe('summariseEval', () => {
   it("prints splits as columns in the papers' order, ×100 with one decimal", () => {
     const table = formatEvalTable(s).split('\n')
     expect(table[0].split(/\s+/)).toEqual(['metric', 'val', 'testA', 'all'])
-    expect(table.find((l) => l.startsWith('RES gIoU'))!.split(/\s{2,}/)).toEqual(['RES gIoU', '50.0', '30.0', '42.0'])
+    expect(table.find((l) => l.startsWith('RES gIoU'))!.split(/\s{2,}/)).toEqual(['RES gIoU', '50.0', '–', '50.0'])
+    expect(table.find((l) => l.startsWith('given answers'))!.split(/\s{2,}/)).toEqual(['given answers', '0', '2', '2'])
     expect(table.find((l) => l.startsWith('REC Acc@0.5'))!.split(/\s{2,}/)).toEqual(['REC Acc@0.5', '–', '50.0', '50.0'])
     expect(table.find((l) => l.startsWith('offset acc'))!.split(/\s{2,}/)).toEqual(['offset acc', '–', '75.0', '75.0'])
   })
 
-  it('has no refined part without refinements', () => {
-    expect(summariseEval(lines.slice(0, 3)).refined).toBeUndefined()
+  it('has no refined part without refinements, and no given-answers row when the model wrote every answer', () => {
+    const plain = summariseEval(lines.slice(0, 3))
+    expect(plain.refined).toBeUndefined()
+    expect(formatEvalTable(plain)).not.toMatch(/given answers/)
   })
 })

@@ -107,7 +107,35 @@ describe('every trainer format round-trips from getok export output', () => {
     for (const s of refine) {
       expect(s.answer).toMatch(/^<seg>/)
       expect(s.refinement).toMatch(/^<offset><seg>/)
+      // the simulated previous prediction was given to the model, not written by it
+      expect(s.answer_from).toBe('data')
     }
+    expect(samples.swift.filter((s) => s.task !== 'refine').every((s) => s.answer_from === 'model')).toBe(true)
+  })
+
+  it('a refinement turn answered with words is a failed refinement of the answer before it, not a first answer', async () => {
+    const data = await readCoco(ANN)
+    const ctx = {data, n: 16, curated: null, defaultSplit: 'val', flipV: false}
+    const prev = '<seg><grid_1_1><grid_2_2></seg>'
+    const row = {
+      line: 1,
+      text: 'I cannot refine it.',
+      imageId: 25560,
+      annIds: [48152],
+      label: '<offset><seg><OFF_0_0><DELETE></seg></offset>',
+    }
+    expect(resolveRow({...row, previous: prev}, ctx)).toEqual({
+      sample: {
+        image_id: 25560,
+        ann_ids: [48152],
+        split: 'val',
+        task: 'refine',
+        answer: prev,
+        refinement: 'I cannot refine it.',
+        answer_from: 'data',
+      },
+    })
+    expect(resolveRow(row, ctx)).toEqual({unresolved: expect.stringMatching(/a refinement without the answer it refines/)})
   })
 
   it('gives the same samples from ms-swift, LLaMA-Factory, LLaVA and Qwen-VL data', () => {

@@ -184,7 +184,163 @@ describe('eval of a perfect model on box-rule export gives back the curated IoU'
       expect(s.refined.by_split.val.by_task.refine).toMatchObject({failed: 0, offset_acc: 1})
     }
     expect(summaries[1].s.refined.giou).toBe(summaries[0].s.refined.giou)
+    // the trainer took every first answer from the data file: none is the model's, none is in the figures before refinement
+    const given = swift.filter((r) => r.messages.length > 2).length
+    for (const {s} of summaries) {
+      expect(s.answers_from_data).toBe(given)
+      expect(s.by_task.seg).toMatchObject({samples: segCount(), mask_samples: 0, giou: null, answers_from_data: segCount()})
+      expect(s.inputs.by_task.seg.samples).toBe(segCount())
+    }
   }, 120_000)
+})
+
+const segCount = () => swift.filter(isSeg).length
+
+describe('two predict runs: --predict, then --followup on the model answers', () => {
+  const PRED = path.join(dir, 'pred')
+  const NEXT = path.join(dir, 'next')
+  const evalOf = (pred: string, reference: string, out: string) => {
+    const args = ['eval', pred, ...SAMPLE, '-o', path.join(dir, out), '--reference', reference, '--threads', '1', '--json']
+    return {s: JSON.parse(getok(args)), lines: jsonl(path.join(dir, out, 'eval.jsonl'))}
+  }
+  /** ms-swift infer results whose answers are the targets, as a model writes them (its end-of-turn marker left in) */
+  const perfect = (records: Rec[], file: string) => {
+    const rows = records.map((r) => {
+      const label = r.messages.at(-1).content
+      return {
+        response: `${label}<|im_end|>`,
+        labels: label,
+        ...r,
+        messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}],
+      }
+    })
+    writeFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''))
+    return file
+  }
+  let pred: Rec[] = []
+  let first: {s: Rec; lines: Rec[]}
+  let trained: Rec[] = []
+
+  beforeAll(() => {
+    getok(['export', '--curated', CUR, '--offsets', OFF, '--format', 'swift', '-o', PRED, '--split', 'val', '--predict'])
+    pred = jsonl(path.join(PRED, 'swift-val.jsonl'))
+    first = evalOf(perfect(pred, path.join(dir, 'r1.jsonl')), path.join(PRED, 'swift-val.jsonl'), 'ev-pred')
+    trained = jsonl(path.join(dir, 'ev0', 'eval.jsonl'))
+  }, 120_000)
+
+  it('predict data ends each conversation at the model first answer and names its objects', () => {
+    const segs = pred.filter((r) => r.task === 'seg')
+    // --min-iou is 0 for prediction: every object alone in its category, whatever its curated IoU
+    expect(segs.length).toBe(
+      curated.filter((c) => curated.filter((d) => d.image_id === c.image_id && d.category === c.category).length === 1).length,
+    )
+    for (const r of pred) {
+      expect(r).toMatchObject({split: 'val', image_id: expect.any(Number), ann_ids: expect.any(Array), id: expect.any(String)})
+      const texts = r.messages.map((m: Rec) => m.content)
+      expect(texts.length).toBe(r.task === 'refine' ? 4 : 2)
+      if (r.task === 'seg')
+        expect(texts[1]).toBe(curated.find((c) => c.ann_id === r.ann_ids[0])!.box + curated.find((c) => c.ann_id === r.ann_ids[0])!.seg)
+    }
+    expect(manifestOf(PRED).config.predict).toBe(true)
+  })
+
+  it('eval scores the model own first answers: the same decoding as the data first turns', () => {
+    expect(first.s).toMatchObject({samples: pred.length, failed: 0, unresolved: {count: 0}})
+    // only the refine samples' simulated predictions are given to the model
+    expect(first.s.answers_from_data).toBe(pred.filter((r) => r.task === 'refine').length)
+    const segs = first.lines.filter((l) => l.task === 'seg')
+    expect(segs.length).toBeGreaterThan(0)
+    for (const l of segs) {
+      expect(l.answer_from).toBe('model')
+      expect(l.answer.endsWith('<|im_end|>')).toBe(true)
+    }
+    // the training export's eval decoded the same tokens, taken from the data's first turn
+    const pairs = segs.flatMap((l) => trained.filter((t) => t.task === 'seg' && t.ann_ids[0] === l.ann_ids[0]).map((t) => [l, t]))
+    expect(pairs.length).toBe(trained.filter((t) => t.task === 'seg').length)
+    for (const [l, t] of pairs) expect([l.iou, t.answer_from]).toEqual([t.iou, 'data'])
+    expect(first.s.by_task.seg.giou).toBeCloseTo(mean(segs.map((l) => l.iou)), 6)
+  })
+
+  it('the follow-up asks each box-rule seg and multi answer for its box offsets; eval gives back each record iou', () => {
+    getok([
+      'export',
+      '--curated',
+      CUR,
+      '--offsets',
+      OFF,
+      '--format',
+      'swift',
+      '-o',
+      NEXT,
+      '--split',
+      'val',
+      '--followup',
+      path.join(dir, 'r1.jsonl'),
+    ])
+    const next = jsonl(path.join(NEXT, 'swift-val.jsonl'))
+    expect(next.map((r) => r.id).sort()).toEqual(
+      pred
+        .filter((r) => r.task === 'seg' || r.task === 'multi')
+        .map((r) => r.id)
+        .sort(),
+    )
+    for (const r of next) {
+      const answer = pred.find((p) => p.id === r.id)!.messages[1].content
+      expect(r.messages.map((m: Rec) => m.content).slice(1, 3)).toEqual([answer, 'Please refine the box corners with offset tokens.'])
+      expect(r.messages[1].loss).toBe(false)
+      expect(r.answer_from).toBe('model')
+    }
+    const second = evalOf(perfect(next, path.join(dir, 'r2.jsonl')), path.join(NEXT, 'swift-val.jsonl'), 'ev-next')
+    expect(second.s).toMatchObject({samples: next.length, failed: 0, answers_from_data: 0, refined: {failed: 0}})
+    for (const l of second.lines.filter((x) => x.task === 'seg')) {
+      expect(Math.abs(l.refined.iou - curated.find((c) => c.ann_id === l.ann_ids[0])!.iou)).toBeLessThanOrEqual(1e-6)
+      expect(l.iou).toBe(first.lines.find((f) => f.task === 'seg' && f.ann_ids[0] === l.ann_ids[0])!.iou)
+    }
+  }, 120_000)
+
+  it('LLaMA-Factory: the follow-up lines its predictions up with the --predict data file', () => {
+    const lf = path.join(dir, 'lf-pred')
+    getok(['export', '--curated', CUR, '--offsets', OFF, '--format', 'llamafactory', '-o', lf, '--split', 'val', '--predict'])
+    const data = path.join(lf, 'llamafactory-val.jsonl')
+    const rows = jsonl(data).map((r) => ({prompt: '', predict: r.conversations.at(-1).value, label: ''}))
+    writeFileSync(path.join(dir, 'gp1.jsonl'), rows.map((r) => JSON.stringify(r) + '\n').join(''))
+    const out = path.join(dir, 'lf-next')
+    getok(
+      ['export', '--curated', CUR, '--offsets', OFF, '--format', 'llamafactory', '-o', out, '--split', 'val'].concat([
+        '--followup',
+        path.join(dir, 'gp1.jsonl'),
+        '--reference',
+        data,
+      ]),
+    )
+    const swiftNext = jsonl(path.join(NEXT, 'swift-val.jsonl'))
+    expect(jsonl(path.join(out, 'llamafactory-val.jsonl')).map((r) => r.conversations.map((t: Rec) => t.value).slice(1))).toEqual(
+      swiftNext.map((r) => r.messages.map((m: Rec) => m.content).slice(1)),
+    )
+  })
+
+  it('refuses predictions that name no conversation, and says how to make ones that do', () => {
+    const r = spawnSync(
+      'node',
+      [
+        BIN,
+        'export',
+        '--curated',
+        CUR,
+        '--format',
+        'swift',
+        '-o',
+        path.join(dir, 'no-next'),
+        '--followup',
+        path.join(dir, 'swift-pred.jsonl'),
+      ],
+      {encoding: 'utf8'},
+    )
+    expect(r.status).toBe(2)
+    expect(r.stderr.replace(/\s+/g, ' ')).toMatch(
+      /swift-pred\.jsonl, field "id": no prediction names the conversation.*getok export --predict/,
+    )
+  })
 })
 
 describe('offsets --curated on box-rule records', () => {

@@ -1,0 +1,63 @@
+/**
+ * What `getok export --predict` and `--followup` change in an export (core/export/predict.ts): which
+ * conversations are written, and what the manifest says of them. A follow-up reads the model's
+ * answers of the first predict run by the id of the conversation they answer (a `--predict` record
+ * carries it; LLaMA-Factory's predictions are matched to the records of the data file given as
+ * --reference, line by line, as eval does).
+ */
+import {GetokError} from '../../core/errors.js'
+import type {BuildResult} from '../../core/export/conversations.js'
+import {answerAsContext, followUps, forPrediction} from '../../core/export/predict.js'
+import {readPredictions} from '../eval/read-predictions.js'
+import type {ExportRunInput} from './export-run.js'
+
+export interface FollowUpInput {
+  predictions: string
+  /** the --predict data file the predictions answer (LLaMA-Factory: required) */
+  reference?: string
+}
+
+export interface FollowUpAnswers {
+  answers: Map<string, string>
+  /** for the manifest: which predictions the follow-up was made from */
+  source: {predictions: string; sha256: string; rows: number}
+}
+
+export async function readFollowUpAnswers(input: FollowUpInput): Promise<FollowUpAnswers> {
+  const file = await readPredictions(input.predictions, undefined, input.reference)
+  const answers = new Map<string, string>()
+  for (const row of file.rows) if (row.conversationId !== undefined) answers.set(row.conversationId, answerAsContext(row.text))
+  if (answers.size === 0) {
+    const why = file.rows.length === 0 ? `no row is a ${file.format} prediction (line ${file.bad[0]?.line}: ${file.bad[0]?.reason})` : ''
+    throw new GetokError(
+      why ||
+        'no prediction names the conversation it answers: predict on the data of getok export --predict ' +
+          '(its records carry an "id"; LLaMA-Factory\'s predictions: pass that data file as --reference)',
+      {file: input.predictions, field: 'id'},
+    )
+  }
+  return {answers, source: {predictions: input.predictions, sha256: file.sha256, rows: file.rows.length + file.bad.length}}
+}
+
+/** The conversations a training run gets, or a predict run (--predict), or its second run (--followup). */
+export function forTrainerRun(input: ExportRunInput, built: BuildResult, followUp: FollowUpAnswers | null): BuildResult {
+  if (!followUp) return input.predict ? {...built, conversations: forPrediction(built.conversations)} : built
+  const f = followUps(built.conversations, followUp.answers)
+  if (f.conversations.length === 0)
+    throw new GetokError(
+      `none of the ${followUp.answers.size} predictions answers a conversation that continues (a box-rule seg or multi ` +
+        'answer): make the follow-up with the inputs and flags of the --predict export the predictions answer',
+      {file: followUp.source.predictions, field: 'id'},
+    )
+  const byId = new Map(built.conversations.map((c) => [c.id, c]))
+  const missing = f.missing.map((id) => {
+    const c = byId.get(id)!
+    return {image_id: c.imageId, ann_id: c.annIds[0], task: c.task, reason: 'no answer to follow up in the predictions'}
+  })
+  return {...built, conversations: f.conversations, skips: [...built.skips, ...missing]}
+}
+
+export function predictConfig(input: ExportRunInput, followUp: FollowUpAnswers | null): Record<string, unknown> {
+  if (followUp) return {predict: true, followup: followUp.source}
+  return input.predict ? {predict: true} : {}
+}
