@@ -227,8 +227,8 @@ export const exportFlags = {
   })(),
   'min-iou': Flags.string({
     summary:
-      'Skip seg, point and multi answers whose curated IoU is below this (0 to 1; default 0.5, 0 with --predict or ' +
-      '--followup); box and refine answers come from COCO and are kept.',
+      'Skip seg and multi answers whose curated IoU is below this (0 to 1; default 0.5, 0 with --predict or ' +
+      '--followup); box, point and refine answers come from COCO and are kept (point: records before 0.4.0 filtered too).',
   }),
   split: Flags.string({
     summary: 'Split name for records whose source has none (category fallback, JSONL without "split").',

@@ -49,6 +49,8 @@ export interface CuratedObject {
   decode?: DecodeRule
   /** box rule only: the corners' moves, `<offset><box>…</box></offset>` (offsets' dv sign when exported with --offsets) */
   boxOffsets?: string
+  /** the pointing answer curate chose from the object's mask (core/grid/pointing.ts); absent before 0.4.0 */
+  point?: string
 }
 
 /** What a conversation needs of an `offsets` record. */
@@ -182,9 +184,11 @@ function answer(o: BuildOptions, task: keyof Templates['answers'], tokens: strin
 /** seg, box or point; a string is the reason it was skipped. */
 function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: BuildOptions): Conversation | string {
   const obj = ref.object
-  if (task !== 'box' && obj.iou < o.minIou) return `curated IoU ${obj.iou} below --min-iou ${o.minIou}`
-  if (task === 'point' && obj.points.length === 0) return 'no grid points to point with (the box rule chose the box alone)'
-  const tokens = task === 'seg' ? ruleAnswer(obj) : task === 'box' ? obj.box : pointToken(obj.points, o.grid, o.style)
+  // a record's own pointing answer comes from the object's mask, like a box from COCO's: kept whatever the IoU
+  const fromMask = task === 'box' || (task === 'point' && obj.point !== undefined)
+  if (!fromMask && obj.iou < o.minIou) return `curated IoU ${obj.iou} below --min-iou ${o.minIou}`
+  if (task === 'point' && !fromMask && obj.points.length === 0) return 'no grid points to point with (the box rule chose the box alone)'
+  const tokens = task === 'seg' ? ruleAnswer(obj) : task === 'box' ? obj.box : pointingAnswer(obj, o.grid, o.style)
   const id = `${obj.imageId}_${obj.annId}_${ref.key}_${task}`
   const first: Turn = {user: ask(o, task, id, vars(ref)), assistant: answer(o, task, tokens), train: true}
   if (task !== 'seg' || obj.boxOffsets === undefined) return conversation(task, ref, [first])
@@ -212,9 +216,14 @@ function refineConversation(ref: Referent, r: RefinementObject | undefined, o: B
   ])
 }
 
+/** The pointing answer: the record's own (since 0.4.0), else pointToken of its curated points. */
+export function pointingAnswer(obj: Pick<CuratedObject, 'point' | 'points'>, n: number, style: TokenStyle): string {
+  return obj.point ?? pointToken(obj.points, n, style)
+}
+
 /**
- * The pointing answer: of the curated points (each one whose SAM mask covers
- * part of the object), the one nearest their mean; ties go to raster order.
+ * The pointing answer of a record written before 0.4.0: of the curated points (each one whose SAM
+ * mask covers part of the object), the one nearest their mean; ties go to raster order.
  */
 export function pointToken(points: readonly Cell[], n: number, style: TokenStyle): string {
   const cells = sortCellsRaster(points, n)

@@ -12,7 +12,8 @@ import {FAST_COVER} from '../../core/selection/fast-settings.js'
 import type {Mask} from '../../core/masks/mask.js'
 import type {MaskPolicy} from '../../core/selection/policy.js'
 import {type CandidateMode, allIndices, objectPool} from '../../core/selection/candidates.js'
-import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetsToTokens} from '../../core/grid/tokens.js'
+import {type TokenStyle, boxToTokens, cellsToSegTokens, gridToken, offsetsToTokens} from '../../core/grid/tokens.js'
+import {pointingCell} from '../../core/grid/pointing.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 import type {CocoAnnotation, CocoImage} from '../../core/coco/records.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
@@ -48,6 +49,8 @@ export interface CurateRecord extends ObjectRecordHead {
   box: string
   /** box rule: the box corners' moves to the lattice corners, <offset><box><OFF_a_b><OFF_c_d></box></offset> */
   box_offsets?: string
+  /** the pointing answer: the grid token whose anchor lies deepest in the object (core/grid/pointing.ts; since 0.4.0) */
+  point: string
   tokens: number
   iou: number
   tau: number
@@ -156,6 +159,7 @@ export function toRecord(
     seg: cellsToSegTokens(points, grid.n, options.tokenStyle),
     box: boxToTokens(tl, br, options.tokenStyle),
     ...(boxRule ? {box_offsets: offsetsToTokens('box', boxRule.boxMoves, options.tokenStyle)} : {}),
+    point: gridToken(...pointingCell(object.mask, grid)!, options.tokenStyle),
     tokens: points.length,
     iou: round6(greedy.iou),
     tau: options.tau,

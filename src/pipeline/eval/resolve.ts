@@ -12,7 +12,7 @@
  */
 import {type CocoAnnotation, type CocoDataset, type CocoImage, annotationToMask} from '../../adapters/coco.js'
 import type {CuratedObject} from '../../core/export/conversations.js'
-import {pointToken} from '../../core/export/conversations.js'
+import {pointingAnswer} from '../../core/export/conversations.js'
 import {type Cell, boxXywhToCorners, sortCellsRaster} from '../../core/grid/grid.js'
 import {parseAnswer, parseRefinement, tokenSpan} from '../../core/eval/answer.js'
 import {type EvalSample, type EvalTask, inferTask} from '../../core/eval/plan.js'
@@ -135,7 +135,7 @@ function objectsOfLabel(task: EvalTask, row: PredictionRow, image: CocoImage, ct
   for (const o of objects) {
     const matches = (curated ?? []).filter((c) =>
       task === 'point'
-        ? c.points.length > 0 && pointToken(c.points, ctx.n, 'plain') === pointToken(o.cells, ctx.n, 'plain')
+        ? (c.point !== undefined || c.points.length > 0) && samePoint(pointingAnswer(c, ctx.n, 'plain'), o.cells, ctx.n)
         : sameSet(cellsOf(c, ctx.n), o.cells, ctx.n) && (!o.box || sameCells(boxOf(c, ctx.n), o.box)),
     )
     const id = unique(
@@ -164,6 +164,12 @@ function cellsOf(c: CuratedObject, n: number): Cell[] {
 function boxOf(c: CuratedObject, n: number): Cell[] {
   const parsed = parseAnswer(c.box, n)
   return parsed.ok && parsed.value.objects[0].box ? parsed.value.objects[0].box : []
+}
+
+/** A pointing answer (either spelling) names the same cell as the reference's one cell. */
+function samePoint(answer: string, cells: readonly Cell[], n: number): boolean {
+  const parsed = parseAnswer(answer, n)
+  return parsed.ok && cells.length === 1 && sameCells(parsed.value.objects[0].cells, cells)
 }
 
 function sameCells(a: readonly Cell[], b: readonly Cell[]): boolean {

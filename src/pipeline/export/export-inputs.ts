@@ -119,6 +119,8 @@ function toCuratedObject(r: Row, n: number, place: ErrorPlace, folderRule: Decod
     seg: tokenField(r, 'seg', n, place, 'seg'),
     box: tokenField(r, 'box', n, place, 'box'),
     iou: numberField(r, 'iou', place),
+    // records written before 0.4.0 have no pointing answer: export falls back to the curated points
+    ...(r.point === undefined ? {} : {point: tokenField(r, 'point', n, place, 'point')}),
   }
   if (rule === 'union') return object
   // validates box_offsets: two corner moves, no <DELETE>
@@ -157,11 +159,14 @@ function numberField(r: Row, field: string, place: ErrorPlace): number {
 }
 
 /** A token string that parses at grid n into exactly one group of the given kind. */
-function tokenField(r: Row, field: string, n: number, place: ErrorPlace, kind: 'seg' | 'box'): string {
+function tokenField(r: Row, field: string, n: number, place: ErrorPlace, kind: 'seg' | 'box' | 'point'): string {
   const text = stringField(r, field, place)
   try {
     const groups = parseTokens(text, n)
-    if (groups.length !== 1 || groups[0].kind !== kind) throw new Error(`expected one <${kind}> group, got ${groups.length} group(s)`)
+    if (groups.length !== 1 || groups[0].kind !== kind) {
+      const what = kind === 'point' ? 'one grid token' : `one <${kind}> group`
+      throw new Error(`expected ${what}, got ${groups.length} group(s)`)
+    }
   } catch (error) {
     const message = error instanceof TokenParseError || error instanceof Error ? error.message : String(error)
     throw new GetokError(`token string does not parse: ${message}`, {...place, field})

@@ -88,15 +88,19 @@ describe('export of box-rule curate records', () => {
     }
   })
 
-  it('skips pointing for objects of zero points, says so, and names the rule in the manifest', () => {
+  it("points with each record's own point, also for objects of zero points, and names the rule in the manifest", () => {
     const m = manifestOf(SWIFT)
     expect(m.config.decode).toBe('box')
-    const zero = curated.filter((c) => c.points.length === 0).map((c) => c.ann_id)
-    const pointSkips = m.skips.filter((s: Rec) => s.task === 'point' && /no grid points/.test(s.reason)).map((s: Rec) => s.ann_id)
-    expect(pointSkips.length).toBeGreaterThan(0)
-    expect(pointSkips.every((a: number) => zero.includes(a))).toBe(true)
+    expect(m.skips.filter((s: Rec) => s.task === 'point')).toEqual([])
     const points = swift.filter((r) => /^<image>Please point to/.test(r.messages[0].content))
-    expect(points.length + pointSkips.length).toBe(swift.filter(isSeg).length)
+    expect(points.length).toBe(swift.filter(isSeg).length)
+    const answers = new Set(points.map((r) => texts(r)[1]))
+    const zero = curated.filter((c) => c.points.length === 0)
+    expect(zero.length).toBeGreaterThan(0)
+    for (const c of curated) expect(c.point).toMatch(/^<grid_\d+_\d+>$/)
+    // the pointing answers are the records' points, zero-point objects among them
+    expect(zero.some((c) => answers.has(c.point))).toBe(true)
+    for (const a of answers) expect(curated.some((c) => c.point === a)).toBe(true)
   })
 
   it('multi: each couch its box and points, then every box offsets, joined by ", "', () => {
