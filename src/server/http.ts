@@ -8,9 +8,10 @@
  *
  * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A request
  * that takes longer than the timeout answers 503 and its samples not yet scored are dropped, as are
- * those of a client that hangs up. Bound to a loopback address, it also refuses requests whose
- * Host header names another host (a web page's DNS-rebinding trick). close() stops accepting,
- * lets the requests in flight finish (within a grace period), then closes every connection.
+ * those of a client that hangs up (counted as aborted, not by a status: no fault of ours). Bound to a
+ * loopback address, it also refuses requests whose Host header names another host (a web page's
+ * DNS-rebinding trick). close() stops accepting, lets the requests in flight finish (within a grace
+ * period), then closes every connection.
  */
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -114,20 +115,25 @@ async function answer(
     const e = asHttpError(error)
     send(res, stats, e.status, {error: e.message}, e.headers)
   } finally {
-    if (route === '/score') stats.scoreLatency(performance.now() - started)
+    // a request whose client left has no latency to speak of
+    if (route === '/score' && res.headersSent) stats.scoreLatency(performance.now() - started)
   }
 }
 
-/** Read, parse and score one POST /score within the timeout; the signal aborts on timeout or when the client leaves. */
+/**
+ * Read, parse and score one POST /score within the timeout; the signal aborts, with the reason, on
+ * timeout or when the client leaves, and the service stops there.
+ */
 async function scoreWithin(req: IncomingMessage, res: ServerResponse, service: ScoreService, options: RewardHttpOptions) {
   checkJsonContentType(req)
   const controller = new AbortController()
-  res.on('close', () => controller.abort())
+  res.on('close', () => controller.abort(new HttpError(499, 'the client closed the connection')))
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort()
-      reject(new HttpError(503, `timed out after ${options.timeoutMs} ms (--timeout-ms); retry later or send fewer samples`))
+      const error = new HttpError(503, `timed out after ${options.timeoutMs} ms (--timeout-ms); retry later or send fewer samples`)
+      controller.abort(error)
+      reject(error)
     }, options.timeoutMs)
   })
   const work = (async () => {
@@ -177,8 +183,9 @@ function asHttpError(error: unknown): HttpError {
 }
 
 function send(res: ServerResponse, stats: HttpStats, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return void stats.aborted++ // the client left: nobody to answer, and no fault of ours
   stats.answered(status)
-  if (res.headersSent || res.destroyed) return
+  if (res.headersSent) return
   const text = JSON.stringify(body)
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -194,6 +201,7 @@ function httpFigures(stats: HttpStats) {
     uptime_s: Math.round((Date.now() - stats.started) / 100) / 10,
     requests: stats.requests,
     errors: stats.errors,
+    aborted: stats.aborted,
     status: stats.status,
     latency_ms: stats.latency(),
   }

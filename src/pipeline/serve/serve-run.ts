@@ -88,7 +88,8 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
     await http.close(input.timeoutMs + 1000)
     const loaded = await ready.catch(() => undefined)
     if (loaded) await loaded.drained()
-    const figures = {...loaded?.stats(), requests: http.stats.requests, errors: http.stats.errors, latency_ms: http.stats.latency()}
+    const {requests, errors, aborted} = http.stats
+    const figures = {...loaded?.stats(), requests, errors, aborted, latency_ms: http.stats.latency()}
     if (input.releaseEngine !== false) await (await engine.catch(() => undefined))?.release()
     return figures
   }

@@ -1,5 +1,6 @@
 import {execFile} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {promisify} from 'node:util'
@@ -268,6 +269,36 @@ describe('getok serve on real SAM', () => {
     expect((await stats(main.url)).engine.decoder_calls).toBe(before.engine.decoder_calls)
     expect((await send(main.url, {path: '/health'})).status).toBe(200)
     expect((await score(main.url, gt({segmentation: poly}))).json).toMatchObject({format_ok: true})
+  })
+
+  it('a client that hangs up while its samples are decoded stops the SAM work there; it counts as aborted, not as an error', async () => {
+    const h = await start({maxSamples: 300})
+    await h.ready
+    expect((await score(h.url, {image_id: 25560, ann_id: 29572, answer: record(29572).seg})).status).toBe(200) // the image is encoded
+    // 256 prompts, every point of the 16 x 16 grid once
+    const point = (k: number) => `<seg><grid_${k % 16}_${k >> 4}></seg>`
+    const samples = Array.from({length: 256}, (_, k) => ({image_id: 25560, ann_id: 29572, answer: point(k)}))
+    const text = JSON.stringify(samples)
+    const before = engine.decoderCalls
+    const headers = {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)}
+    const req = request(new URL('/score', h.url), {method: 'POST', headers, agent: false})
+    req.on('error', () => {})
+    req.end(text)
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (engine.decoderCalls === before) return
+        clearInterval(poll)
+        req.destroy() // SAM has started on this request's prompts
+        resolve()
+      }, 1)
+    })
+    await h.service()!.drained()
+    expect(engine.decoderCalls - before).toBeLessThan(256 / 2)
+    const s = await stats(h.url)
+    expect(s.dropped).toBeGreaterThan(256 / 2)
+    // answered: the first request and this /stats; the one that hung up is in no status
+    expect(s).toMatchObject({requests: 3, errors: 0, aborted: 1})
+    expect(s.status).toEqual({200: 2})
   })
 
   it('the embedding cache holds what --cache-mb allows, counted in real bytes; close() stops it', async () => {
