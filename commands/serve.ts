@@ -59,6 +59,8 @@ export default class Serve extends GetokCommand {
       timeoutMs: flags['timeout-ms'],
       maxBodyKb: flags['max-body-kb'],
       maxSamples: flags['max-samples'],
+      maxObjects: flags['max-objects'],
+      maxRequestObjects: flags['max-request-objects'],
       maxQueue: flags['max-queue'],
       engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
     })

@@ -18,7 +18,7 @@ import type {AddressInfo} from 'node:net'
 import {GetokError} from '../core/errors.js'
 import {checkJsonContentType, declaredTooLarge, readJsonBody} from './body.js'
 import {HttpError, type SampleReply, type SampleRequest} from './protocol.js'
-import {parseScoreRequest} from './request.js'
+import {type RequestLimits, parseScoreRequest} from './request.js'
 import {HttpStats} from './stats.js'
 
 export interface ScoreService {
@@ -33,7 +33,7 @@ export interface RewardHttpOptions {
   /** 0: any free port */
   port: number
   maxBodyBytes: number
-  maxSamples: number
+  limits: RequestLimits
   timeoutMs: number
   /** the service once loaded, undefined while the model loads */
   service: () => ScoreService | undefined
@@ -137,7 +137,7 @@ async function scoreWithin(req: IncomingMessage, res: ServerResponse, service: S
     }, options.timeoutMs)
   })
   const work = (async () => {
-    const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes), options.maxSamples)
+    const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes), options.limits)
     const replies = await service.score(request.samples, controller.signal)
     return request.list ? replies : replies[0]
   })()

@@ -10,6 +10,7 @@ import {readCoco} from '../../adapters/coco.js'
 import {GetokError} from '../../core/errors.js'
 import type {SamEngine} from '../../sam/engine.js'
 import {type RewardHttpServer, listenRewardServer} from '../../server/http.js'
+import {OBJECT_LIMITS} from '../../server/request.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from '../eval/settings.js'
 import {RewardService} from './reward-service.js'
 
@@ -29,6 +30,9 @@ export interface ServeInput {
   timeoutMs: number
   maxBodyKb: number
   maxSamples: number
+  /** objects of one sample, of one request: default OBJECT_LIMITS */
+  maxObjects?: number
+  maxRequestObjects?: number
   maxQueue: number
   engine: () => Promise<SamEngine>
   /** release the engine on close (default true; a test sharing one engine says false) */
@@ -60,7 +64,11 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
     host: input.host,
     port: input.port,
     maxBodyBytes: input.maxBodyKb * 1024,
-    maxSamples: input.maxSamples,
+    limits: {
+      samples: input.maxSamples,
+      objects: input.maxObjects ?? OBJECT_LIMITS.objects,
+      requestObjects: input.maxRequestObjects ?? OBJECT_LIMITS.requestObjects,
+    },
     timeoutMs: input.timeoutMs,
     service: () => service,
   })

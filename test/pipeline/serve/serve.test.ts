@@ -271,6 +271,28 @@ describe('getok serve on real SAM', () => {
     expect((await score(main.url, gt({segmentation: poly}))).json).toMatchObject({format_ok: true})
   })
 
+  it('more objects than --max-objects answer 413 at once; a request of many objects leaves /health answering', async () => {
+    const object = {segmentation: [[0, 0, 639, 0, 639, 479, 0, 479]], width: 640, height: 480}
+    const gt = (n: number) => ({image: '000000025560.jpg', gt: Array.from({length: n}, () => object), answer: 'x'})
+    expect(await score(main.url, gt(4000))).toMatchObject({
+      status: 413,
+      json: {error: 'gt: 4000 objects in one sample: at most 64 (--max-objects)'},
+    })
+    const ids = await score(main.url, {image_id: 25560, ann_ids: Array.from({length: 20_000}, () => 29572), answer: 'x'})
+    expect(ids).toMatchObject({status: 413, json: {error: 'ann_ids: 20000 objects in one sample: at most 64 (--max-objects)'}})
+    // 200 masks to make, about a second of work and no SAM (the answers do not parse): /health is answered in the middle of it
+    const order: string[] = []
+    const heavy = score(
+      main.url,
+      Array.from({length: 4}, () => gt(50)),
+    ).then((a) => (order.push('heavy'), a))
+    await new Promise((r) => setTimeout(r, 100))
+    expect((await send(main.url, {path: '/health'}).then((a) => (order.push('health'), a))).status).toBe(200)
+    const failed = {task: 'seg', iou: 0, box_iou: null, format_ok: false, failure: 'no_tokens'}
+    expect(await heavy).toMatchObject({status: 200, json: [failed, failed, failed, failed]})
+    expect(order).toEqual(['health', 'heavy'])
+  })
+
   it('a client that hangs up while its samples are decoded stops the SAM work there; it counts as aborted, not as an error', async () => {
     const h = await start({maxSamples: 300})
     await h.ready
