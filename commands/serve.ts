@@ -57,6 +57,7 @@ export default class Serve extends GetokCommand {
       concurrency: flags.concurrency,
       windowMs: flags['batch-window-ms'],
       timeoutMs: flags['timeout-ms'],
+      bodyTimeoutMs: flags['body-timeout-ms'],
       maxBodyKb: flags['max-body-kb'],
       maxSamples: flags['max-samples'],
       maxObjects: flags['max-objects'],

@@ -4,7 +4,11 @@
  * flags are eval's (evalFlags), so the server decodes as eval does.
  */
 import {Flags} from '@oclif/core'
+import {BODY_TIMEOUT_MS} from '../server/body.js'
 import {OBJECT_LIMITS} from '../server/request.js'
+
+/** Node's timers hold 32-bit milliseconds (about 24.8 days): a longer delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export const serveFlags = {
   port: Flags.integer({summary: 'TCP port to listen on (0: any free port, printed at start).', default: 8420, min: 0, max: 65535}),
@@ -37,7 +41,18 @@ export const serveFlags = {
     min: 0,
     max: 10_000,
   }),
-  'timeout-ms': Flags.integer({summary: 'Per-request time limit in ms; past it the request answers 503.', default: 60_000, min: 1}),
+  'timeout-ms': Flags.integer({
+    summary: "Time limit in ms from a request's body to its answer; past it the request answers 503 and its SAM work stops.",
+    default: 60_000,
+    min: 1,
+    max: MAX_TIMER_MS,
+  }),
+  'body-timeout-ms': Flags.integer({
+    summary: 'Time limit in ms for reading a request body; past it the request answers 408.',
+    default: BODY_TIMEOUT_MS,
+    min: 1,
+    max: MAX_TIMER_MS,
+  }),
   'max-body-kb': Flags.integer({summary: 'Largest request body, in KiB; larger ones answer 413.', default: 4096, min: 1}),
   'max-samples': Flags.integer({summary: 'Most samples in one request; more answer 413.', default: 4096, min: 1}),
   'max-objects': Flags.integer({
@@ -50,5 +65,9 @@ export const serveFlags = {
     default: OBJECT_LIMITS.requestObjects,
     min: 1,
   }),
-  'max-queue': Flags.integer({summary: 'Most samples waiting or being scored; a request beyond it answers 503.', default: 16_384, min: 1}),
+  'max-queue': Flags.integer({
+    summary: 'Most samples waiting or being scored: a request beyond it answers 503 (busy), one of more samples 413.',
+    default: 16_384,
+    min: 1,
+  }),
 }

@@ -6,12 +6,13 @@
  *   POST /score    a sample or a list of samples (protocol.ts) → their scores, same order
  *   anything else  404; a known path with another method 405 (with Allow)
  *
- * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A request
- * that takes longer than the timeout answers 503 and its samples not yet scored are dropped, as are
- * those of a client that hangs up (counted as aborted, not by a status: no fault of ours). Bound to a
- * loopback address, it also refuses requests whose Host header names another host (a web page's
- * DNS-rebinding trick). close() stops accepting, lets the requests in flight finish (within a grace
- * period), then closes every connection.
+ * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A body that
+ * does not arrive within its own timeout answers 408. Scoring that takes longer than the timeout
+ * answers 503; the request's samples not yet scored are dropped, as are those of a client that hangs
+ * up (counted as aborted, not by a status: no fault of ours). Bound to a loopback address, it also
+ * refuses requests whose Host header names another host (a web page's DNS-rebinding trick). close()
+ * stops accepting, lets the requests in flight finish (within a grace period), then closes every
+ * connection.
  */
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -33,7 +34,10 @@ export interface RewardHttpOptions {
   /** 0: any free port */
   port: number
   maxBodyBytes: number
+  /** reading a body, at most: 408 past it */
+  bodyTimeoutMs: number
   limits: RequestLimits
+  /** from a body's arrival to its answer, at most: 503 past it */
   timeoutMs: number
   /** the service once loaded, undefined while the model loads */
   service: () => ScoreService | undefined
@@ -61,7 +65,8 @@ export async function listenRewardServer(options: RewardHttpOptions): Promise<Re
     // answer() catches everything; a failure past that (a socket gone mid-write) only drops this connection
     answer(req, res, options, stats, {allowedHosts, closing: state.closing}).catch(() => res.destroy())
   }
-  const server = createServer({requestTimeout: options.timeoutMs + 30_000, headersTimeout: 20_000}, handler)
+  // Node's own limit on receiving a request, a backstop behind ours on the body (readJsonBody)
+  const server = createServer({requestTimeout: options.bodyTimeoutMs + 30_000, headersTimeout: 20_000}, handler)
   // A client that announces an oversized body with "Expect: 100-continue" is refused before it sends it.
   server.on('checkContinue', (req, res) => {
     const tooLarge = declaredTooLarge(req, options.maxBodyBytes)
@@ -121,13 +126,16 @@ async function answer(
 }
 
 /**
- * Read, parse and score one POST /score within the timeout; the signal aborts, with the reason, on
- * timeout or when the client leaves, and the service stops there.
+ * Read and parse one POST /score (within the body timeout), then score it within the timeout; the
+ * signal aborts, with the reason, on timeout or when the client leaves, and the service stops there.
  */
 async function scoreWithin(req: IncomingMessage, res: ServerResponse, service: ScoreService, options: RewardHttpOptions) {
   checkJsonContentType(req)
+  const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes, options.bodyTimeoutMs), options.limits)
   const controller = new AbortController()
-  res.on('close', () => controller.abort(new HttpError(499, 'the client closed the connection')))
+  const gone = () => controller.abort(new HttpError(499, 'the client closed the connection'))
+  if (res.destroyed) gone()
+  res.on('close', gone)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -136,11 +144,7 @@ async function scoreWithin(req: IncomingMessage, res: ServerResponse, service: S
       reject(error)
     }, options.timeoutMs)
   })
-  const work = (async () => {
-    const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes), options.limits)
-    const replies = await service.score(request.samples, controller.signal)
-    return request.list ? replies : replies[0]
-  })()
+  const work = service.score(request.samples, controller.signal).then((replies) => (request.list ? replies : replies[0]))
   work.catch(() => {})
   try {
     return await Promise.race([work, timeout])

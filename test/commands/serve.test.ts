@@ -191,4 +191,15 @@ print(json.dumps({"replies": replies, "waited_s": time.time() - t0}))
     expect(bad.status).toBe(2)
     expect(bad.stderr.replace(/\s*\n\s*/g, ' ')).toMatch('--port: bad value: expected an integer less than or equal to 65535, got 70000')
   })
+
+  it('a --timeout-ms past what Node can time is refused (it would fire at once)', () => {
+    for (const flag of ['--timeout-ms', '--body-timeout-ms']) {
+      // accepted, the server would start and never exit: killed after a minute, the test fails instead of hanging
+      const long = spawnSync(process.execPath, [BIN, ...ARGS, flag, '3000000000'], {encoding: 'utf8', timeout: 60_000})
+      expect(long.status).toBe(2)
+      expect(long.stderr.replace(/\s*\n\s*/g, ' ')).toMatch(
+        `${flag}: bad value: expected an integer less than or equal to 2147483647, got 3000000000`,
+      )
+    }
+  })
 })

@@ -26,6 +26,15 @@ function raw(bytes: string | Buffer, {endAfterMs = 0} = {}): Promise<string> {
   })
 }
 
+/** A raw HTTP answer: its status, headers (lower-case names) and JSON body. */
+function parsed(reply: string): {status: number; headers: Record<string, string>; json: any} {
+  const [head, body] = [reply.slice(0, reply.indexOf('\r\n\r\n')), reply.slice(reply.indexOf('\r\n\r\n') + 4)]
+  const [status, ...lines] = head.split('\r\n')
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+  return {status: Number(status.split(' ')[1]), headers, json: JSON.parse(body)}
+}
+const HEAD = 'POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
+
 beforeAll(async () => {
   h = await startServe({
     annotations: 'fixtures/sample/instances.json',
@@ -39,6 +48,7 @@ beforeAll(async () => {
     concurrency: 1,
     windowMs: 0,
     timeoutMs: 30_000,
+    bodyTimeoutMs: 500,
     maxBodyKb: MAX_BODY / 1024,
     maxSamples: 10,
     maxQueue: 100,
@@ -140,6 +150,15 @@ describe('nothing a client sends crashes the server', () => {
     await raw('POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')
   })
 
+  it('a body that stalls (headers, then part of it, then nothing): 408 past --body-timeout-ms, not 503', async () => {
+    const reply = parsed(await raw(`${HEAD}Content-Length: 100\r\n\r\n{"ima`))
+    expect(reply).toMatchObject({
+      status: 408,
+      headers: {connection: 'close'},
+      json: {error: 'the body did not arrive within 500 ms (--body-timeout-ms)'},
+    })
+  })
+
   it('after all that: healthy, still scoring, and /stats counted every answer by status', async () => {
     expect((await send(h.url, {path: '/health'})).status).toBe(200)
     const a = await score(h.url, [VALID, {...VALID, answer: ''}])
@@ -148,7 +167,7 @@ describe('nothing a client sends crashes the server', () => {
       {task: 'seg', iou: 0, box_iou: null, format_ok: false, failure: 'empty'},
     ])
     const stats = (await send(h.url, {path: '/stats'})).json
-    for (const code of ['200', '400', '403', '404', '405', '413', '415']) expect(stats.status[code], code).toBeGreaterThan(0)
+    for (const code of ['200', '400', '403', '404', '405', '408', '413', '415']) expect(stats.status[code], code).toBeGreaterThan(0)
     // the client that hung up mid-body is no fault of the server's
     expect(stats.status['500']).toBeUndefined()
     expect(stats.errors).toBe(Object.entries(stats.status).reduce((s, [c, n]) => s + (Number(c) >= 400 ? (n as number) : 0), 0))

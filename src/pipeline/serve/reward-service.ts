@@ -46,7 +46,7 @@ export interface RewardServiceInput {
   gtCacheBytes: number
   concurrency: number
   windowMs: number
-  /** samples waiting or being scored, at most; more answer 503 */
+  /** samples waiting or being scored, at most; more answer 503, a request of more 413 */
   maxQueue: number
 }
 
@@ -83,6 +83,10 @@ export class RewardService implements ScoreService {
   }
 
   async score(samples: SampleRequest[], signal: AbortSignal): Promise<SampleReply[]> {
+    const max = this.input.maxQueue
+    if (samples.length > max)
+      throw new HttpError(413, `${samples.length} samples in one request: more than --max-queue (${max}) ever holds`)
+    this.checkRoom(samples.length)
     const prepared: Prepared[] = []
     const pace = pacer()
     for (const s of samples) {
@@ -90,13 +94,18 @@ export class RewardService implements ScoreService {
       prepared.push(await this.prepare(s, pace))
       await pace()
     }
-    const {queued} = this.batcher.stats()
-    if (queued + prepared.length > this.input.maxQueue)
-      throw new HttpError(503, `busy: ${queued} samples queued, at most ${this.input.maxQueue} (--max-queue); retry later`)
     signal.throwIfAborted()
+    this.checkRoom(prepared.length)
     this.samples += prepared.length
     const scored = prepared.map((p) => this.batcher.add(p.job.key, p.job, p.item, signal).catch((e) => Promise.reject(imageError(e, p))))
     return (await Promise.all(scored)).map((s) => sampleReply(s.score))
+  }
+
+  /** 503 when `n` more samples would overfill the queue: a retry may find room. */
+  private checkRoom(n: number): void {
+    const {queued} = this.batcher.stats()
+    if (queued + n > this.input.maxQueue)
+      throw new HttpError(503, `busy: ${queued} samples queued, at most ${this.input.maxQueue} (--max-queue); retry later`)
   }
 
   private async prepare(s: SampleRequest, pace: () => Promise<void>): Promise<Prepared> {

@@ -9,6 +9,7 @@ import {realpath} from 'node:fs/promises'
 import {readCoco} from '../../adapters/coco.js'
 import {GetokError} from '../../core/errors.js'
 import type {SamEngine} from '../../sam/engine.js'
+import {BODY_TIMEOUT_MS} from '../../server/body.js'
 import {type RewardHttpServer, listenRewardServer} from '../../server/http.js'
 import {OBJECT_LIMITS} from '../../server/request.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from '../eval/settings.js'
@@ -28,6 +29,8 @@ export interface ServeInput {
   concurrency: number
   windowMs: number
   timeoutMs: number
+  /** default BODY_TIMEOUT_MS */
+  bodyTimeoutMs?: number
   maxBodyKb: number
   maxSamples: number
   /** objects of one sample, of one request: default OBJECT_LIMITS */
@@ -64,6 +67,7 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
     host: input.host,
     port: input.port,
     maxBodyBytes: input.maxBodyKb * 1024,
+    bodyTimeoutMs: input.bodyTimeoutMs ?? BODY_TIMEOUT_MS,
     limits: {
       samples: input.maxSamples,
       objects: input.maxObjects ?? OBJECT_LIMITS.objects,
@@ -92,8 +96,8 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
   ready.catch(() => {})
   let closing: Promise<Record<string, unknown>> | undefined
   const close = async () => {
-    // requests in flight get their timeout to finish; past it they have answered 503 anyway
-    await http.close(input.timeoutMs + 1000)
+    // requests in flight get their timeouts to finish; past them they have answered 408 or 503 anyway
+    await http.close((input.bodyTimeoutMs ?? BODY_TIMEOUT_MS) + input.timeoutMs + 1000)
     const loaded = await ready.catch(() => undefined)
     if (loaded) await loaded.drained()
     const {requests, errors, aborted} = http.stats

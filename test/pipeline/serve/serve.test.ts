@@ -353,7 +353,7 @@ describe('getok serve on real SAM', () => {
     await expect(send(h.url, {path: '/health'})).rejects.toThrow(/ECONNREFUSED/)
   })
 
-  it('a request past --timeout-ms answers 503 and its samples are dropped, not scored; a full queue answers 503', async () => {
+  it('past --timeout-ms: 503, its samples dropped, not scored; a full queue: 503; a request the queue cannot hold: 413', async () => {
     const h = await start({timeoutMs: 1, windowMs: 300})
     await h.ready
     const a = await score(h.url, {image_id: 184321, ann_id: 171481, answer: record(171481).seg})
@@ -362,11 +362,16 @@ describe('getok serve on real SAM', () => {
     await h.service()!.drained()
     expect((await stats(h.url)).images_encoded).toBe(0)
 
-    const q = await start({maxQueue: 2})
+    // two samples wait out the batch window in the queue, which holds two
+    const q = await start({maxQueue: 2, windowMs: 2000})
     await q.ready
-    const three = Array.from({length: 3}, () => ({image_id: 184321, ann_id: 171481, answer: 'x'}))
-    const busy = await score(q.url, three)
-    expect(busy.status).toBe(503)
-    expect(busy.json.error).toBe('busy: 0 samples queued, at most 2 (--max-queue); retry later')
+    const sample = {image_id: 184321, ann_id: 171481, answer: 'x'}
+    const first = score(q.url, [sample, sample])
+    while (Number(q.service()?.stats().queued) < 2) await new Promise((r) => setTimeout(r, 5))
+    const busy = await score(q.url, sample)
+    expect(busy).toMatchObject({status: 503, json: {error: 'busy: 2 samples queued, at most 2 (--max-queue); retry later'}})
+    expect((await first).status).toBe(200)
+    const three = await score(q.url, [sample, sample, sample])
+    expect(three).toMatchObject({status: 413, json: {error: '3 samples in one request: more than --max-queue (2) ever holds'}})
   })
 })
