@@ -6,16 +6,17 @@
  *   POST /score    a sample or a list of samples (protocol.ts) → their scores, same order
  *   anything else  404; a known path with another method 405 (with Allow)
  *
- * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A body that
- * does not arrive within its own timeout answers 408. Scoring that takes longer than the timeout
- * answers 503; the request's samples not yet scored are dropped, as are those of a client that hangs
- * up (counted as aborted, not by a status: no fault of ours). Bound to a loopback address, it also
- * refuses requests whose Host header names another host (a web page's DNS-rebinding trick). close()
- * stops accepting, lets the requests in flight finish (within a grace period), then closes every
- * connection.
+ * Every failure answers {"error": "..."}, also a request Node's parser refuses; nothing a client sends
+ * escapes as an exception. A body that does not arrive within its own timeout answers 408. Scoring
+ * that takes longer than the timeout answers 503; the request's samples not yet scored are dropped,
+ * as are those of a client that hangs up (counted as aborted, not by a status: no fault of ours).
+ * Bound to a loopback address, it also refuses requests whose Host header names another host (a web
+ * page's DNS-rebinding trick). close() stops accepting, lets the requests in flight finish (within a
+ * grace period), then closes every connection.
  */
-import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
+import {type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import type {Duplex} from 'node:stream'
 import {GetokError} from '../core/errors.js'
 import {checkJsonContentType, declaredTooLarge, readJsonBody} from './body.js'
 import {HttpError, type SampleReply, type SampleRequest} from './protocol.js'
@@ -59,9 +60,15 @@ export async function listenRewardServer(options: RewardHttpOptions): Promise<Re
   const stats = new HttpStats()
   const state = {inFlight: 0, closing: false}
   const allowedHosts = isLoopback(options.host) ? new Set(['localhost', '127.0.0.1', '[::1]', hostOnly(options.host)]) : null
+  /** the response a socket's request is waiting for: a parse error mid-body is answered through it */
+  const pending = new WeakMap<Duplex, ServerResponse>()
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     state.inFlight++
-    res.on('close', () => state.inFlight--)
+    pending.set(req.socket, res)
+    res.on('close', () => {
+      state.inFlight--
+      if (pending.get(req.socket) === res) pending.delete(req.socket)
+    })
     // answer() catches everything; a failure past that (a socket gone mid-write) only drops this connection
     answer(req, res, options, stats, {allowedHosts, closing: state.closing}).catch(() => res.destroy())
   }
@@ -77,10 +84,7 @@ export async function listenRewardServer(options: RewardHttpOptions): Promise<Re
     stats.requests++
     send(res, stats, tooLarge.status, {error: tooLarge.message}, {connection: 'close'})
   })
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-    else socket.destroy()
-  })
+  server.on('clientError', (error: ParseError, socket: Duplex) => answerMalformed(error, socket, pending.get(socket), stats))
   await listen(server, options)
   const address = server.address() as AddressInfo
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -187,9 +191,9 @@ function asHttpError(error: unknown): HttpError {
 }
 
 function send(res: ServerResponse, stats: HttpStats, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return // answered already: a parse error mid-body (answerMalformed)
   if (res.destroyed) return void stats.aborted++ // the client left: nobody to answer, and no fault of ours
   stats.answered(status)
-  if (res.headersSent) return
   const text = JSON.stringify(body)
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -209,6 +213,42 @@ function httpFigures(stats: HttpStats) {
     status: stats.status,
     latency_ms: stats.latency(),
   }
+}
+
+/** An error from Node's HTTP parser (llhttp): its code, and its reason in words. */
+type ParseError = NodeJS.ErrnoException & {reason?: string}
+
+/**
+ * A request Node's parser refused (a bad or doubled Content-Length, Content-Length with
+ * Transfer-Encoding, a body cut short, bytes that are not HTTP) answers {"error"} like any other, then
+ * the connection closes. Mid-body, the request's own response carries it; before that, the socket.
+ */
+function answerMalformed(error: ParseError, socket: Duplex, res: ServerResponse | undefined, stats: HttpStats): void {
+  // the parser reports every later chunk of a broken request too: the first answer stands
+  if (malformed.has(socket)) return
+  malformed.add(socket)
+  const reply = malformedReply(error, res !== undefined)
+  if (!reply || !socket.writable || res?.headersSent) return void socket.destroy()
+  if (res) return send(res, stats, reply.status, {error: reply.message}, {connection: 'close'})
+  stats.requests++
+  stats.answered(reply.status)
+  const text = JSON.stringify({error: reply.message})
+  const head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
+  socket.end(`${head}Content-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${text}`)
+}
+
+const malformed = new WeakSet<Duplex>()
+
+function malformedReply(error: ParseError, midRequest: boolean): {status: number; message: string} | null {
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return null
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return {status: 408, message: 'the request did not arrive in time'}
+  if (error.code === 'HPE_HEADER_OVERFLOW') return {status: 431, message: 'request headers too large'}
+  if (error.code === 'HPE_INVALID_EOF_STATE')
+    return {
+      status: 400,
+      message: `the connection ended inside the request${midRequest ? "'s body (shorter than its Content-Length?)" : ''}`,
+    }
+  return {status: 400, message: `malformed HTTP request: ${(error.reason ?? error.message).slice(0, 200)} (${error.code})`}
 }
 
 function listen(server: Server, options: RewardHttpOptions): Promise<void> {

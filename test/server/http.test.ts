@@ -12,8 +12,8 @@ const post = (body: Sent['body'], headers: Record<string, string | number> = jso
   send(h.url, {method: 'POST', path: '/score', headers, body})
 const VALID = {image_id: 25560, ann_id: 29572, answer: 'not an answer'}
 
-/** Raw bytes on a fresh TCP connection; resolves with what came back before the server closed it. */
-function raw(bytes: string | Buffer, {endAfterMs = 0} = {}): Promise<string> {
+/** Raw bytes on a fresh TCP connection; resolves with what came back before the server closed it. `end`: half-close after them. */
+function raw(bytes: string | Buffer, {endAfterMs = 0, end = false} = {}): Promise<string> {
   const {port} = new URL(h.url)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1')
@@ -21,7 +21,8 @@ function raw(bytes: string | Buffer, {endAfterMs = 0} = {}): Promise<string> {
     socket.on('data', (d) => (got += d.toString('latin1')))
     socket.on('close', () => resolve(got))
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(got) : reject(e)))
-    socket.write(bytes)
+    if (end) socket.end(bytes)
+    else socket.write(bytes)
     if (endAfterMs) setTimeout(() => socket.destroy(), endAfterMs)
   })
 }
@@ -148,6 +149,27 @@ describe('nothing a client sends crashes the server', () => {
       endAfterMs: 50,
     })
     await raw('POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')
+  })
+
+  it.each([
+    [
+      'a body shorter than its Content-Length, then EOF',
+      `${HEAD}Content-Length: 100\r\n\r\n{"ima`,
+      /^the connection ended inside the request's body/,
+    ],
+    ['Content-Length: abc', `${HEAD}Content-Length: abc\r\n\r\n{}`, /^malformed HTTP request: Invalid character in Content-Length/],
+    ['two Content-Lengths', `${HEAD}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, /^malformed HTTP request: Duplicate Content-Length/],
+    [
+      'Content-Length and Transfer-Encoding',
+      `${HEAD}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+      /^malformed HTTP request: Transfer-Encoding can't be present with Content-Length/,
+    ],
+    ['a bad chunk size', `${HEAD}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, /^malformed HTTP request: Invalid character in chunk size/],
+    ['garbage', 'GARBAGE\r\n\r\n', /^malformed HTTP request: Invalid method encountered/],
+  ])("HTTP Node's parser refuses (%s): 400 with {error}, then the connection closes", async (_, bytes, message) => {
+    const reply = parsed(await raw(bytes, {end: true}))
+    expect(reply).toMatchObject({status: 400, headers: {'content-type': 'application/json; charset=utf-8', connection: 'close'}})
+    expect(reply.json.error).toMatch(message)
   })
 
   it('a body that stalls (headers, then part of it, then nothing): 408 past --body-timeout-ms, not 503', async () => {
