@@ -215,6 +215,15 @@ function httpFigures(stats: HttpStats) {
   }
 }
 
+/** Which flag a failure to listen is about: the port, or the address (a host that does not resolve or is not this machine's). */
+const LISTEN_ERRORS: Record<string, {flag: 'host' | 'port'; text: string}> = {
+  EADDRINUSE: {flag: 'port', text: 'address in use'},
+  EACCES: {flag: 'port', text: 'permission denied'},
+  EADDRNOTAVAIL: {flag: 'host', text: 'not an address of this machine'},
+  ENOTFOUND: {flag: 'host', text: 'no such address or host name'},
+  EAI_AGAIN: {flag: 'host', text: 'no such address or host name (the name lookup failed)'},
+}
+
 /** An error from Node's HTTP parser (llhttp): its code, and its reason in words. */
 type ParseError = NodeJS.ErrnoException & {reason?: string}
 
@@ -254,8 +263,8 @@ function malformedReply(error: ParseError, midRequest: boolean): {status: number
 function listen(server: Server, options: RewardHttpOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'EADDRINUSE' ? 'address in use' : error.code === 'EACCES' ? 'permission denied' : error.message
-      reject(new GetokError(`cannot listen on ${options.host}:${options.port}: ${why}`, {flag: 'port'}))
+      const why = LISTEN_ERRORS[error.code ?? ''] ?? {flag: 'port', text: error.message}
+      reject(new GetokError(`cannot listen on ${options.host}:${options.port}: ${why.text}`, {flag: why.flag}))
     }
     server.once('error', failed)
     server.listen(options.port, options.host, () => {
