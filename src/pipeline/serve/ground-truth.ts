@@ -60,9 +60,9 @@ export class CocoTruth {
       throw new HttpError(422, `${where}: ${why}`)
     })
     const masks: Mask[] = []
-    for (const ann of anns) {
+    for (const [k, ann] of anns.entries()) {
+      if (k > 0) await pace()
       masks.push(this.mask(ann, image, where))
-      await pace()
     }
     return groundTruth(
       masks,
@@ -92,6 +92,7 @@ export async function sentTruth(s: GtSampleRequest, pace = pacer()): Promise<Gro
   const masks: Mask[] = []
   const boxes: BoxXywh[] = []
   for (const [k, object] of s.gt.entries()) {
+    if (k > 0) await pace()
     const where = `${field(s.at, 'gt')}${s.gt.length > 1 ? `[${k}]` : ''}.segmentation`
     let rle
     try {
@@ -102,16 +103,16 @@ export async function sentTruth(s: GtSampleRequest, pace = pacer()): Promise<Gro
     if (rleArea(rle) === 0) throw new HttpError(422, `${where}: the mask is empty (zero area)`)
     masks.push(rleToMask(rle))
     boxes.push(object.bbox ?? rleToBoxXywh(rle)!)
-    await pace()
   }
   return groundTruth(masks, boxes)
 }
 
 /**
- * A pace for a request's work: each call yields one turn of the event loop (setImmediate runs after
- * I/O, so the requests that arrived meanwhile are read) once `ms` of work have passed since the last.
- * Not at every call: a request that yields gets queued a turn later and misses the batch it would
- * have joined (batcher.ts).
+ * A pace for a request's work, called between its masks and samples: a call yields one turn of the
+ * event loop (setImmediate runs after I/O, so the requests that arrived meanwhile are read) once `ms`
+ * of work have passed since the last. Never after the last, nor at every call: a request that yields
+ * is queued a turn later and misses the batch it would have joined (batcher.ts); one of a sample and
+ * an object is queued at once, as before there was pacing.
  */
 export function pacer(ms = 10): () => Promise<void> {
   let last = performance.now()

@@ -89,10 +89,10 @@ export class RewardService implements ScoreService {
     this.checkRoom(samples.length)
     const prepared: Prepared[] = []
     const pace = pacer()
-    for (const s of samples) {
+    for (const [k, s] of samples.entries()) {
+      if (k > 0) await pace()
       signal.throwIfAborted()
       prepared.push(await this.prepare(s, pace))
-      await pace()
     }
     signal.throwIfAborted()
     this.checkRoom(prepared.length)
