@@ -57,8 +57,11 @@ export default class Serve extends GetokCommand {
       concurrency: flags.concurrency,
       windowMs: flags['batch-window-ms'],
       timeoutMs: flags['timeout-ms'],
+      bodyTimeoutMs: flags['body-timeout-ms'],
       maxBodyKb: flags['max-body-kb'],
       maxSamples: flags['max-samples'],
+      maxObjects: flags['max-objects'],
+      maxRequestObjects: flags['max-request-objects'],
       maxQueue: flags['max-queue'],
       engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
     })

@@ -4,6 +4,11 @@
  * flags are eval's (evalFlags), so the server decodes as eval does.
  */
 import {Flags} from '@oclif/core'
+import {BODY_TIMEOUT_MS} from '../server/body.js'
+import {OBJECT_LIMITS} from '../server/request.js'
+
+/** Node's timers hold 32-bit milliseconds (about 24.8 days): a longer delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export const serveFlags = {
   port: Flags.integer({summary: 'TCP port to listen on (0: any free port, printed at start).', default: 8420, min: 0, max: 65535}),
@@ -36,8 +41,33 @@ export const serveFlags = {
     min: 0,
     max: 10_000,
   }),
-  'timeout-ms': Flags.integer({summary: 'Per-request time limit in ms; past it the request answers 503.', default: 60_000, min: 1}),
+  'timeout-ms': Flags.integer({
+    summary: "Time limit in ms from a request's body to its answer; past it the request answers 503 and its SAM work stops.",
+    default: 60_000,
+    min: 1,
+    max: MAX_TIMER_MS,
+  }),
+  'body-timeout-ms': Flags.integer({
+    summary: 'Time limit in ms for reading a request body; past it the request answers 408.',
+    default: BODY_TIMEOUT_MS,
+    min: 1,
+    max: MAX_TIMER_MS,
+  }),
   'max-body-kb': Flags.integer({summary: 'Largest request body, in KiB; larger ones answer 413.', default: 4096, min: 1}),
   'max-samples': Flags.integer({summary: 'Most samples in one request; more answer 413.', default: 4096, min: 1}),
-  'max-queue': Flags.integer({summary: 'Most samples waiting or being scored; a request beyond it answers 503.', default: 16_384, min: 1}),
+  'max-objects': Flags.integer({
+    summary: 'Most objects (ann_ids, gt entries) in one sample, each a mask to make; more answer 413.',
+    default: OBJECT_LIMITS.objects,
+    min: 1,
+  }),
+  'max-request-objects': Flags.integer({
+    summary: "Most objects in one request, all its samples' together; more answer 413.",
+    default: OBJECT_LIMITS.requestObjects,
+    min: 1,
+  }),
+  'max-queue': Flags.integer({
+    summary: 'Most samples waiting or being scored: a request beyond it answers 503 (busy), one of more samples 413.',
+    default: 16_384,
+    min: 1,
+  }),
 }

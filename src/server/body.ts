@@ -3,12 +3,15 @@
  * limit (413, also when only its Content-Length says so), another content type than
  * application/json (415: a web page cannot send that to a local port without a CORS preflight,
  * which this server never grants), bytes that are not UTF-8, text that is not JSON, and JSON nested
- * deeper than MAX_DEPTH (400; no sample needs more than 5 levels).
+ * deeper than MAX_DEPTH (400; no sample needs more than 5 levels), and a body that does not arrive
+ * within its timeout (408: a stalled client is its own fault, and retrying the same way will not help).
  */
 import type {IncomingMessage} from 'node:http'
 import {HttpError} from './protocol.js'
 
 export const MAX_DEPTH = 32
+/** --body-timeout-ms' default: 4 MiB (--max-body-kb's default) at 140 KB/s */
+export const BODY_TIMEOUT_MS = 30_000
 /** What a refused body may still stream in before the connection is cut (so the client reads its 413 first). */
 const DISCARD_LIMIT = 16 << 20
 
@@ -28,20 +31,22 @@ export function declaredTooLarge(req: IncomingMessage, maxBytes: number): HttpEr
   return Number.isFinite(declared) && declared > maxBytes ? tooLarge(declared, maxBytes) : null
 }
 
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<unknown> {
   const early = declaredTooLarge(req, maxBytes)
   if (early) throw discardRest(req, early)
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length
-    if (total > maxBytes) throw discardRest(req, tooLarge(maxBytes, maxBytes, true))
-    chunks.push(chunk)
-  }
-  if (total === 0) throw new HttpError(400, 'empty body: expected a sample or a list of samples as JSON')
+  const reading = readBytes(req, maxBytes)
+  // past the timeout the answer closes the connection, which ends the read
+  reading.catch(() => {})
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    const error = new HttpError(408, `the body did not arrive within ${timeoutMs} ms (--body-timeout-ms)`, {connection: 'close'})
+    timer = setTimeout(() => reject(error), timeoutMs)
+  })
+  const bytes = await Promise.race([reading, late]).finally(() => clearTimeout(timer))
+  if (bytes.length === 0) throw new HttpError(400, 'empty body: expected a sample or a list of samples as JSON')
   let text: string
   try {
-    text = new TextDecoder('utf-8', {fatal: true}).decode(Buffer.concat(chunks, total))
+    text = new TextDecoder('utf-8', {fatal: true}).decode(bytes)
   } catch {
     throw new HttpError(400, 'body is not UTF-8 text')
   }
@@ -53,6 +58,17 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
   if (depthExceeds(value, MAX_DEPTH)) throw new HttpError(400, `body nested deeper than ${MAX_DEPTH} levels`)
   return value
+}
+
+async function readBytes(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (total > maxBytes) throw discardRest(req, tooLarge(maxBytes, maxBytes, true))
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, total)
 }
 
 function tooLarge(bytes: number, maxBytes: number, atLeast = false): HttpError {

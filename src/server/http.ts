@@ -6,18 +6,21 @@
  *   POST /score    a sample or a list of samples (protocol.ts) → their scores, same order
  *   anything else  404; a known path with another method 405 (with Allow)
  *
- * Every failure answers {"error": "..."}; nothing a client sends escapes as an exception. A request
- * that takes longer than the timeout answers 503 and its samples not yet started are dropped, as
- * are those of a client that hangs up. Bound to a loopback address, it also refuses requests whose
- * Host header names another host (a web page's DNS-rebinding trick). close() stops accepting,
- * lets the requests in flight finish (within a grace period), then closes every connection.
+ * Every failure answers {"error": "..."}, also a request Node's parser refuses; nothing a client sends
+ * escapes as an exception. A body that does not arrive within its own timeout answers 408. Scoring
+ * that takes longer than the timeout answers 503; the request's samples not yet scored are dropped,
+ * as are those of a client that hangs up (counted as aborted, not by a status: no fault of ours).
+ * Bound to a loopback address, it also refuses requests whose Host header names another host (a web
+ * page's DNS-rebinding trick). close() stops accepting, lets the requests in flight finish (within a
+ * grace period), then closes every connection.
  */
-import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
+import {type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import type {Duplex} from 'node:stream'
 import {GetokError} from '../core/errors.js'
 import {checkJsonContentType, declaredTooLarge, readJsonBody} from './body.js'
 import {HttpError, type SampleReply, type SampleRequest} from './protocol.js'
-import {parseScoreRequest} from './request.js'
+import {type RequestLimits, parseScoreRequest} from './request.js'
 import {HttpStats} from './stats.js'
 
 export interface ScoreService {
@@ -32,7 +35,10 @@ export interface RewardHttpOptions {
   /** 0: any free port */
   port: number
   maxBodyBytes: number
-  maxSamples: number
+  /** reading a body, at most: 408 past it */
+  bodyTimeoutMs: number
+  limits: RequestLimits
+  /** from a body's arrival to its answer, at most: 503 past it */
   timeoutMs: number
   /** the service once loaded, undefined while the model loads */
   service: () => ScoreService | undefined
@@ -54,13 +60,20 @@ export async function listenRewardServer(options: RewardHttpOptions): Promise<Re
   const stats = new HttpStats()
   const state = {inFlight: 0, closing: false}
   const allowedHosts = isLoopback(options.host) ? new Set(['localhost', '127.0.0.1', '[::1]', hostOnly(options.host)]) : null
+  /** the response a socket's request is waiting for: a parse error mid-body is answered through it */
+  const pending = new WeakMap<Duplex, ServerResponse>()
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     state.inFlight++
-    res.on('close', () => state.inFlight--)
+    pending.set(req.socket, res)
+    res.on('close', () => {
+      state.inFlight--
+      if (pending.get(req.socket) === res) pending.delete(req.socket)
+    })
     // answer() catches everything; a failure past that (a socket gone mid-write) only drops this connection
     answer(req, res, options, stats, {allowedHosts, closing: state.closing}).catch(() => res.destroy())
   }
-  const server = createServer({requestTimeout: options.timeoutMs + 30_000, headersTimeout: 20_000}, handler)
+  // Node's own limit on receiving a request, a backstop behind ours on the body (readJsonBody)
+  const server = createServer({requestTimeout: options.bodyTimeoutMs + 30_000, headersTimeout: 20_000}, handler)
   // A client that announces an oversized body with "Expect: 100-continue" is refused before it sends it.
   server.on('checkContinue', (req, res) => {
     const tooLarge = declaredTooLarge(req, options.maxBodyBytes)
@@ -71,10 +84,7 @@ export async function listenRewardServer(options: RewardHttpOptions): Promise<Re
     stats.requests++
     send(res, stats, tooLarge.status, {error: tooLarge.message}, {connection: 'close'})
   })
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-    else socket.destroy()
-  })
+  server.on('clientError', (error: ParseError, socket: Duplex) => answerMalformed(error, socket, pending.get(socket), stats))
   await listen(server, options)
   const address = server.address() as AddressInfo
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -114,27 +124,31 @@ async function answer(
     const e = asHttpError(error)
     send(res, stats, e.status, {error: e.message}, e.headers)
   } finally {
-    if (route === '/score') stats.scoreLatency(performance.now() - started)
+    // a request whose client left has no latency to speak of
+    if (route === '/score' && res.headersSent) stats.scoreLatency(performance.now() - started)
   }
 }
 
-/** Read, parse and score one POST /score within the timeout; the signal aborts on timeout or when the client leaves. */
+/**
+ * Read and parse one POST /score (within the body timeout), then score it within the timeout; the
+ * signal aborts, with the reason, on timeout or when the client leaves, and the service stops there.
+ */
 async function scoreWithin(req: IncomingMessage, res: ServerResponse, service: ScoreService, options: RewardHttpOptions) {
   checkJsonContentType(req)
+  const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes, options.bodyTimeoutMs), options.limits)
   const controller = new AbortController()
-  res.on('close', () => controller.abort())
+  const gone = () => controller.abort(new HttpError(499, 'the client closed the connection'))
+  if (res.destroyed) gone()
+  res.on('close', gone)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort()
-      reject(new HttpError(503, `timed out after ${options.timeoutMs} ms (--timeout-ms); retry later or send fewer samples`))
+      const error = new HttpError(503, `timed out after ${options.timeoutMs} ms (--timeout-ms); retry later or send fewer samples`)
+      controller.abort(error)
+      reject(error)
     }, options.timeoutMs)
   })
-  const work = (async () => {
-    const request = parseScoreRequest(await readJsonBody(req, options.maxBodyBytes), options.maxSamples)
-    const replies = await service.score(request.samples, controller.signal)
-    return request.list ? replies : replies[0]
-  })()
+  const work = service.score(request.samples, controller.signal).then((replies) => (request.list ? replies : replies[0]))
   work.catch(() => {})
   try {
     return await Promise.race([work, timeout])
@@ -177,8 +191,9 @@ function asHttpError(error: unknown): HttpError {
 }
 
 function send(res: ServerResponse, stats: HttpStats, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return // answered already: a parse error mid-body (answerMalformed)
+  if (res.destroyed) return void stats.aborted++ // the client left: nobody to answer, and no fault of ours
   stats.answered(status)
-  if (res.headersSent || res.destroyed) return
   const text = JSON.stringify(body)
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -194,16 +209,62 @@ function httpFigures(stats: HttpStats) {
     uptime_s: Math.round((Date.now() - stats.started) / 100) / 10,
     requests: stats.requests,
     errors: stats.errors,
+    aborted: stats.aborted,
     status: stats.status,
     latency_ms: stats.latency(),
   }
 }
 
+/** Which flag a failure to listen is about: the port, or the address (a host that does not resolve or is not this machine's). */
+const LISTEN_ERRORS: Record<string, {flag: 'host' | 'port'; text: string}> = {
+  EADDRINUSE: {flag: 'port', text: 'address in use'},
+  EACCES: {flag: 'port', text: 'permission denied'},
+  EADDRNOTAVAIL: {flag: 'host', text: 'not an address of this machine'},
+  ENOTFOUND: {flag: 'host', text: 'no such address or host name'},
+  EAI_AGAIN: {flag: 'host', text: 'no such address or host name (the name lookup failed)'},
+}
+
+/** An error from Node's HTTP parser (llhttp): its code, and its reason in words. */
+type ParseError = NodeJS.ErrnoException & {reason?: string}
+
+/**
+ * A request Node's parser refused (a bad or doubled Content-Length, Content-Length with
+ * Transfer-Encoding, a body cut short, bytes that are not HTTP) answers {"error"} like any other, then
+ * the connection closes. Mid-body, the request's own response carries it; before that, the socket.
+ */
+function answerMalformed(error: ParseError, socket: Duplex, res: ServerResponse | undefined, stats: HttpStats): void {
+  // the parser reports every later chunk of a broken request too: the first answer stands
+  if (malformed.has(socket)) return
+  malformed.add(socket)
+  const reply = malformedReply(error, res !== undefined)
+  if (!reply || !socket.writable || res?.headersSent) return void socket.destroy()
+  if (res) return send(res, stats, reply.status, {error: reply.message}, {connection: 'close'})
+  stats.requests++
+  stats.answered(reply.status)
+  const text = JSON.stringify({error: reply.message})
+  const head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
+  socket.end(`${head}Content-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${text}`)
+}
+
+const malformed = new WeakSet<Duplex>()
+
+function malformedReply(error: ParseError, midRequest: boolean): {status: number; message: string} | null {
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return null
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return {status: 408, message: 'the request did not arrive in time'}
+  if (error.code === 'HPE_HEADER_OVERFLOW') return {status: 431, message: 'request headers too large'}
+  if (error.code === 'HPE_INVALID_EOF_STATE')
+    return {
+      status: 400,
+      message: `the connection ended inside the request${midRequest ? "'s body (shorter than its Content-Length?)" : ''}`,
+    }
+  return {status: 400, message: `malformed HTTP request: ${(error.reason ?? error.message).slice(0, 200)} (${error.code})`}
+}
+
 function listen(server: Server, options: RewardHttpOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'EADDRINUSE' ? 'address in use' : error.code === 'EACCES' ? 'permission denied' : error.message
-      reject(new GetokError(`cannot listen on ${options.host}:${options.port}: ${why}`, {flag: 'port'}))
+      const why = LISTEN_ERRORS[error.code ?? ''] ?? {flag: 'port', text: error.message}
+      reject(new GetokError(`cannot listen on ${options.host}:${options.port}: ${why.text}`, {flag: why.flag}))
     }
     server.once('error', failed)
     server.listen(options.port, options.host, () => {

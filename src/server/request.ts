@@ -11,6 +11,18 @@ import {MAX_IMAGE_PIXELS} from '../core/coco/records.js'
 import type {BoxXywh} from '../core/masks/box.js'
 import {type GtObject, HttpError, type SampleRequest} from './protocol.js'
 
+/** What one request may hold (--max-samples, --max-objects, --max-request-objects). */
+export interface RequestLimits {
+  samples: number
+  /** objects of one sample: its ann_ids or gt entries */
+  objects: number
+  /** objects of all the request's samples together: each is a mask to make and hold */
+  requestObjects: number
+}
+
+/** --max-objects' and --max-request-objects' defaults: a sample's 64 objects are 20 MB of 640x480 masks to union */
+export const OBJECT_LIMITS = {objects: 64, requestObjects: 8192}
+
 export interface ScoreRequest {
   /** the body was a list (answer a list), or one sample (answer one object) */
   list: boolean
@@ -21,16 +33,19 @@ const COCO_KEYS = new Set(['image_id', 'ann_id', 'ann_ids', 'answer', 'refinemen
 const GT_KEYS = new Set(['image', 'gt', 'answer', 'refinement', 'task'])
 const GT_OBJECT_KEYS = new Set(['segmentation', 'width', 'height', 'bbox'])
 
-export function parseScoreRequest(body: unknown, maxSamples: number): ScoreRequest {
-  if (Array.isArray(body)) {
-    if (body.length === 0) throw bad('', 'an empty list', 'at least one sample')
-    if (body.length > maxSamples) throw new HttpError(413, `${body.length} samples in one request: at most ${maxSamples} (--max-samples)`)
-    return {list: true, samples: body.map((s, k) => parseSample(s, `[${k}]`))}
-  }
-  return {list: false, samples: [parseSample(body, '')]}
+export function parseScoreRequest(body: unknown, limits: RequestLimits): ScoreRequest {
+  const list = Array.isArray(body)
+  if (list && body.length === 0) throw bad('', 'an empty list', 'at least one sample')
+  if (list && body.length > limits.samples)
+    throw new HttpError(413, `${body.length} samples in one request: at most ${limits.samples} (--max-samples)`)
+  const samples = list ? body.map((s, k) => parseSample(s, `[${k}]`, limits.objects)) : [parseSample(body, '', limits.objects)]
+  const objects = samples.reduce((sum, s) => sum + (s.kind === 'coco' ? s.ann_ids.length : s.gt.length), 0)
+  if (objects > limits.requestObjects)
+    throw new HttpError(413, `${objects} objects (ann_ids, gt) in one request: at most ${limits.requestObjects} (--max-request-objects)`)
+  return {list, samples}
 }
 
-function parseSample(raw: unknown, at: string): SampleRequest {
+function parseSample(raw: unknown, at: string, maxObjects: number): SampleRequest {
   if (!isPlainObject(raw)) throw new HttpError(400, `${at || 'sample'}: expected an object, got ${describe(raw)}`)
   const kind = 'image_id' in raw ? 'coco' : 'image' in raw || 'gt' in raw ? 'gt' : null
   if (!kind)
@@ -55,9 +70,9 @@ function parseSample(raw: unknown, at: string): SampleRequest {
   }
   if (kind === 'gt') {
     if (typeof raw.image !== 'string' || raw.image === '') throw bad(field(at, 'image'), 'bad image', 'a path under --images', raw.image)
-    return {kind, ...common, image: raw.image, gt: gtObjects(raw.gt, field(at, 'gt'))}
+    return {kind, ...common, image: raw.image, gt: gtObjects(raw.gt, field(at, 'gt'), maxObjects)}
   }
-  return {kind, ...common, image_id: integer(raw.image_id, field(at, 'image_id')), ann_ids: annIds(raw, at)}
+  return {kind, ...common, image_id: integer(raw.image_id, field(at, 'image_id')), ann_ids: annIds(raw, at, maxObjects)}
 }
 
 /** Names the first key no sample has: a misspelt "imageid", or a wrapper such as {"samples": [...]}. */
@@ -68,20 +83,22 @@ function strayKey(raw: Record<string, unknown>, at: string): string {
   return `; "${stray}" is not a key`
 }
 
-function annIds(raw: Record<string, unknown>, at: string): number[] {
+function annIds(raw: Record<string, unknown>, at: string, maxObjects: number): number[] {
   if ('ann_id' in raw && 'ann_ids' in raw) throw new HttpError(400, `${field(at, 'ann_ids')}: give "ann_id" or "ann_ids", not both`)
   if ('ann_id' in raw) return [integer(raw.ann_id, field(at, 'ann_id'))]
   if (!('ann_ids' in raw)) throw new HttpError(400, `${field(at, 'ann_id')}: required with "image_id" (or "ann_ids")`)
   const list = raw.ann_ids
   const where = field(at, 'ann_ids')
   if (!Array.isArray(list) || list.length === 0) throw bad(where, 'bad annotation ids', 'a non-empty list of integers', list)
+  checkObjects(list, where, maxObjects)
   return list.map((v, k) => integer(v, `${where}[${k}]`))
 }
 
-function gtObjects(raw: unknown, where: string): GtObject[] {
+function gtObjects(raw: unknown, where: string, maxObjects: number): GtObject[] {
   if (raw === undefined) throw new HttpError(400, `${where}: required with "image"`)
   if (Array.isArray(raw)) {
     if (raw.length === 0) throw bad(where, 'bad ground truth', 'an object or a non-empty list of objects', raw)
+    checkObjects(raw, where, maxObjects)
     const objects = raw.map((o, k) => gtObject(o, `${where}[${k}]`))
     const [w, h] = [objects[0].width, objects[0].height]
     const k = objects.findIndex((o) => o.width !== w || o.height !== h)
@@ -93,6 +110,12 @@ function gtObjects(raw: unknown, where: string): GtObject[] {
     return objects
   }
   return [gtObject(raw, where)]
+}
+
+/** Each object is a full-image mask to make and union: checked before any is looked at. */
+function checkObjects(list: unknown[], where: string, maxObjects: number): void {
+  if (list.length > maxObjects)
+    throw new HttpError(413, `${where}: ${list.length} objects in one sample: at most ${maxObjects} (--max-objects)`)
 }
 
 function gtObject(raw: unknown, where: string): GtObject {

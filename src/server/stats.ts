@@ -16,6 +16,8 @@ export interface LatencySummary {
 export class HttpStats {
   readonly started = Date.now()
   requests = 0
+  /** requests whose client left before the answer: in no status, not an error */
+  aborted = 0
   /** answers by status code */
   readonly status: Record<string, number> = {}
   private readonly latencies = new Float64Array(LATENCY_WINDOW)

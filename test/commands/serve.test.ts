@@ -179,7 +179,7 @@ print(json.dumps({"replies": replies, "waited_s": time.time() - t0}))
     expect(s.out()).toMatch(/SIGINT: no new connections/)
   })
 
-  it('a port in use, a bad port: exit 2 with a one-line error', async () => {
+  it('a port in use, a bad port, an address that is none: exit 2 with a one-line error naming the flag', async () => {
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
     const port = (blocker.address() as {port: number}).port
@@ -190,5 +190,19 @@ print(json.dumps({"replies": replies, "waited_s": time.time() - t0}))
     const bad = spawnSync(process.execPath, [BIN, ...ARGS, '--port', '70000'], {encoding: 'utf8'})
     expect(bad.status).toBe(2)
     expect(bad.stderr.replace(/\s*\n\s*/g, ' ')).toMatch('--port: bad value: expected an integer less than or equal to 65535, got 70000')
+    const host = spawnSync(process.execPath, [BIN, ...ARGS, '--host', '999.1.1.1'], {encoding: 'utf8'})
+    expect(host.status).toBe(2)
+    expect(host.stderr.replace(/\s*\n\s*/g, ' ')).toMatch('--host: cannot listen on 999.1.1.1:8420: no such address or host name')
+  })
+
+  it('a --timeout-ms past what Node can time is refused (it would fire at once)', () => {
+    for (const flag of ['--timeout-ms', '--body-timeout-ms']) {
+      // accepted, the server would start and never exit: killed after a minute, the test fails instead of hanging
+      const long = spawnSync(process.execPath, [BIN, ...ARGS, flag, '3000000000'], {encoding: 'utf8', timeout: 60_000})
+      expect(long.status).toBe(2)
+      expect(long.stderr.replace(/\s*\n\s*/g, ' ')).toMatch(
+        `${flag}: bad value: expected an integer less than or equal to 2147483647, got 3000000000`,
+      )
+    }
   })
 })

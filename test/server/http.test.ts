@@ -12,8 +12,8 @@ const post = (body: Sent['body'], headers: Record<string, string | number> = jso
   send(h.url, {method: 'POST', path: '/score', headers, body})
 const VALID = {image_id: 25560, ann_id: 29572, answer: 'not an answer'}
 
-/** Raw bytes on a fresh TCP connection; resolves with what came back before the server closed it. */
-function raw(bytes: string | Buffer, {endAfterMs = 0} = {}): Promise<string> {
+/** Raw bytes on a fresh TCP connection; resolves with what came back before the server closed it. `end`: half-close after them. */
+function raw(bytes: string | Buffer, {endAfterMs = 0, end = false} = {}): Promise<string> {
   const {port} = new URL(h.url)
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1')
@@ -21,10 +21,20 @@ function raw(bytes: string | Buffer, {endAfterMs = 0} = {}): Promise<string> {
     socket.on('data', (d) => (got += d.toString('latin1')))
     socket.on('close', () => resolve(got))
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(got) : reject(e)))
-    socket.write(bytes)
+    if (end) socket.end(bytes)
+    else socket.write(bytes)
     if (endAfterMs) setTimeout(() => socket.destroy(), endAfterMs)
   })
 }
+
+/** A raw HTTP answer: its status, headers (lower-case names) and JSON body. */
+function parsed(reply: string): {status: number; headers: Record<string, string>; json: any} {
+  const [head, body] = [reply.slice(0, reply.indexOf('\r\n\r\n')), reply.slice(reply.indexOf('\r\n\r\n') + 4)]
+  const [status, ...lines] = head.split('\r\n')
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+  return {status: Number(status.split(' ')[1]), headers, json: JSON.parse(body)}
+}
+const HEAD = 'POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
 
 beforeAll(async () => {
   h = await startServe({
@@ -39,6 +49,7 @@ beforeAll(async () => {
     concurrency: 1,
     windowMs: 0,
     timeoutMs: 30_000,
+    bodyTimeoutMs: 500,
     maxBodyKb: MAX_BODY / 1024,
     maxSamples: 10,
     maxQueue: 100,
@@ -140,6 +151,36 @@ describe('nothing a client sends crashes the server', () => {
     await raw('POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')
   })
 
+  it.each([
+    [
+      'a body shorter than its Content-Length, then EOF',
+      `${HEAD}Content-Length: 100\r\n\r\n{"ima`,
+      /^the connection ended inside the request's body/,
+    ],
+    ['Content-Length: abc', `${HEAD}Content-Length: abc\r\n\r\n{}`, /^malformed HTTP request: Invalid character in Content-Length/],
+    ['two Content-Lengths', `${HEAD}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, /^malformed HTTP request: Duplicate Content-Length/],
+    [
+      'Content-Length and Transfer-Encoding',
+      `${HEAD}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+      /^malformed HTTP request: Transfer-Encoding can't be present with Content-Length/,
+    ],
+    ['a bad chunk size', `${HEAD}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, /^malformed HTTP request: Invalid character in chunk size/],
+    ['garbage', 'GARBAGE\r\n\r\n', /^malformed HTTP request: Invalid method encountered/],
+  ])("HTTP Node's parser refuses (%s): 400 with {error}, then the connection closes", async (_, bytes, message) => {
+    const reply = parsed(await raw(bytes, {end: true}))
+    expect(reply).toMatchObject({status: 400, headers: {'content-type': 'application/json; charset=utf-8', connection: 'close'}})
+    expect(reply.json.error).toMatch(message)
+  })
+
+  it('a body that stalls (headers, then part of it, then nothing): 408 past --body-timeout-ms, not 503', async () => {
+    const reply = parsed(await raw(`${HEAD}Content-Length: 100\r\n\r\n{"ima`))
+    expect(reply).toMatchObject({
+      status: 408,
+      headers: {connection: 'close'},
+      json: {error: 'the body did not arrive within 500 ms (--body-timeout-ms)'},
+    })
+  })
+
   it('after all that: healthy, still scoring, and /stats counted every answer by status', async () => {
     expect((await send(h.url, {path: '/health'})).status).toBe(200)
     const a = await score(h.url, [VALID, {...VALID, answer: ''}])
@@ -148,7 +189,9 @@ describe('nothing a client sends crashes the server', () => {
       {task: 'seg', iou: 0, box_iou: null, format_ok: false, failure: 'empty'},
     ])
     const stats = (await send(h.url, {path: '/stats'})).json
-    for (const code of ['200', '400', '403', '404', '405', '413', '415']) expect(stats.status[code], code).toBeGreaterThan(0)
+    for (const code of ['200', '400', '403', '404', '405', '408', '413', '415']) expect(stats.status[code], code).toBeGreaterThan(0)
+    // the client that hung up mid-body is no fault of the server's
+    expect(stats.status['500']).toBeUndefined()
     expect(stats.errors).toBe(Object.entries(stats.status).reduce((s, [c, n]) => s + (Number(c) >= 400 ? (n as number) : 0), 0))
     expect(stats.latency_ms.count).toBeGreaterThan(10)
     expect(stats.images_encoded).toBe(0)

@@ -3,7 +3,7 @@ import {HttpError, sampleReply} from '../../src/server/protocol.js'
 import {describe as describeValue, parseScoreRequest} from '../../src/server/request.js'
 import type {SampleScore} from '../../src/core/eval/score.js'
 
-const parse = (body: unknown, max = 10) => parseScoreRequest(body, max)
+const parse = (body: unknown, max = 10) => parseScoreRequest(body, {samples: max, objects: 3, requestObjects: 5})
 
 function refusal(body: unknown, max = 10): {status: number; message: string} {
   try {
@@ -117,6 +117,30 @@ describe('parseScoreRequest: every refusal names its field', () => {
   it('more samples than --max-samples: 413', () => {
     const sample = {image_id: 1, ann_id: 2, answer: 'a'}
     expect(refusal([sample, sample, sample], 2)).toEqual({status: 413, message: '3 samples in one request: at most 2 (--max-samples)'})
+  })
+
+  it('more objects than --max-objects in a sample, or than --max-request-objects in a request: 413, before any is looked at', () => {
+    const seg = {segmentation: [[0, 0, 1, 0, 1, 1]], width: 4, height: 3}
+    expect(refusal({image_id: 1, ann_ids: [1, 2, 'x', 4], answer: 'a'})).toEqual({
+      status: 413,
+      message: 'ann_ids: 4 objects in one sample: at most 3 (--max-objects)',
+    })
+    expect(
+      refusal([
+        {image_id: 1, ann_id: 2, answer: 'a'},
+        {image: 'a.jpg', gt: [seg, seg, seg, 7], answer: 'a'},
+      ]),
+    ).toEqual({
+      status: 413,
+      message: '[1].gt: 4 objects in one sample: at most 3 (--max-objects)',
+    })
+    expect(parse({image: 'a.jpg', gt: [seg, seg, seg], answer: 'a'}).samples[0]).toMatchObject({gt: [seg, seg, seg]})
+    const three = {image_id: 1, ann_ids: [1, 2, 3], answer: 'a'}
+    expect(parse([three, {image: 'a.jpg', gt: [seg, seg], answer: 'a'}]).samples).toHaveLength(2)
+    expect(refusal([three, {image: 'a.jpg', gt: [seg, seg], answer: 'a'}, {image_id: 1, ann_id: 1, answer: 'a'}])).toEqual({
+      status: 413,
+      message: '6 objects (ann_ids, gt) in one request: at most 5 (--max-request-objects)',
+    })
   })
 
   it('a __proto__ key is an unknown key, not a prototype', () => {

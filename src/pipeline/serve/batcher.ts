@@ -5,8 +5,10 @@
  * it opens a new job, which is handed to the limiter (p-limit: at most `concurrency` jobs run at
  * once) after the collection window. A job takes what it holds when it starts, so while SAM is busy
  * every sample that arrives for an image piles into that image's next job: "whatever is queued
- * when the engine frees up". Samples whose request has given up (aborted signal) before their job
- * starts are dropped. A job's failure fails each of its samples.
+ * when the engine frees up". A job scores its samples `slice` at a time, and drops those whose
+ * request has given up (aborted signal: a timeout, a client gone) before each slice, so a request
+ * given up stops costing SAM work within a slice; they reject with the signal's reason. A job's
+ * failure fails each of its samples not yet scored.
  *
  * onnxruntime-node runs each encoder and decoder run on the main thread, so requests are read only
  * between runs. A job therefore yields one turn of the event loop before it takes its samples: the
@@ -32,7 +34,7 @@ export interface BatcherStats {
   batches: number
   /** samples scored in them */
   batched: number
-  /** samples dropped because their request gave up before their job started */
+  /** samples dropped because their request gave up before they were scored */
   dropped: number
   /** samples waiting or being scored */
   queued: number
@@ -48,8 +50,10 @@ export class ImageBatcher<C, I, R> {
   constructor(
     private readonly limit: LimitFunction,
     private readonly windowMs: number,
-    /** score a job's items; one result per item, in order */
+    /** score some of a job's items; one result per item, in order */
     private readonly run: (context: C, items: I[]) => Promise<R[]>,
+    /** items scored in one call of `run`, at most: how much work a request given up may still cost */
+    private readonly slice = Infinity,
   ) {}
 
   /** Score `item` with the other samples of image `key`; `context` is the image's (only the job's first is used). */
@@ -86,27 +90,34 @@ export class ImageBatcher<C, I, R> {
   private async start(job: Job<C, I, R>): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve))
     if (this.waiting.get(job.key) === job) this.waiting.delete(job.key)
-    const live = job.entries.filter((e) => !e.signal?.aborted)
-    for (const e of job.entries) {
-      if (!e.signal?.aborted) continue
-      this.counts.dropped++
-      e.reject(new Error('request given up before its samples were scored'))
-    }
-    if (live.length === 0) return
+    let rest = this.live(job.entries)
+    if (rest.length === 0) return
     this.counts.running++
     this.counts.batches++
-    this.counts.batched += live.length
     try {
-      const results = await this.run(
-        job.context,
-        live.map((e) => e.item),
-      )
-      live.forEach((e, k) => e.resolve(results[k]))
+      while (rest.length > 0) {
+        const slice = rest.slice(0, this.slice)
+        this.counts.batched += slice.length
+        const results = await this.run(
+          job.context,
+          slice.map((e) => e.item),
+        )
+        slice.forEach((e, k) => e.resolve(results[k]))
+        rest = this.live(rest.slice(slice.length))
+      }
     } catch (error) {
-      for (const e of live) e.reject(error)
+      for (const e of rest) e.reject(error)
     } finally {
       this.counts.running--
     }
+  }
+
+  /** The entries whose request still waits; the others are dropped, with their signal's reason. */
+  private live(entries: Entry<I, R>[]): Entry<I, R>[] {
+    const [live, gone] = [entries.filter((e) => !e.signal?.aborted), entries.filter((e) => e.signal?.aborted)]
+    this.counts.dropped += gone.length
+    for (const e of gone) e.reject(e.signal!.reason)
+    return live
   }
 
   private notifyIdle(): void {

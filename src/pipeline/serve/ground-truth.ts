@@ -4,7 +4,9 @@
  *   gt objects  any COCO segmentation form, checked by the same record layer as the COCO reader
  *               (core/coco/records.ts), so a bad polygon or RLE gets the reader's reason; the box is
  *               the object's bbox when given, else the mask's tight box
- * Both answer a 422 naming the field when the geometry cannot be used.
+ * Both answer a 422 naming the field when the geometry cannot be used. Making a mask takes
+ * milliseconds (a polygon over a 640x480 image, about 5), so both pace themselves (pacer()): a
+ * request of many objects does not keep the server from its other requests.
  */
 import {type CocoDataset, type CocoImage, annotationToMask, segmentationToRle} from '../../adapters/coco.js'
 import type {CocoAnnotation} from '../../core/coco/records.js'
@@ -45,7 +47,7 @@ export class CocoTruth {
     return image
   }
 
-  truth(s: CocoSampleRequest, image: CocoImage): GroundTruth {
+  async truth(s: CocoSampleRequest, image: CocoImage, pace = pacer()): Promise<GroundTruth> {
     const where = field(s.at, s.ann_ids.length === 1 ? 'ann_id' : 'ann_ids')
     const anns = s.ann_ids.map((id) => {
       const known = this.annotations.get(id)
@@ -57,7 +59,11 @@ export class CocoTruth {
           : `unknown annotation id ${id}`
       throw new HttpError(422, `${where}: ${why}`)
     })
-    const masks = anns.map((ann) => this.mask(ann, image, where))
+    const masks: Mask[] = []
+    for (const [k, ann] of anns.entries()) {
+      if (k > 0) await pace()
+      masks.push(this.mask(ann, image, where))
+    }
     return groundTruth(
       masks,
       anns.map((a) => a.bbox),
@@ -80,12 +86,13 @@ export class CocoTruth {
 }
 
 /** The ground truth a gt sample sends, on an image of its declared size. */
-export function sentTruth(s: GtSampleRequest): GroundTruth {
+export async function sentTruth(s: GtSampleRequest, pace = pacer()): Promise<GroundTruth> {
   const {width, height} = s.gt[0]
   const image: CocoImage = {id: 0, fileName: s.image, width, height}
   const masks: Mask[] = []
   const boxes: BoxXywh[] = []
-  s.gt.forEach((object, k) => {
+  for (const [k, object] of s.gt.entries()) {
+    if (k > 0) await pace()
     const where = `${field(s.at, 'gt')}${s.gt.length > 1 ? `[${k}]` : ''}.segmentation`
     let rle
     try {
@@ -96,6 +103,22 @@ export function sentTruth(s: GtSampleRequest): GroundTruth {
     if (rleArea(rle) === 0) throw new HttpError(422, `${where}: the mask is empty (zero area)`)
     masks.push(rleToMask(rle))
     boxes.push(object.bbox ?? rleToBoxXywh(rle)!)
-  })
+  }
   return groundTruth(masks, boxes)
+}
+
+/**
+ * A pace for a request's work, called between its masks and samples: a call yields one turn of the
+ * event loop (setImmediate runs after I/O, so the requests that arrived meanwhile are read) once `ms`
+ * of work have passed since the last. Never after the last, nor at every call: a request that yields
+ * is queued a turn later and misses the batch it would have joined (batcher.ts); one of a sample and
+ * an object is queued at once, as before there was pacing.
+ */
+export function pacer(ms = 10): () => Promise<void> {
+  let last = performance.now()
+  return async () => {
+    if (performance.now() - last < ms) return
+    await new Promise((resolve) => setImmediate(resolve))
+    last = performance.now()
+  }
 }

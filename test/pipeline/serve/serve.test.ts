@@ -1,5 +1,6 @@
 import {execFile} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {promisify} from 'node:util'
@@ -270,6 +271,58 @@ describe('getok serve on real SAM', () => {
     expect((await score(main.url, gt({segmentation: poly}))).json).toMatchObject({format_ok: true})
   })
 
+  it('more objects than --max-objects answer 413 at once; a request of many objects leaves /health answering', async () => {
+    const object = {segmentation: [[0, 0, 639, 0, 639, 479, 0, 479]], width: 640, height: 480}
+    const gt = (n: number) => ({image: '000000025560.jpg', gt: Array.from({length: n}, () => object), answer: 'x'})
+    expect(await score(main.url, gt(4000))).toMatchObject({
+      status: 413,
+      json: {error: 'gt: 4000 objects in one sample: at most 64 (--max-objects)'},
+    })
+    const ids = await score(main.url, {image_id: 25560, ann_ids: Array.from({length: 20_000}, () => 29572), answer: 'x'})
+    expect(ids).toMatchObject({status: 413, json: {error: 'ann_ids: 20000 objects in one sample: at most 64 (--max-objects)'}})
+    // 200 masks to make, about a second of work and no SAM (the answers do not parse): /health is answered in the middle of it
+    const order: string[] = []
+    const heavy = score(
+      main.url,
+      Array.from({length: 4}, () => gt(50)),
+    ).then((a) => (order.push('heavy'), a))
+    await new Promise((r) => setTimeout(r, 100))
+    expect((await send(main.url, {path: '/health'}).then((a) => (order.push('health'), a))).status).toBe(200)
+    const failed = {task: 'seg', iou: 0, box_iou: null, format_ok: false, failure: 'no_tokens'}
+    expect(await heavy).toMatchObject({status: 200, json: [failed, failed, failed, failed]})
+    expect(order).toEqual(['health', 'heavy'])
+  })
+
+  it('a client that hangs up while its samples are decoded stops the SAM work there; it counts as aborted, not as an error', async () => {
+    const h = await start({maxSamples: 300})
+    await h.ready
+    expect((await score(h.url, {image_id: 25560, ann_id: 29572, answer: record(29572).seg})).status).toBe(200) // the image is encoded
+    // 256 prompts, every point of the 16 x 16 grid once
+    const point = (k: number) => `<seg><grid_${k % 16}_${k >> 4}></seg>`
+    const samples = Array.from({length: 256}, (_, k) => ({image_id: 25560, ann_id: 29572, answer: point(k)}))
+    const text = JSON.stringify(samples)
+    const before = engine.decoderCalls
+    const headers = {'content-type': 'application/json', 'content-length': Buffer.byteLength(text)}
+    const req = request(new URL('/score', h.url), {method: 'POST', headers, agent: false})
+    req.on('error', () => {})
+    req.end(text)
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (engine.decoderCalls === before) return
+        clearInterval(poll)
+        req.destroy() // SAM has started on this request's prompts
+        resolve()
+      }, 1)
+    })
+    await h.service()!.drained()
+    expect(engine.decoderCalls - before).toBeLessThan(256 / 2)
+    const s = await stats(h.url)
+    expect(s.dropped).toBeGreaterThan(256 / 2)
+    // answered: the first request and this /stats; the one that hung up is in no status
+    expect(s).toMatchObject({requests: 3, errors: 0, aborted: 1})
+    expect(s.status).toEqual({200: 2})
+  })
+
   it('the embedding cache holds what --cache-mb allows, counted in real bytes; close() stops it', async () => {
     const h = await start({cacheMb: 20})
     await h.ready
@@ -300,7 +353,7 @@ describe('getok serve on real SAM', () => {
     await expect(send(h.url, {path: '/health'})).rejects.toThrow(/ECONNREFUSED/)
   })
 
-  it('a request past --timeout-ms answers 503 and its samples are dropped, not scored; a full queue answers 503', async () => {
+  it('past --timeout-ms: 503, its samples dropped, not scored; a full queue: 503; a request the queue cannot hold: 413', async () => {
     const h = await start({timeoutMs: 1, windowMs: 300})
     await h.ready
     const a = await score(h.url, {image_id: 184321, ann_id: 171481, answer: record(171481).seg})
@@ -309,11 +362,16 @@ describe('getok serve on real SAM', () => {
     await h.service()!.drained()
     expect((await stats(h.url)).images_encoded).toBe(0)
 
-    const q = await start({maxQueue: 2})
+    // two samples wait out the batch window in the queue, which holds two
+    const q = await start({maxQueue: 2, windowMs: 2000})
     await q.ready
-    const three = Array.from({length: 3}, () => ({image_id: 184321, ann_id: 171481, answer: 'x'}))
-    const busy = await score(q.url, three)
-    expect(busy.status).toBe(503)
-    expect(busy.json.error).toBe('busy: 0 samples queued, at most 2 (--max-queue); retry later')
+    const sample = {image_id: 184321, ann_id: 171481, answer: 'x'}
+    const first = score(q.url, [sample, sample])
+    while (Number(q.service()?.stats().queued) < 2) await new Promise((r) => setTimeout(r, 5))
+    const busy = await score(q.url, sample)
+    expect(busy).toMatchObject({status: 503, json: {error: 'busy: 2 samples queued, at most 2 (--max-queue); retry later'}})
+    expect((await first).status).toBe(200)
+    const three = await score(q.url, [sample, sample, sample])
+    expect(three).toMatchObject({status: 413, json: {error: '3 samples in one request: more than --max-queue (2) ever holds'}})
   })
 })
