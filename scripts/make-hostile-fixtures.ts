@@ -82,6 +82,9 @@ const ANNOTATIONS: Json[] = [
   ann(921, 12345, square(1, 1, 5)), // skip: unknown image_id
   ann(922, 9, square(1, 1, 5), {category_id: 999}), // skip: unknown category_id
   ann(923, 9, [nest(2000)]), // skip: deeply nested polygon
+  ann(924, 9, square(1, 1, 5), {bbox: [100, 100, -50, -50]}), // skip: bbox with negative width and height
+  ann(925, 9, square(1, 1, 5), {bbox: [700, 10, 20, 20]}), // skip: bbox wholly outside the 640 × 480 image
+  ann(926, 1, square(10, 10, 30), {bbox: [10, 10, 0, 30]}), // record: a bbox of zero width on the image
 ]
 
 function nest(depth: number): unknown {

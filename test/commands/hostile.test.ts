@@ -94,13 +94,14 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     expect(run.code).toBe(0)
     expect(run.stderr).not.toMatch(NO_STACK)
     expect(readdirSync(out).filter((f) => /\.(partial|journal)$|\.tmp-/.test(f))).toEqual([])
-    expect(manifest.summary).toMatchObject({records: 3, skipped: 30})
+    expect(manifest.summary).toMatchObject({records: 4, skipped: 32})
   })
 
   it.each([
     [101, '16-bit PNG with alpha, polygon partly outside, absurd bbox and area', '<box><grid_0_0><grid_15_15></box>'],
     [201, '1×1 image', null],
     [301, '10000 px wide image', null],
+    [926, 'bbox of zero width on the image: a line, kept', '<box><grid_2_3><grid_2_13></box>'],
   ])('annotation %i (%s) gives a record with a measured IoU (box rule: zero points is a valid answer)', (annId, _, box) => {
     const record = records.find((r) => r.ann_id === annId)!
     expect(record.decode).toBe('box')
@@ -141,8 +142,21 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [921, /^unknown image_id 12345$/],
     [922, /^unknown category_id 999$/],
     [923, /^segmentation: polygon part 0 has an odd number of coordinates \(1\)$/],
+    [924, /^bbox has a negative width or height: got \[100,100,-50,-50\]$/],
+    [925, /^bbox lies outside the 640×480 image: got \[700,10,20,20\]$/],
   ])('annotation %i is skipped: %s', (annId, reason) => {
     expect(manifest.skips.filter((s) => s.ann_id === annId).map((s) => s.reason)).toContainEqual(expect.stringMatching(reason))
+  })
+
+  it('offsets skips the same bad boxes, so no inverted or clamped box reaches its targets', () => {
+    const offsetsOut = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-offsets-')), 'out')
+    const r = getok(['offsets', '-a', `${HOSTILE}/skips.json`, ...IMAGES, '-o', offsetsOut, '--grid', '16'])
+    expect(r.code).toBe(0)
+    const skips: {ann_id: number; reason: string}[] = JSON.parse(readFileSync(path.join(offsetsOut, 'manifest.json'), 'utf8')).skips
+    expect(skips.filter((s) => s.ann_id === 924 || s.ann_id === 925).map((s) => s.reason)).toEqual([
+      'bbox has a negative width or height: got [100,100,-50,-50]',
+      'bbox lies outside the 640×480 image: got [700,10,20,20]',
+    ])
   })
 
   it('fails on the first of them with --strict, before writing anything', () => {
