@@ -105,8 +105,8 @@ const lines = (v: unknown) => (Array.isArray(v) ? `[\n${v.map((x) => JSON.string
 const ONE_IMAGE = [{id: 1, file_name: 'png16-alpha.png', width: 64, height: 48}]
 const ONE_ANN = [ann(1, 1, square(10, 10, 30))]
 
-/** Whole-run problems: file name → text. */
-function fatalCases(): Record<string, string> {
+/** Whole-run problems: file name → text (bytes where the text is not UTF-8). */
+function fatalCases(): Record<string, string | Buffer> {
   const good = cocoText(ONE_IMAGE, ONE_ANN)
   return {
     'empty.json': '',
@@ -127,6 +127,8 @@ function fatalCases(): Record<string, string> {
     'category-name-number.json': cocoText(ONE_IMAGE, ONE_ANN, [{id: 1, name: 7}]),
     'annotation-missing-id.json': cocoText(ONE_IMAGE, [{...ONE_ANN[0], id: undefined}]),
     'annotation-not-object.json': cocoText(ONE_IMAGE, [...ONE_ANN, 'annotation']),
+    // a file name saved in Latin-1: é is the one byte 0xe9, which UTF-8 decoders would turn into U+FFFD
+    'not-utf8.json': Buffer.from(cocoText([{...ONE_IMAGE[0], file_name: 'café.png'}], ONE_ANN), 'latin1'),
   }
 }
 

@@ -59,6 +59,10 @@ describe('hostile annotation files that stop the run (exit 2, nothing written)',
       'annotation-not-object.json',
       /annotation-not-object\.json, annotations\[1\]: annotation record is not an object: expected an object, got "annotation"/,
     ],
+    [
+      'not-utf8.json',
+      /not-utf8\.json, image 1: invalid UTF-8 at line 3, column 25 \(byte 85\): bytes 0xe9 0x2e do not form a character; save the file as UTF-8/,
+    ],
   ])('%s', (name, message) => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-')), 'out')
     for (const command of ['curate', 'offsets']) {
