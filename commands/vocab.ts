@@ -1,6 +1,7 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, vocabFlags} from '../src/cli/flags.js'
 import {writeFileAtomic} from '../src/adapters/shards.js'
+import {checkOutFile} from '../src/pipeline/shared/out-files.js'
 import {formatVocabulary, vocabularyEntries} from '../src/core/grid/vocab.js'
 
 export interface VocabResult {
@@ -31,6 +32,7 @@ export default class Vocab extends GetokCommand {
     const text = formatVocabulary(flags.format, options)
     const count = vocabularyEntries(options).length
     if (flags.out) {
+      checkOutFile(flags.out)
       await writeFileAtomic(flags.out, text)
       this.log(`${count} tokens (n = ${flags.grid}, ${flags['token-style']}, ${flags.format}) → ${flags.out}`)
     } else if (!this.jsonEnabled()) {

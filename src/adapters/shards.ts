@@ -18,6 +18,7 @@ import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from 'node:fs/promises'
 import * as path from 'node:path'
+import {GetokError} from '../core/errors.js'
 import {readJsonl} from './jsonl.js'
 
 export interface Skip {
@@ -47,17 +48,25 @@ export function shardFileName(name: string, index: number, count: number): strin
   return `${name}-${pad(index)}-of-${pad(count)}.jsonl`
 }
 
-/** Write a file so that readers see either the old content or the new, never a part. */
+/**
+ * Write a file so that readers see either the old content or the new, never a part. A failure (no such
+ * folder, no space, no permission) is a GetokError naming the file, and leaves no temporary file behind.
+ */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`
-  const handle = await open(tmp, 'w')
   try {
-    await handle.writeFile(content)
-    await handle.sync()
-  } finally {
-    await handle.close()
+    const handle = await open(tmp, 'w')
+    try {
+      await handle.writeFile(content)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, file)
+  } catch (error) {
+    await rm(tmp, {force: true}).catch(() => {})
+    throw new GetokError(`cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
   }
-  await rename(tmp, file)
 }
 
 export async function readShardStats(dir: string, shard: string): Promise<ShardStats | null> {

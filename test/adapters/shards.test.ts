@@ -2,7 +2,8 @@ import {mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync} fr
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ShardWriter, readShardStats, shardFileName} from '../../src/adapters/shards.js'
+import {ShardWriter, readShardStats, shardFileName, writeFileAtomic} from '../../src/adapters/shards.js'
+import {GetokError} from '../../src/core/errors.js'
 
 describe('shards', () => {
   it('names shards as <name>-00003-of-00008.jsonl', () => {
@@ -54,5 +55,11 @@ describe('shards', () => {
     await w.write(1, [{c: 1}], [])
     await w.close()
     expect(readFileSync(path.join(dir, shard), 'utf8')).toBe('{"c":1}\n')
+  })
+
+  it('writeFileAtomic names the file it cannot write and leaves no temporary file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const file = path.join(dir, 'missing', 'x.txt')
+    await expect(writeFileAtomic(file, 'x')).rejects.toThrow(new GetokError('cannot write the file (ENOENT)', {file}))
   })
 })

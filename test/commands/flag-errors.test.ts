@@ -34,6 +34,19 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--tasks', 'seg,foo'], '--tasks: unknown task: expected some of seg'],
     [['inspect', '-o', 'x', '--ann-ids', '7,'], '--ann-ids: bad value: expected comma-separated integers, got "7,"'],
     [['vocab', '--format', 'yaml'], '--format: bad value: expected one of list, llamafactory, json, got "yaml"'],
+    // --out paths that cannot be written: they gave Node's EEXIST, ENOTDIR or ENOENT … x.txt.tmp-<pid>, exit 1
+    [
+      ['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'package.json'],
+      '--out, package.json: not a folder: a file of that name exists',
+    ],
+    [['offsets', ...A, '-o', 'package.json/out'], `--out, package.json/out: not a folder: ${path.resolve('package.json')} is a file`],
+    [['merge', 'fixtures/curated-sample', '-o', 'package.json'], '--out, package.json: not a folder: a file of that name exists'],
+    [
+      ['inspect', 'fixtures/curated-sample', '-i', 'fixtures/sample/images', '-o', 'package.json'],
+      '--out, package.json: not a folder: a file of that name exists',
+    ],
+    [['vocab', '-o', 'no-such-folder/x.txt'], `--out, no-such-folder/x.txt: folder ${path.resolve('no-such-folder')} does not exist`],
+    [['vocab', '-o', 'fixtures'], '--out, fixtures: is a folder: expected a file name'],
   ])('%j', (args, message) => {
     const r = run(args)
     expect(r.status).toBe(2)

@@ -9,11 +9,12 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
+import {readFile, readdir, rm} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
+import {checkOutFolder, makeOutFolder} from './out-files.js'
 
 export const RUN_FILE = 'run.json'
 
@@ -39,6 +40,7 @@ export async function claimRunDir(
   overwrite: boolean,
   version = TOOL.version,
 ): Promise<void> {
+  checkOutFolder(dir)
   const file = path.join(dir, RUN_FILE)
   const config: Record<string, unknown> = {tool_version: version, ...runConfig}
   if (existsSync(file)) {
@@ -65,7 +67,7 @@ export async function claimRunDir(
     }
     if (diff.length > 0) await clearRunDir(dir, name)
   }
-  await mkdir(dir, {recursive: true})
+  await makeOutFolder(dir)
   await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
 }
 
@@ -90,6 +92,7 @@ export interface FreshDirPolicy {
 }
 
 export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promise<void> {
+  checkOutFolder(dir)
   const present = existsSync(dir) ? await readdir(dir) : []
   const manifest = path.join(dir, 'manifest.json')
   if (policy.command && present.includes('manifest.json')) {
@@ -113,7 +116,7 @@ export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promis
     throw new GetokError(`output folder is not empty (has ${shown}); use another --out or --overwrite`, {file: dir})
   }
   await Promise.all(present.filter((f) => policy.own(f) || isTemporary(f)).map((f) => rm(path.join(dir, f), {force: true})))
-  await mkdir(dir, {recursive: true})
+  await makeOutFolder(dir)
 }
 
 /** A file writeFileAtomic left behind when a run was killed mid-write. */

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'n
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
+import {claimFreshDir, claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
 
 // An output folder belongs to one configuration: model identity and the worker split included.
 const CONFIG = {
@@ -107,5 +107,16 @@ describe('claimRunDir', () => {
     expect(existsSync(shard)).toBe(true)
     await claimRunDir(dir, 'curate', {...CONFIG, model: {name: 'x', hash: 'y'}}, true)
     expect(existsSync(shard)).toBe(false)
+  })
+
+  it.each([
+    ['a file', (file: string) => file, /^--out, (.*)\/taken: not a folder: a file of that name exists$/],
+    ['under a file', (file: string) => path.join(file, 'sub'), /^--out, .*\/taken\/sub: not a folder: .*\/taken is a file$/],
+  ])('--out naming %s: one line naming the flag and the path, not EEXIST or ENOTDIR', async (_, out, message) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'getok-rundir-')), 'taken')
+    writeFileSync(file, 'mine')
+    await expect(claimRunDir(out(file), 'curate', CONFIG, true)).rejects.toThrow(message)
+    await expect(claimFreshDir(out(file), {own: () => false})).rejects.toThrow(message)
+    expect(readFileSync(file, 'utf8')).toBe('mine')
   })
 })

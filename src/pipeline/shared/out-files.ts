@@ -1,0 +1,54 @@
+/**
+ * Checks that an output path can be written at all, so that a file where a folder should be is one
+ * line naming the flag, not Node's EEXIST or ENOTDIR.
+ */
+import {statSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
+import * as path from 'node:path'
+import {GetokError} from '../../core/errors.js'
+
+/** `dir` as a folder that exists, made with its parents when missing. Throws a GetokError naming `flag`. */
+export async function makeOutFolder(dir: string, flag = 'out'): Promise<void> {
+  checkOutFolder(dir, flag)
+  try {
+    await mkdir(dir, {recursive: true})
+  } catch (error) {
+    throw new GetokError(`cannot make the folder (${errorCode(error)})`, {flag, file: dir})
+  }
+}
+
+/** Throws when `dir` is a file, or when a file stands where one of its parent folders would be made. */
+export function checkOutFolder(dir: string, flag = 'out'): void {
+  const target = path.resolve(dir)
+  const found = nearestExisting(target, flag, dir)
+  if (found === null || statSync(found).isDirectory()) return
+  const what = found === target ? 'not a folder: a file of that name exists' : `not a folder: ${found} is a file`
+  throw new GetokError(what, {flag, file: dir})
+}
+
+/** A file path to write: its folder must exist, and it must not be a folder itself. Throws a GetokError naming `flag`. */
+export function checkOutFile(file: string, flag = 'out'): void {
+  const folder = path.dirname(path.resolve(file))
+  const found = nearestExisting(path.resolve(file), flag, file)
+  if (found === path.resolve(file) && statSync(found).isDirectory()) throw new GetokError('is a folder: expected a file name', {flag, file})
+  if (found !== path.resolve(file) && found !== folder) throw new GetokError(`folder ${folder} does not exist`, {flag, file})
+  if (found === folder && !statSync(folder).isDirectory()) throw new GetokError(`${folder} is a file, not a folder`, {flag, file})
+}
+
+/** `p` or its nearest ancestor that exists (null if none does). */
+function nearestExisting(p: string, flag: string, given: string): string | null {
+  for (let at = p; ; at = path.dirname(at)) {
+    try {
+      statSync(at)
+      return at
+    } catch (error) {
+      const code = errorCode(error)
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new GetokError(`cannot use this path (${code})`, {flag, file: given})
+      if (path.dirname(at) === at) return null
+    }
+  }
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message
+}
