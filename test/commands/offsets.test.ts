@@ -291,3 +291,32 @@ describe('getok offsets across workers', () => {
     expect(readdirSync(workers[1]).some((f) => /^offsets-w001-\d{5}-of-\d{5}\.jsonl$/.test(f))).toBe(true)
   })
 })
+
+describe('a resumed run checks its finished shards', () => {
+  // Before, a finished shard was kept on the word of its .stats.json: an edited shard stayed and the
+  // new manifest.json listed the sha256 of bytes it no longer had.
+  it('refuses a finished shard edited since it was written, naming it; --overwrite redoes just that shard', async () => {
+    const dir = path.join(tempDir('edited'), 'out')
+    await offsets([...SAMPLE, '-o', dir, '--shard-size', '1'])
+    const before = shardsOf(dir)
+    const [first] = Object.keys(before)
+    const edited = before[first].replace('"image_id":', '"note":"mine","image_id":')
+    writeFileSync(path.join(dir, first), edited)
+    await expect(offsets([...SAMPLE, '-o', dir, '--shard-size', '1'])).rejects.toMatchObject({
+      message: expect.stringMatching(
+        new RegExp(
+          `^${path.join(dir, first)}: finished shard changed since it was written; delete ${first} and ` +
+            `${first.replace('.jsonl', '.stats.json')} to redo it, or rerun with --overwrite: expected \\d+ records`,
+        ),
+      ),
+      oclif: {exit: 2},
+    })
+    expect(readFileSync(path.join(dir, first), 'utf8')).toBe(edited)
+    const redone = await offsets([...SAMPLE, '-o', dir, '--shard-size', '1', '--overwrite'])
+    expect(redone.resumed).toBe(redone.images - 1) // the other shards were kept
+    expect(shardsOf(dir)).toEqual(before)
+    const listed = manifestOf(dir).shards.find((s: {file: string}) => s.file === first)
+    const stats = JSON.parse(readFileSync(path.join(dir, first.replace('.jsonl', '.stats.json')), 'utf8'))
+    expect(listed.sha256).toBe(stats.sha256)
+  })
+})

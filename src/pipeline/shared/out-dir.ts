@@ -6,15 +6,17 @@
  * a resumed run must not mix two selections in one folder. So do the units: run.json
  * holds a fingerprint of the run's images (or samples), since a finished shard is skipped
  * by its file name alone and would otherwise keep another selection's records.
+ * `--overwrite` on a folder of the same configuration resumes it, but first drops finished
+ * shards whose bytes no longer match their .stats.json, so they are redone.
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {readFile, readdir, rm} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
-import {writeFileAtomic} from '../../adapters/shards.js'
+import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
-import {checkOutFolder, makeOutFolder} from './out-files.js'
+import {checkOutFolder, makeOutFolder, shardOfStatsFile} from './out-files.js'
 
 export const RUN_FILE = 'run.json'
 
@@ -66,6 +68,7 @@ export async function claimRunDir(
       })
     }
     if (diff.length > 0) await clearRunDir(dir, name)
+    else if (overwrite) await dropChangedShards(dir, name)
   }
   await makeOutFolder(dir)
   await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
@@ -74,6 +77,19 @@ export async function claimRunDir(
 async function clearRunDir(dir: string, name: string): Promise<void> {
   for (const f of await readdir(dir)) {
     if (f.startsWith(`${name}-`) || f === 'manifest.json' || f === RUN_FILE) await rm(path.join(dir, f), {force: true})
+  }
+}
+
+/** A resumed run under --overwrite: finished shards changed since they were written are removed, so they are redone. */
+async function dropChangedShards(dir: string, name: string): Promise<void> {
+  for (const f of await readdir(dir)) {
+    const shard = shardOfStatsFile(f)
+    if (!shard?.startsWith(`${name}-`)) continue
+    const changed = await verifiedShardStats(dir, shard).then(
+      () => false,
+      (error: unknown) => error instanceof GetokError,
+    )
+    if (changed) await Promise.all([shard, f].map((g) => rm(path.join(dir, g), {force: true})))
   }
 }
 

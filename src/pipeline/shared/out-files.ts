@@ -7,6 +7,14 @@ import {mkdir} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError} from '../../core/errors.js'
 
+/** A shard of curate, offsets or eval (a worker's too), or its .stats.json, .jsonl.partial or .journal. */
+const SHARD_FILE = /^(curate|offsets|eval)(-w\d{3,})?-\d{5,}-of-\d{5,}\.(jsonl|jsonl\.partial|journal|stats\.json)$/
+
+/** A finished shard's stats file: `curate-00000-of-00002.stats.json` → its shard's name. */
+export function shardOfStatsFile(file: string): string | null {
+  return SHARD_FILE.test(file) && file.endsWith('.stats.json') ? file.replace(/\.stats\.json$/, '.jsonl') : null
+}
+
 /** `dir` as a folder that exists, made with its parents when missing. Throws a GetokError naming `flag`. */
 export async function makeOutFolder(dir: string, flag = 'out'): Promise<void> {
   checkOutFolder(dir, flag)

@@ -1,7 +1,8 @@
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {ShardWriter} from '../../../src/adapters/shards.js'
 import {claimFreshDir, claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
 
 // An output folder belongs to one configuration: model identity and the worker split included.
@@ -107,6 +108,20 @@ describe('claimRunDir', () => {
     expect(existsSync(shard)).toBe(true)
     await claimRunDir(dir, 'curate', {...CONFIG, model: {name: 'x', hash: 'y'}}, true)
     expect(existsSync(shard)).toBe(false)
+  })
+
+  it('--overwrite with the same configuration resumes, but drops a finished shard changed since it was written', async () => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false)
+    const shards = ['curate-w001-00000-of-00002.jsonl', 'curate-w001-00001-of-00002.jsonl']
+    for (const shard of shards) {
+      const w = await ShardWriter.open(dir, shard)
+      await w.write(1, [{ann_id: 1}], [])
+      await w.close()
+    }
+    writeFileSync(path.join(dir, shards[1]), '{"ann_id":2}\n')
+    await claimRunDir(dir, 'curate', CONFIG, true)
+    expect(readdirSync(dir).sort()).toEqual([shards[0], shards[0].replace('.jsonl', '.stats.json'), 'run.json'])
   })
 
   it.each([
