@@ -292,7 +292,7 @@ describe('getok offsets across workers', () => {
   })
 })
 
-describe('a resumed run checks its finished shards', () => {
+describe('a resumed run checks its finished shards; --overwrite leaves nothing of an earlier run', () => {
   // Before, a finished shard was kept on the word of its .stats.json: an edited shard stayed and the
   // new manifest.json listed the sha256 of bytes it no longer had.
   it('refuses a finished shard edited since it was written, naming it; --overwrite redoes just that shard', async () => {
@@ -318,5 +318,27 @@ describe('a resumed run checks its finished shards', () => {
     const listed = manifestOf(dir).shards.find((s: {file: string}) => s.file === first)
     const stats = JSON.parse(readFileSync(path.join(dir, first.replace('.jsonl', '.stats.json')), 'utf8'))
     expect(listed.sha256).toBe(stats.sha256)
+  })
+
+  it('offsets --overwrite into a curate folder removes the curate shards and manifest, and keeps a file of the user', async () => {
+    const dir = path.join(tempDir('curate-folder'), 'out')
+    cpSync(path.join(ROOT, 'fixtures/curated-sample'), dir, {recursive: true})
+    writeFileSync(path.join(dir, 'curate-00000-of-00001.stats.json'), '{}\n')
+    writeFileSync(path.join(dir, 'run.json'), JSON.stringify({tool_version: '0.3.0', command: 'curate'}))
+    writeFileSync(path.join(dir, 'curate-00001-of-00002.jsonl.partial'), '{"cut":')
+    writeFileSync(path.join(dir, 'curate-00001-of-00002.journal'), '')
+    writeFileSync(path.join(dir, 'manifest.json.tmp-123'), '{')
+    writeFileSync(path.join(dir, 'notes.txt'), 'mine')
+    await expect(offsets([...SAMPLE, '-o', dir])).rejects.toThrow(/different configuration/)
+    await offsets([...SAMPLE, '-o', dir, '--overwrite'])
+    expect(readdirSync(dir).sort()).toEqual([
+      'SOURCE.md',
+      'manifest.json',
+      'notes.txt',
+      'offsets-00000-of-00001.jsonl',
+      'offsets-00000-of-00001.stats.json',
+      'run.json',
+    ])
+    expect(manifestOf(dir).command).toBe('offsets')
   })
 })
