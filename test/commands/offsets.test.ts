@@ -341,4 +341,14 @@ describe('a resumed run checks its finished shards; --overwrite leaves nothing o
     ])
     expect(manifestOf(dir).command).toBe('offsets')
   })
+
+  it('refuses --out naming the --curated folder, which --overwrite would empty before the join', async () => {
+    const dir = path.join(tempDir('curated-out'), 'curated')
+    cpSync(path.join(ROOT, 'fixtures/curated-sample'), dir, {recursive: true})
+    await expect(offsets([...SAMPLE, '--curated', dir, '-o', dir, '--overwrite'])).rejects.toMatchObject({
+      message: `--out, ${dir}: the same folder as --curated, whose records offsets reads; choose another --out`,
+      oclif: {exit: 2},
+    })
+    expect(readdirSync(dir).sort()).toEqual(['SOURCE.md', 'curate-00000-of-00001.jsonl', 'manifest.json'])
+  })
 })
