@@ -1,6 +1,7 @@
 import {spawnSync} from 'node:child_process'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {defaultModelFiles} from '../../src/sam/model-files.js'
 
 const BIN = path.resolve('bin/run.js')
 const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8'})
@@ -47,6 +48,11 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     ],
     [['vocab', '-o', 'no-such-folder/x.txt'], `--out, no-such-folder/x.txt: folder ${path.resolve('no-such-folder')} does not exist`],
     [['vocab', '-o', 'fixtures'], '--out, fixtures: is a folder: expected a file name'],
+    // a bad --decoder was "Error: unsupported protobuf wire type 3 at byte 0", exit 1, no file named
+    [
+      ['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'x', '--encoder', defaultModelFiles().encoder, '--decoder', 'package.json'],
+      'package.json: not an ONNX model (unsupported protobuf wire type 3 at byte 0): expected a SAM ONNX decoder (--decoder)',
+    ],
   ])('%j', (args, message) => {
     const r = run(args)
     expect(r.status).toBe(2)
