@@ -85,6 +85,7 @@ const ANNOTATIONS: Json[] = [
   ann(924, 9, square(1, 1, 5), {bbox: [100, 100, -50, -50]}), // skip: bbox with negative width and height
   ann(925, 9, square(1, 1, 5), {bbox: [700, 10, 20, 20]}), // skip: bbox wholly outside the 640 × 480 image
   ann(926, 1, square(10, 10, 30), {bbox: [10, 10, 0, 30]}), // record: a bbox of zero width on the image
+  ann(927, 9, [[10, 10, '162.47', 20, 30, 30]]), // skip: a coordinate written as a string (shown quoted)
 ]
 
 function nest(depth: number): unknown {
@@ -120,6 +121,8 @@ function fatalCases(): Record<string, string | Buffer> {
     'image-id-string.json': cocoText([{...ONE_IMAGE[0], id: 'one'}], ONE_ANN),
     'image-missing-file-name.json': cocoText([{id: 1, width: 64, height: 48}], ONE_ANN),
     'image-width-zero.json': cocoText([{...ONE_IMAGE[0], width: 0}], ONE_ANN),
+    // valid JSON that parses to Infinity: the message shows Infinity, not JSON's null
+    'image-width-1e400.json': cocoText([{...ONE_IMAGE[0], width: '1e400'}], ONE_ANN).replace('"1e400"', '1e400'),
     'image-height-string.json': cocoText([{...ONE_IMAGE[0], height: '48'}], ONE_ANN),
     'image-too-large.json': cocoText([{...ONE_IMAGE[0], width: 100000, height: 100000}], ONE_ANN),
     'duplicate-image-id.json': cocoText([...ONE_IMAGE, {...ONE_IMAGE[0], file_name: 'other.png'}], ONE_ANN),

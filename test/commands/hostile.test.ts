@@ -41,6 +41,10 @@ describe('hostile annotation files that stop the run (exit 2, nothing written)',
     ],
     ['image-width-zero.json', /image-width-zero\.json, image 1, field "width": bad image width: expected a positive integer, got 0/],
     [
+      'image-width-1e400.json',
+      /image-width-1e400\.json, image 1, field "width": bad image width: expected a positive integer, got Infinity/,
+    ],
+    [
       'image-height-string.json',
       /image-height-string\.json, image 1, field "height": bad image height: expected a positive integer, got "48"/,
     ],
@@ -98,7 +102,7 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     expect(run.code).toBe(0)
     expect(run.stderr).not.toMatch(NO_STACK)
     expect(readdirSync(out).filter((f) => /\.(partial|journal)$|\.tmp-/.test(f))).toEqual([])
-    expect(manifest.summary).toMatchObject({records: 4, skipped: 32})
+    expect(manifest.summary).toMatchObject({records: 4, skipped: 33})
   })
 
   it.each([
@@ -126,7 +130,7 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [901, /^segmentation: polygon part 0 has 2 points, at least 3 needed$/],
     [902, /^segmentation: polygon part 0 has an odd number of coordinates \(5\)$/],
     [903, /^segmentation: polygon part 0 coordinate 2 is not a finite number: null$/],
-    [904, /^segmentation: polygon part 0 coordinate 2 is not a finite number: NaN$/],
+    [904, /^segmentation: polygon part 0 coordinate 2 is not a finite number: "NaN"$/],
     [905, /^segmentation: polygon part 0 coordinate 2 is out of range: 10000000$/],
     [906, /^segmentation: polygon part 0 coordinate 3 is not a finite number: Infinity$/],
     [907, /^segmentation: polygon part 0 is too long to rasterise: its edges span 72000000 pixels, at most 2000000$/],
@@ -148,6 +152,7 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [923, /^segmentation: polygon part 0 has an odd number of coordinates \(1\)$/],
     [924, /^bbox has a negative width or height: got \[100,100,-50,-50\]$/],
     [925, /^bbox lies outside the 640×480 image: got \[700,10,20,20\]$/],
+    [927, /^segmentation: polygon part 0 coordinate 2 is not a finite number: "162\.47"$/],
   ])('annotation %i is skipped: %s', (annId, reason) => {
     expect(manifest.skips.filter((s) => s.ann_id === annId).map((s) => s.reason)).toContainEqual(expect.stringMatching(reason))
   })
