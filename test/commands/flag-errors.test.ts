@@ -17,6 +17,9 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['curate', ...A, '-i', 'i', '-o', 'x', '--device', 'gpu'], '--device: bad value: expected one of cpu, cuda, webgpu, got "gpu"'],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--image-ids', '1,a'], '--image-ids: bad value: expected comma-separated integers, got "1,a"'],
     [['curate', '-i', 'i', '-o', 'x'], '--annotations: required'],
+    // two or more missing: oclif's "The following errors occurred: Missing required flag …" lines before
+    [['curate', '-i', 'i'], '--annotations, --out: required'],
+    [['export', '--format', 'swift'], '--curated, --out: required'],
     [
       ['curate', ...A, '-i', 'i', '-o', 'x', '--cross-image', '--workers', '2'],
       '--cross-image: one process only: expected --workers 1 (its images share decoder runs in one process), got --workers 2',
@@ -63,6 +66,21 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
       .trim()
     expect(text.startsWith(`Error: ${message}`)).toBe(true)
     expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/)
+  })
+})
+
+describe('with --json, an error is one JSON object on stdout and its line on stderr, exit 2', () => {
+  it.each([
+    [['curate', '-i', 'i', '--json'], '--annotations, --out: required'],
+    [['offsets', ...A, '-o', 'package.json', '--json'], '--out, package.json: not a folder: a file of that name exists'],
+  ])('%j', (args, message) => {
+    // as a user runs it: vitest's NODE_ENV=test makes oclif warn that a command whose flags failed did not parse them
+    const {NODE_ENV: _, ...env} = process.env
+    const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', env})
+    expect(r.status).toBe(2)
+    expect(JSON.parse(r.stdout)).toMatchObject({error: {message, exitCode: 2}})
+    // it went to stdout only: a person watching a script saw nothing
+    expect(r.stderr.replace(/npm warn.*\n/g, '')).toBe(`Error: ${message}\n`)
   })
 })
 
