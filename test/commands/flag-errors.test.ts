@@ -84,6 +84,15 @@ describe('with --json, an error is one JSON object on stdout and its line on std
   })
 })
 
+describe('help that says what a flag does', () => {
+  it('offsets --workers: no SAM session (offsets runs none), one process by default', () => {
+    const help = run(['offsets', '--help']).stdout.replace(/\s+/g, ' ')
+    expect(help).toMatch(/--workers=<value> Worker processes on this machine, each building the offsets of its share of the images/)
+    expect(help).not.toMatch(/SAM session/)
+    expect(run(['curate', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/--workers=<value> .*its own SAM session/)
+  })
+})
+
 describe('commands that need no SAM load no native runtime', () => {
   const traced = (args: string[]) =>
     spawnSync(process.execPath, ['--import', path.resolve('test/helpers/trace-native.mjs'), BIN, ...args], {encoding: 'utf8'})
