@@ -1,6 +1,6 @@
 import {count, GetokCommand, reasonLines, resumedNote} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, parseFlagWith, parseNonNegative, shareFlags} from '../src/cli/flags.js'
-import {workerFlags} from '../src/cli/worker-flags.js'
+import {offsetsWorkerFlags} from '../src/cli/worker-flags.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
 import {FlagError} from '../src/core/errors.js'
 import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/offsets/sampling.js'
@@ -19,7 +19,7 @@ export default class Offsets extends GetokCommand {
     '<%= config.bin %> offsets -a instances.json -o out/off --k 24 --quota ring=0.5,inside=0.3,hard=0.1,far=0.1 --seed 7 --json',
     '<%= config.bin %> offsets -a instances.json -i images -o out/off --curated out/curate',
   ]
-  static flags = {...inputFlags, ...offsetsFlags, ...shareFlags, ...workerFlags}
+  static flags = {...inputFlags, ...offsetsFlags, ...shareFlags, ...offsetsWorkerFlags}
 
   async run(): Promise<OffsetsRunResult> {
     const {flags} = await this.parse(Offsets)

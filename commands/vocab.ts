@@ -1,6 +1,7 @@
 import {GetokCommand} from '../src/cli/base-command.js'
 import {inputFlags, offsetsFlags, vocabFlags} from '../src/cli/flags.js'
 import {writeFileAtomic} from '../src/adapters/shards.js'
+import {checkOutFile} from '../src/pipeline/shared/out-files.js'
 import {formatVocabulary, vocabularyEntries} from '../src/core/grid/vocab.js'
 
 export interface VocabResult {
@@ -10,6 +11,8 @@ export interface VocabResult {
   tags: boolean
   count: number
   out: string | null
+  /** without -o: the tokens in vocabulary order (with --json, the only place they go) */
+  tokens?: string[]
 }
 
 export default class Vocab extends GetokCommand {
@@ -22,6 +25,7 @@ export default class Vocab extends GetokCommand {
     '<%= config.bin %> vocab --grid 32 -o vocab.txt',
     '<%= config.bin %> vocab --grid 32 --format llamafactory --tags -o getok_tokens.yaml',
     '<%= config.bin %> vocab --grid 16 --token-style paper --format json',
+    '<%= config.bin %> vocab --grid 16 --json | jq -r ".tokens[]"',
   ]
   static flags = {grid: inputFlags.grid, 'token-style': inputFlags['token-style'], 'flip-v': offsetsFlags['flip-v'], ...vocabFlags}
 
@@ -29,13 +33,17 @@ export default class Vocab extends GetokCommand {
     const {flags} = await this.parse(Vocab)
     const options = {n: flags.grid, style: flags['token-style'], tags: flags.tags, flipV: flags['flip-v']}
     const text = formatVocabulary(flags.format, options)
-    const count = vocabularyEntries(options).length
+    const entries = vocabularyEntries(options)
+    const count = entries.length
+    const result = {grid: flags.grid, token_style: flags['token-style'], format: flags.format, tags: flags.tags, count}
     if (flags.out) {
+      checkOutFile(flags.out)
       await writeFileAtomic(flags.out, text)
       this.log(`${count} tokens (n = ${flags.grid}, ${flags['token-style']}, ${flags.format}) → ${flags.out}`)
-    } else if (!this.jsonEnabled()) {
-      process.stdout.write(text)
+      return {...result, out: flags.out}
     }
-    return {grid: flags.grid, token_style: flags['token-style'], format: flags.format, tags: flags.tags, count, out: flags.out ?? null}
+    // with --json stdout holds the result alone: the tokens go in it (they went nowhere before)
+    if (!this.jsonEnabled()) process.stdout.write(text)
+    return {...result, out: null, tokens: entries.map((e) => e.token)}
   }
 }

@@ -82,6 +82,10 @@ const ANNOTATIONS: Json[] = [
   ann(921, 12345, square(1, 1, 5)), // skip: unknown image_id
   ann(922, 9, square(1, 1, 5), {category_id: 999}), // skip: unknown category_id
   ann(923, 9, [nest(2000)]), // skip: deeply nested polygon
+  ann(924, 9, square(1, 1, 5), {bbox: [100, 100, -50, -50]}), // skip: bbox with negative width and height
+  ann(925, 9, square(1, 1, 5), {bbox: [700, 10, 20, 20]}), // skip: bbox wholly outside the 640 × 480 image
+  ann(926, 1, square(10, 10, 30), {bbox: [10, 10, 0, 30]}), // record: a bbox of zero width on the image
+  ann(927, 9, [[10, 10, '162.47', 20, 30, 30]]), // skip: a coordinate written as a string (shown quoted)
 ]
 
 function nest(depth: number): unknown {
@@ -102,8 +106,8 @@ const lines = (v: unknown) => (Array.isArray(v) ? `[\n${v.map((x) => JSON.string
 const ONE_IMAGE = [{id: 1, file_name: 'png16-alpha.png', width: 64, height: 48}]
 const ONE_ANN = [ann(1, 1, square(10, 10, 30))]
 
-/** Whole-run problems: file name → text. */
-function fatalCases(): Record<string, string> {
+/** Whole-run problems: file name → text (bytes where the text is not UTF-8). */
+function fatalCases(): Record<string, string | Buffer> {
   const good = cocoText(ONE_IMAGE, ONE_ANN)
   return {
     'empty.json': '',
@@ -117,6 +121,8 @@ function fatalCases(): Record<string, string> {
     'image-id-string.json': cocoText([{...ONE_IMAGE[0], id: 'one'}], ONE_ANN),
     'image-missing-file-name.json': cocoText([{id: 1, width: 64, height: 48}], ONE_ANN),
     'image-width-zero.json': cocoText([{...ONE_IMAGE[0], width: 0}], ONE_ANN),
+    // valid JSON that parses to Infinity: the message shows Infinity, not JSON's null
+    'image-width-1e400.json': cocoText([{...ONE_IMAGE[0], width: '1e400'}], ONE_ANN).replace('"1e400"', '1e400'),
     'image-height-string.json': cocoText([{...ONE_IMAGE[0], height: '48'}], ONE_ANN),
     'image-too-large.json': cocoText([{...ONE_IMAGE[0], width: 100000, height: 100000}], ONE_ANN),
     'duplicate-image-id.json': cocoText([...ONE_IMAGE, {...ONE_IMAGE[0], file_name: 'other.png'}], ONE_ANN),
@@ -124,6 +130,8 @@ function fatalCases(): Record<string, string> {
     'category-name-number.json': cocoText(ONE_IMAGE, ONE_ANN, [{id: 1, name: 7}]),
     'annotation-missing-id.json': cocoText(ONE_IMAGE, [{...ONE_ANN[0], id: undefined}]),
     'annotation-not-object.json': cocoText(ONE_IMAGE, [...ONE_ANN, 'annotation']),
+    // a file name saved in Latin-1: é is the one byte 0xe9, which UTF-8 decoders would turn into U+FFFD
+    'not-utf8.json': Buffer.from(cocoText([{...ONE_IMAGE[0], file_name: 'café.png'}], ONE_ANN), 'latin1'),
   }
 }
 

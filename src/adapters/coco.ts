@@ -17,10 +17,11 @@
  * id 0, file_name with subfolders, null or missing iscrowd/license, and null or
  * missing bbox/area, which are then filled from the mask (tight box, pixel count).
  */
+import {isUtf8} from 'node:buffer'
 import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
 import {GetokError, showValue} from '../core/errors.js'
 import {JsonScanError, JsonTopScanner, type ScanEvent} from '../parsers/json-scan.js'
-import {jsonErrorOffset} from '../parsers/json-syntax.js'
+import {parseElement, scanErrorToGetok} from './coco-json.js'
 import {
   type CocoAnnotation,
   type CocoImage,
@@ -203,7 +204,9 @@ function readJsonSlice(file: string, offset: number, length: number): unknown {
   try {
     fd = openSync(file, 'r')
     const buf = Buffer.alloc(length)
-    text = buf.toString('utf8', 0, readSync(fd, buf, 0, length, offset))
+    const read = buf.subarray(0, readSync(fd, buf, 0, length, offset))
+    if (!isUtf8(read)) return undefined // was checked when indexed: the file changed
+    text = read.toString('utf8')
   } catch (error) {
     throw new GetokError(`cannot read back an annotation (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
   } finally {
@@ -229,40 +232,5 @@ async function scanJsonFile(file: string, onEvent: (event: ScanEvent) => void): 
     if (error instanceof JsonScanError) throw scanErrorToGetok(error, file)
     const err = error as NodeJS.ErrnoException
     throw new GetokError(`cannot read the annotations file (${err.code ?? err.message})`, {file})
-  }
-}
-
-function scanErrorToGetok(error: JsonScanError, file: string): GetokError {
-  if (error.reason.startsWith('expected "{"'))
-    return new GetokError('not a COCO instances file', {file}, 'a JSON object', showValue(error.near))
-  const where = `line ${error.line}, column ${error.column} (byte ${error.offset})`
-  return new GetokError(`invalid JSON at ${where}, near ${showValue(error.near)}: ${error.reason}`, {file})
-}
-
-/** JSON.parse of one element; a syntax error names its line, column and byte in the whole file. */
-function parseElement(event: ScanEvent, file: string): unknown {
-  const text = Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.length).toString('utf8')
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    const k = safeErrorOffset(text)
-    const before = text.slice(0, k)
-    const lastNewline = before.lastIndexOf('\n')
-    const line = event.line + (before.match(/\n/g)?.length ?? 0)
-    const column = lastNewline < 0 ? event.column + Buffer.byteLength(before) : Buffer.byteLength(before.slice(lastNewline + 1)) + 1
-    const byte = event.offset + Buffer.byteLength(before)
-    const near = showValue(text.slice(Math.max(0, k - 20), k + 20))
-    const message = (error as Error).message.replace(/ in JSON at position \d+[\s\S]*$/, '')
-    const record = event.index >= 0 ? `${event.key}[${event.index}]` : `"${event.key}"`
-    throw new GetokError(`invalid JSON at line ${line}, column ${column} (byte ${byte}) in ${record}, near ${near}: ${message}`, {file})
-  }
-}
-
-/** Where JSON.parse failed inside an element; 0 when the element is too deeply nested to walk. */
-function safeErrorOffset(text: string): number {
-  try {
-    return jsonErrorOffset(text)
-  } catch {
-    return 0
   }
 }

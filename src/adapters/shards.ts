@@ -12,12 +12,14 @@
  * journalled byte count, so a half-written line can never survive, and the
  * journalled units are skipped. A shard counts as done only when its stats file
  * exists; everything in it is derived from the journal, so a rerun writes the
- * same bytes.
+ * same bytes. A resumed run checks each finished shard's bytes, sha256 and line
+ * count against its stats file (verifiedShardStats) before it keeps the shard.
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from 'node:fs/promises'
 import * as path from 'node:path'
+import {GetokError} from '../core/errors.js'
 import {readJsonl} from './jsonl.js'
 
 export interface Skip {
@@ -47,24 +49,68 @@ export function shardFileName(name: string, index: number, count: number): strin
   return `${name}-${pad(index)}-of-${pad(count)}.jsonl`
 }
 
-/** Write a file so that readers see either the old content or the new, never a part. */
+/**
+ * Write a file so that readers see either the old content or the new, never a part. A failure (no such
+ * folder, no space, no permission) is a GetokError naming the file, and leaves no temporary file behind.
+ */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`
-  const handle = await open(tmp, 'w')
   try {
-    await handle.writeFile(content)
-    await handle.sync()
-  } finally {
-    await handle.close()
+    const handle = await open(tmp, 'w')
+    try {
+      await handle.writeFile(content)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, file)
+  } catch (error) {
+    await rm(tmp, {force: true}).catch(() => {})
+    throw new GetokError(`cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
   }
-  await rename(tmp, file)
 }
 
+const statsFileName = (shard: string) => shard.replace(/\.jsonl$/, '.stats.json')
+
 export async function readShardStats(dir: string, shard: string): Promise<ShardStats | null> {
-  const file = path.join(dir, shard.replace(/\.jsonl$/, '.stats.json'))
+  const file = path.join(dir, statsFileName(shard))
   if (!existsSync(file) || !existsSync(path.join(dir, shard))) return null
-  return JSON.parse(await readFile(file, 'utf8')) as ShardStats
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ShardStats
+  } catch (error) {
+    throw new GetokError(`cannot read a finished shard's stats (${(error as Error).message}); ${redoHint(shard)}`, {file})
+  }
 }
+
+/**
+ * A finished shard's stats once its bytes are checked against them: null when the shard is not finished,
+ * a GetokError when it was changed since (an edited or cut shard would be kept, and the manifest list a
+ * sha256 its bytes no longer have). Reads the shard whole; callers check one shard at a time.
+ */
+export async function verifiedShardStats(dir: string, shard: string): Promise<ShardStats | null> {
+  const stats = await readShardStats(dir, shard)
+  if (!stats) return null
+  const content = await readFile(path.join(dir, shard))
+  const found = {records: countLines(content), bytes: content.length}
+  const sha256 = createHash('sha256').update(content).digest('hex')
+  if (sha256 === stats.sha256 && found.bytes === stats.bytes && found.records === stats.records) return stats
+  const show = (v: {records: number; bytes: number}, sha: unknown) =>
+    `${v.records} records, ${v.bytes} bytes, sha256 ${String(sha).slice(0, 16)}`
+  throw new GetokError(
+    `finished shard changed since it was written; ${redoHint(shard)}`,
+    {file: path.join(dir, shard)},
+    `${show(stats, stats.sha256)} (its .stats.json)`,
+    show(found, sha256),
+  )
+}
+
+function countLines(content: Buffer): number {
+  let n = 0
+  for (let at = content.indexOf(0x0a); at >= 0; at = content.indexOf(0x0a, at + 1)) n++
+  return n
+}
+
+const redoHint = (shard: string) => `delete ${shard} and ${statsFileName(shard)} to redo it, or rerun with --overwrite`
 
 export class ShardWriter {
   private constructor(

@@ -1,10 +1,14 @@
 /**
  * What every getok command shares: --json (oclif prints the returned value), and one way to
  * report a user error: one line of text, no stack trace, exit 2. Our errors (GetokError and its
- * subclasses) print their own text; oclif's flag errors (unknown flag, missing flag, a value
+ * subclasses) print their own text; oclif's flag errors (unknown flag, missing flags, a value
  * outside an integer flag's range or a list of options) are reworded to the same shape:
  *
  *   --grid: bad value: expected an integer greater than or equal to 2, got 1
+ *   --annotations, --out: required
+ *
+ * With --json an error is one JSON object on stdout ({"error": {"message", …}}, for the script)
+ * and its line on stderr (for the person watching it), exit 2 all the same.
  */
 import {Command, Errors} from '@oclif/core'
 import {GetokError} from '../core/errors.js'
@@ -19,9 +23,10 @@ export abstract class GetokCommand extends Command {
 
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     const text = error instanceof GetokError ? error.text : oclifFlagErrorText(error)
-    // Stays on stderr (and in the --json error object), exits 2.
-    if (text !== undefined) return super.catch(Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}}))
-    return super.catch(error)
+    const shown = text === undefined ? error : Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}})
+    // oclif prints only the JSON object with --json (stdout); without it, only the line (stderr)
+    if (this.jsonEnabled()) process.stderr.write(`Error: ${shown.message}\n`)
+    return super.catch(shown)
   }
 }
 
@@ -42,9 +47,20 @@ export function oclifFlagErrorText(error: Error): string | undefined {
   if (option) return `--${option[1]}: bad value: expected one of ${option[3]}, got ${JSON.stringify(option[2])}`
   const unknown = /^Nonexistent flags?: (.*)$/.exec(message)
   if (unknown) return `${unknown[1]}: no such flag (see --help)`
-  const missing = /^The following error occurred:\s*Missing required flag ([\w-]+)/.exec(message.replace(ANSI_COLOUR, ''))
-  if (missing) return `--${missing[1]}: required`
+  const listed = /^The following errors? occurred:\s*([\s\S]*)$/.exec(message.replace(ANSI_COLOUR, ''))
+  if (listed) return listedErrorsText(listed[1])
   return message.replace(ANSI_COLOUR, '')
+}
+
+/** oclif's list of parse errors on one line: "--annotations, --out: required", other lines after it, by "; ". */
+function listedErrorsText(list: string): string {
+  const lines = list
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+  const missing = lines.flatMap((l) => /^Missing required flag ([\w-]+)/.exec(l)?.[1] ?? [])
+  const others = lines.filter((l) => !/^Missing required flag /.test(l))
+  return [...(missing.length > 0 ? [`${missing.map((f) => `--${f}`).join(', ')}: required`] : []), ...others].join('; ')
 }
 
 /** `1 image`, `2 images`: summary lines read as English for any count. Nouns here take a plain `s`. */

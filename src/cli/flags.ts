@@ -170,7 +170,7 @@ export const vocabFlags = {
       'description (new_special_tokens_config); json.',
     default: 'list' as const,
   })(),
-  out: Flags.string({char: 'o', summary: 'File to write (stdout when omitted).'}),
+  out: Flags.string({char: 'o', summary: 'File to write (stdout when omitted; with --json, the tokens go in the result).'}),
   tags: Flags.boolean({
     summary: 'Also list the 8 structure tags <box> </box> <seg> </seg> <pl> </pl> <offset> </offset> as tokens.',
     default: false,

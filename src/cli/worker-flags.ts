@@ -9,6 +9,16 @@ export const workerFlags = {
   workers: Flags.integer({summary: WORKERS_HELP, min: 1}),
 }
 
+/** offsets runs no SAM: its workers only share the images, and it stays in one process unless told */
+export const offsetsWorkerFlags = {
+  workers: Flags.integer({
+    summary:
+      'Worker processes on this machine, each building the offsets of its share of the images (default 1: this process; ' +
+      'no SAM runs in offsets; see docs/scale.md). The records are the same bytes for any count.',
+    min: 1,
+  }),
+}
+
 /** curate only: prompts gathered across images (src/sam/cross-image-batcher.ts); the default depends on --device */
 export const crossImageFlags = {
   'cross-image': Flags.boolean({

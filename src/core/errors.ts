@@ -58,13 +58,22 @@ export class FlagError extends GetokError {
   }
 }
 
-/** Short, bounded rendering of a bad value for an error message. */
+/**
+ * Short, bounded rendering of a bad value for an error message, as JSON so that its type shows:
+ * the string "162.47" is `"162.47"`, the number 162.47 is `162.47`. Numbers JSON cannot write
+ * (1e400 in a file parses to Infinity) are shown as `Infinity`, `-Infinity` or `NaN`, not as JSON's `null`.
+ */
 export function showValue(value: unknown): string {
   let text: string
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value))
+    const marked = JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${NUMBER_MARK}${v}` : v))
+    text = marked === undefined ? String(value) : marked.replace(MARKED_NUMBER, '$1')
   } catch {
     text = String(value)
   }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
+
+// a non-finite number, written as the string "\u0000Infinity" by the replacer above and unquoted after
+const NUMBER_MARK = '\u0000'
+const MARKED_NUMBER = /"\\u0000(-?Infinity|NaN)"/g

@@ -274,9 +274,9 @@ export class JsonTopScanner {
 
   private keyText(bytes: Uint8Array): string {
     try {
-      return JSON.parse(new TextDecoder().decode(bytes)) as string
+      return JSON.parse(new TextDecoder('utf-8', {fatal: true}).decode(bytes)) as string
     } catch {
-      throw this.error('invalid key string', this.start.offset)
+      throw this.error('invalid key string (not JSON, or not UTF-8)', this.start.offset)
     }
   }
 

@@ -23,6 +23,7 @@ import {fuseChannelLayerNorms} from './rewrites/fuse-layer-norm.js'
 import {subpixelUpscaling} from './rewrites/subpixel-upscaling.js'
 import {quantizeInt8} from './rewrites/quantize-int8.js'
 import {DATA_TYPE, GRAPH, MODEL, VALUE_INFO, tensorValueInfo} from './onnx-messages.js'
+import {ProtobufWireError} from './protobuf-wire.js'
 import {
   type GraphNode,
   type OpenGraph,
@@ -51,6 +52,16 @@ function graphOf(model: Uint8Array): Pick<OpenGraph, 'nodes' | 'producer' | 'use
   return openGraph(model) ?? {nodes: [], producer: new Map(), users: new Map()}
 }
 
+/** The decoder file's graph; bytes that are no ONNX model are a GetokError naming the file, as a bad --encoder is. */
+function readDecoderGraph(decoder: Uint8Array, file: string): ReturnType<typeof graphOf> {
+  try {
+    return graphOf(decoder)
+  } catch (error) {
+    if (!(error instanceof ProtobufWireError)) throw error
+    throw new GetokError(`not an ONNX model (${error.message})`, {file}, 'a SAM ONNX decoder (--decoder)')
+  }
+}
+
 /**
  * Find, in a standard SAM ONNX decoder, the values before the one-of-four mask
  * selection and make them the graph outputs; drop the full-resolution upsampling.
@@ -58,7 +69,7 @@ function graphOf(model: Uint8Array): Pick<OpenGraph, 'nodes' | 'producer' | 'use
  * selection ops (Unsqueeze, Reshape, Gather, Flatten) to the first other op.
  */
 export function deriveAllMasksDecoder(decoder: Uint8Array, file = 'decoder'): Uint8Array {
-  const {producer} = graphOf(decoder)
+  const {producer} = readDecoderGraph(decoder, file)
   const before = (output: string): string => {
     let value = output
     for (let n = producer.get(value); n && ['Unsqueeze', 'Reshape', 'Gather', 'Flatten'].includes(n.opType); n = producer.get(value)) {

@@ -20,6 +20,14 @@ export interface Field {
   value?: number
 }
 
+/** Bytes that are not a protobuf message (e.g. a file that is not an ONNX model): callers name the file. */
+export class ProtobufWireError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ProtobufWireError'
+  }
+}
+
 export const WIRE_VARINT = 0
 export const WIRE_FIXED64 = 1
 export const WIRE_BYTES = 2
@@ -30,6 +38,7 @@ export function readVarint(buf: Uint8Array, pos: number): [value: number, next: 
   let value = 0
   let scale = 1
   for (;;) {
+    if (pos >= buf.length) throw new ProtobufWireError(`varint cut off by the end of the message at byte ${start}`)
     const b = buf[pos++]
     value += (b & 0x7f) * scale
     if (b < 0x80) break
@@ -74,9 +83,10 @@ export function parseFields(buf: Uint8Array): Field[] {
     else if (wire === WIRE_FIXED32) pos += 4
     else if (wire === WIRE_BYTES) {
       const [len, next] = readVarint(buf, pos)
+      if (next + len > buf.length) throw new ProtobufWireError(`field ${no} at byte ${start} runs past the end (${len} bytes)`)
       field.body = buf.subarray(next, next + len)
       pos = next + len
-    } else throw new Error(`unsupported protobuf wire type ${wire} at byte ${start}`)
+    } else throw new ProtobufWireError(`unsupported protobuf wire type ${wire} at byte ${start}`)
     field.raw = buf.subarray(start, pos)
     fields.push(field)
   }

@@ -1,5 +1,7 @@
 import {describe, it, expect} from 'vitest'
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {
   type CocoDataset,
@@ -197,6 +199,23 @@ describe('whole-run problems throw a GetokError naming file, record and field', 
     const error = await readError(file)
     expect(error.place).toEqual({file, record: 'image 285', field: 'width'})
     expect(error.message).toBe(`${file}, image 285, field "width": bad image width: expected a positive integer, got 0`)
+  })
+
+  it('bytes that are not UTF-8, with their position and the annotation they are in (not U+FFFD)', async () => {
+    // tiny-coco val with a Latin-1 "café" added to annotation 152432
+    const bytes = readFileSync(fixture('instances_val2017.json'))
+    const at = bytes.indexOf('"id": 152432')
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'getok-utf8-')), 'latin1.json')
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, at), Buffer.from('"note": "caf\xe9", ', 'latin1'), bytes.subarray(at)]))
+    const bad = at + '"note": "caf'.length
+    const line = bytes.subarray(0, at).toString('latin1').split('\n').length
+    const column = bad - bytes.lastIndexOf(0x0a, at)
+    const error = await readError(file)
+    expect(error.place).toEqual({file, record: 'annotation 152432'})
+    expect(error.message).toBe(
+      `${file}, annotation 152432: invalid UTF-8 at line ${line}, column ${column} (byte ${bad}): ` +
+        'bytes 0xe9 0x22 do not form a character; save the file as UTF-8',
+    )
   })
 
   it('a duplicate image id', async () => {

@@ -2,7 +2,8 @@ import {mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync} fr
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ShardWriter, readShardStats, shardFileName} from '../../src/adapters/shards.js'
+import {ShardWriter, readShardStats, shardFileName, verifiedShardStats, writeFileAtomic} from '../../src/adapters/shards.js'
+import {GetokError} from '../../src/core/errors.js'
 
 describe('shards', () => {
   it('names shards as <name>-00003-of-00008.jsonl', () => {
@@ -54,5 +55,62 @@ describe('shards', () => {
     await w.write(1, [{c: 1}], [])
     await w.close()
     expect(readFileSync(path.join(dir, shard), 'utf8')).toBe('{"c":1}\n')
+  })
+
+  describe('a finished shard is checked against its .stats.json before a resumed run keeps it', async () => {
+    // the first finished shard of fixtures/curated-sample, written through the writer as a run does
+    const records = readFileSync('fixtures/curated-sample/curate-00000-of-00001.jsonl', 'utf8').split('\n').filter(Boolean).slice(0, 3)
+    const finished = async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+      const shard = shardFileName('curate', 0, 1)
+      const w = await ShardWriter.open(dir, shard)
+      await w.write(
+        1,
+        records.map((r) => JSON.parse(r)),
+        [],
+      )
+      return {dir, shard, file: path.join(dir, shard), stats: await w.close()}
+    }
+
+    it('an untouched shard: its stats', async () => {
+      const {dir, shard, stats} = await finished()
+      expect(await verifiedShardStats(dir, shard)).toEqual(stats)
+    })
+
+    it.each([
+      [
+        'one record edited (same line count)',
+        (t: string) => t.replace('"iou":', '"iou":0.99,"was":'),
+        /^3 records, \d+ bytes, sha256 [0-9a-f]{16}$/,
+      ],
+      ['cut to two records', (t: string) => t.split('\n').slice(0, 2).join('\n') + '\n', /^2 records, /],
+    ])('%s: refused, naming the shard and how to redo it', async (_, edit, got) => {
+      const {dir, shard, file, stats} = await finished()
+      writeFileSync(file, edit(readFileSync(file, 'utf8')))
+      const error = await verifiedShardStats(dir, shard).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(GetokError)
+      expect((error as GetokError).message).toMatch(
+        new RegExp(
+          `^${file}: finished shard changed since it was written; delete curate-00000-of-00001\\.jsonl and ` +
+            `curate-00000-of-00001\\.stats\\.json to redo it, or rerun with --overwrite: ` +
+            `expected 3 records, ${stats.bytes} bytes, sha256 ${stats.sha256.slice(0, 16)} \\(its \\.stats\\.json\\), got `,
+        ),
+      )
+      const found = (error as GetokError).got!
+      expect(found).toMatch(got)
+      expect(found).not.toContain(stats.sha256.slice(0, 16))
+    })
+
+    it('a .stats.json that is not JSON: refused the same way, not a SyntaxError', async () => {
+      const {dir, shard} = await finished()
+      writeFileSync(path.join(dir, 'curate-00000-of-00001.stats.json'), '{"records": 3,')
+      await expect(verifiedShardStats(dir, shard)).rejects.toThrow(/stats\.json: cannot read a finished shard's stats .*to redo it/)
+    })
+  })
+
+  it('writeFileAtomic names the file it cannot write and leaves no temporary file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const file = path.join(dir, 'missing', 'x.txt')
+    await expect(writeFileAtomic(file, 'x')).rejects.toThrow(new GetokError('cannot write the file (ENOENT)', {file}))
   })
 })

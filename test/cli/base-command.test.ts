@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {count, reasonLines, resumedNote} from '../../src/cli/base-command.js'
+import {showValue} from '../../src/core/errors.js'
 
 describe('summary wording', () => {
   it.each([
@@ -27,5 +28,22 @@ describe('summary wording', () => {
     [{no_mask: 2, crowd: 1}, '\n  2 × no_mask\n  1 × crowd'],
   ])('reasonLines(%o) reads %j', (reasons, text) => {
     expect(reasonLines(reasons)).toBe(text)
+  })
+})
+
+describe('showValue: a bad value as its type reads', () => {
+  it.each([
+    ['162.47', '"162.47"'], // a string: quoted (a polygon coordinate message showed 162.47 before)
+    [162.47, '162.47'],
+    [Infinity, 'Infinity'], // "width": 1e400 parses to Infinity; JSON would write null
+    [-Infinity, '-Infinity'],
+    [NaN, 'NaN'],
+    [[1, Infinity, 'x'], '[1,Infinity,"x"]'],
+    [{w: NaN}, '{"w":NaN}'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+    ['a'.repeat(100), `"${'a'.repeat(76)}...`],
+  ])('%s → %s', (value, text) => {
+    expect(showValue(value)).toBe(text)
   })
 })

@@ -1,6 +1,7 @@
 import {spawnSync} from 'node:child_process'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {defaultModelFiles} from '../../src/sam/model-files.js'
 
 const BIN = path.resolve('bin/run.js')
 const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8'})
@@ -16,6 +17,9 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['curate', ...A, '-i', 'i', '-o', 'x', '--device', 'gpu'], '--device: bad value: expected one of cpu, cuda, webgpu, got "gpu"'],
     [['curate', ...A, '-i', 'i', '-o', 'x', '--image-ids', '1,a'], '--image-ids: bad value: expected comma-separated integers, got "1,a"'],
     [['curate', '-i', 'i', '-o', 'x'], '--annotations: required'],
+    // two or more missing: oclif's "The following errors occurred: Missing required flag …" lines before
+    [['curate', '-i', 'i'], '--annotations, --out: required'],
+    [['export', '--format', 'swift'], '--curated, --out: required'],
     [
       ['curate', ...A, '-i', 'i', '-o', 'x', '--cross-image', '--workers', '2'],
       '--cross-image: one process only: expected --workers 1 (its images share decoder runs in one process), got --workers 2',
@@ -34,6 +38,24 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
     [['export', '--curated', 'c', '--format', 'swift', '-o', 'x', '--tasks', 'seg,foo'], '--tasks: unknown task: expected some of seg'],
     [['inspect', '-o', 'x', '--ann-ids', '7,'], '--ann-ids: bad value: expected comma-separated integers, got "7,"'],
     [['vocab', '--format', 'yaml'], '--format: bad value: expected one of list, llamafactory, json, got "yaml"'],
+    // --out paths that cannot be written: they gave Node's EEXIST, ENOTDIR or ENOENT … x.txt.tmp-<pid>, exit 1
+    [
+      ['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'package.json'],
+      '--out, package.json: not a folder: a file of that name exists',
+    ],
+    [['offsets', ...A, '-o', 'package.json/out'], `--out, package.json/out: not a folder: ${path.resolve('package.json')} is a file`],
+    [['merge', 'fixtures/curated-sample', '-o', 'package.json'], '--out, package.json: not a folder: a file of that name exists'],
+    [
+      ['inspect', 'fixtures/curated-sample', '-i', 'fixtures/sample/images', '-o', 'package.json'],
+      '--out, package.json: not a folder: a file of that name exists',
+    ],
+    [['vocab', '-o', 'no-such-folder/x.txt'], `--out, no-such-folder/x.txt: folder ${path.resolve('no-such-folder')} does not exist`],
+    [['vocab', '-o', 'fixtures'], '--out, fixtures: is a folder: expected a file name'],
+    // a bad --decoder was "Error: unsupported protobuf wire type 3 at byte 0", exit 1, no file named
+    [
+      ['curate', ...A, '-i', 'fixtures/sample/images', '-o', 'x', '--encoder', defaultModelFiles().encoder, '--decoder', 'package.json'],
+      'package.json: not an ONNX model (unsupported protobuf wire type 3 at byte 0): expected a SAM ONNX decoder (--decoder)',
+    ],
   ])('%j', (args, message) => {
     const r = run(args)
     expect(r.status).toBe(2)
@@ -44,6 +66,30 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
       .trim()
     expect(text.startsWith(`Error: ${message}`)).toBe(true)
     expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/)
+  })
+})
+
+describe('with --json, an error is one JSON object on stdout and its line on stderr, exit 2', () => {
+  it.each([
+    [['curate', '-i', 'i', '--json'], '--annotations, --out: required'],
+    [['offsets', ...A, '-o', 'package.json', '--json'], '--out, package.json: not a folder: a file of that name exists'],
+  ])('%j', (args, message) => {
+    // as a user runs it: vitest's NODE_ENV=test makes oclif warn that a command whose flags failed did not parse them
+    const {NODE_ENV: _, ...env} = process.env
+    const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', env})
+    expect(r.status).toBe(2)
+    expect(JSON.parse(r.stdout)).toMatchObject({error: {message, exitCode: 2}})
+    // it went to stdout only: a person watching a script saw nothing
+    expect(r.stderr.replace(/npm warn.*\n/g, '')).toBe(`Error: ${message}\n`)
+  })
+})
+
+describe('help that says what a flag does', () => {
+  it('offsets --workers: no SAM session (offsets runs none), one process by default', () => {
+    const help = run(['offsets', '--help']).stdout.replace(/\s+/g, ' ')
+    expect(help).toMatch(/--workers=<value> Worker processes on this machine, each building the offsets of its share of the images/)
+    expect(help).not.toMatch(/SAM session/)
+    expect(run(['curate', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/--workers=<value> .*its own SAM session/)
   })
 })
 

@@ -41,6 +41,10 @@ describe('hostile annotation files that stop the run (exit 2, nothing written)',
     ],
     ['image-width-zero.json', /image-width-zero\.json, image 1, field "width": bad image width: expected a positive integer, got 0/],
     [
+      'image-width-1e400.json',
+      /image-width-1e400\.json, image 1, field "width": bad image width: expected a positive integer, got Infinity/,
+    ],
+    [
       'image-height-string.json',
       /image-height-string\.json, image 1, field "height": bad image height: expected a positive integer, got "48"/,
     ],
@@ -58,6 +62,10 @@ describe('hostile annotation files that stop the run (exit 2, nothing written)',
     [
       'annotation-not-object.json',
       /annotation-not-object\.json, annotations\[1\]: annotation record is not an object: expected an object, got "annotation"/,
+    ],
+    [
+      'not-utf8.json',
+      /not-utf8\.json, image 1: invalid UTF-8 at line 3, column 25 \(byte 85\): bytes 0xe9 0x2e do not form a character; save the file as UTF-8/,
     ],
   ])('%s', (name, message) => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-')), 'out')
@@ -94,13 +102,14 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     expect(run.code).toBe(0)
     expect(run.stderr).not.toMatch(NO_STACK)
     expect(readdirSync(out).filter((f) => /\.(partial|journal)$|\.tmp-/.test(f))).toEqual([])
-    expect(manifest.summary).toMatchObject({records: 3, skipped: 30})
+    expect(manifest.summary).toMatchObject({records: 4, skipped: 33})
   })
 
   it.each([
     [101, '16-bit PNG with alpha, polygon partly outside, absurd bbox and area', '<box><grid_0_0><grid_15_15></box>'],
     [201, '1×1 image', null],
     [301, '10000 px wide image', null],
+    [926, 'bbox of zero width on the image: a line, kept', '<box><grid_2_3><grid_2_13></box>'],
   ])('annotation %i (%s) gives a record with a measured IoU (box rule: zero points is a valid answer)', (annId, _, box) => {
     const record = records.find((r) => r.ann_id === annId)!
     expect(record.decode).toBe('box')
@@ -121,7 +130,7 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [901, /^segmentation: polygon part 0 has 2 points, at least 3 needed$/],
     [902, /^segmentation: polygon part 0 has an odd number of coordinates \(5\)$/],
     [903, /^segmentation: polygon part 0 coordinate 2 is not a finite number: null$/],
-    [904, /^segmentation: polygon part 0 coordinate 2 is not a finite number: NaN$/],
+    [904, /^segmentation: polygon part 0 coordinate 2 is not a finite number: "NaN"$/],
     [905, /^segmentation: polygon part 0 coordinate 2 is out of range: 10000000$/],
     [906, /^segmentation: polygon part 0 coordinate 3 is not a finite number: Infinity$/],
     [907, /^segmentation: polygon part 0 is too long to rasterise: its edges span 72000000 pixels, at most 2000000$/],
@@ -141,8 +150,22 @@ describe('hostile objects and images: counted skips with their reasons (curate, 
     [921, /^unknown image_id 12345$/],
     [922, /^unknown category_id 999$/],
     [923, /^segmentation: polygon part 0 has an odd number of coordinates \(1\)$/],
+    [924, /^bbox has a negative width or height: got \[100,100,-50,-50\]$/],
+    [925, /^bbox lies outside the 640×480 image: got \[700,10,20,20\]$/],
+    [927, /^segmentation: polygon part 0 coordinate 2 is not a finite number: "162\.47"$/],
   ])('annotation %i is skipped: %s', (annId, reason) => {
     expect(manifest.skips.filter((s) => s.ann_id === annId).map((s) => s.reason)).toContainEqual(expect.stringMatching(reason))
+  })
+
+  it('offsets skips the same bad boxes, so no inverted or clamped box reaches its targets', () => {
+    const offsetsOut = path.join(mkdtempSync(path.join(tmpdir(), 'getok-hostile-offsets-')), 'out')
+    const r = getok(['offsets', '-a', `${HOSTILE}/skips.json`, ...IMAGES, '-o', offsetsOut, '--grid', '16'])
+    expect(r.code).toBe(0)
+    const skips: {ann_id: number; reason: string}[] = JSON.parse(readFileSync(path.join(offsetsOut, 'manifest.json'), 'utf8')).skips
+    expect(skips.filter((s) => s.ann_id === 924 || s.ann_id === 925).map((s) => s.reason)).toEqual([
+      'bbox has a negative width or height: got [100,100,-50,-50]',
+      'bbox lies outside the 640×480 image: got [700,10,20,20]',
+    ])
   })
 
   it('fails on the first of them with --strict, before writing anything', () => {

@@ -291,3 +291,64 @@ describe('getok offsets across workers', () => {
     expect(readdirSync(workers[1]).some((f) => /^offsets-w001-\d{5}-of-\d{5}\.jsonl$/.test(f))).toBe(true)
   })
 })
+
+describe('a resumed run checks its finished shards; --overwrite leaves nothing of an earlier run', () => {
+  // Before, a finished shard was kept on the word of its .stats.json: an edited shard stayed and the
+  // new manifest.json listed the sha256 of bytes it no longer had.
+  it('refuses a finished shard edited since it was written, naming it; --overwrite redoes just that shard', async () => {
+    const dir = path.join(tempDir('edited'), 'out')
+    await offsets([...SAMPLE, '-o', dir, '--shard-size', '1'])
+    const before = shardsOf(dir)
+    const [first] = Object.keys(before)
+    const edited = before[first].replace('"image_id":', '"note":"mine","image_id":')
+    writeFileSync(path.join(dir, first), edited)
+    await expect(offsets([...SAMPLE, '-o', dir, '--shard-size', '1'])).rejects.toMatchObject({
+      message: expect.stringMatching(
+        new RegExp(
+          `^${path.join(dir, first)}: finished shard changed since it was written; delete ${first} and ` +
+            `${first.replace('.jsonl', '.stats.json')} to redo it, or rerun with --overwrite: expected \\d+ records`,
+        ),
+      ),
+      oclif: {exit: 2},
+    })
+    expect(readFileSync(path.join(dir, first), 'utf8')).toBe(edited)
+    const redone = await offsets([...SAMPLE, '-o', dir, '--shard-size', '1', '--overwrite'])
+    expect(redone.resumed).toBe(redone.images - 1) // the other shards were kept
+    expect(shardsOf(dir)).toEqual(before)
+    const listed = manifestOf(dir).shards.find((s: {file: string}) => s.file === first)
+    const stats = JSON.parse(readFileSync(path.join(dir, first.replace('.jsonl', '.stats.json')), 'utf8'))
+    expect(listed.sha256).toBe(stats.sha256)
+  })
+
+  it('offsets --overwrite into a curate folder removes the curate shards and manifest, and keeps a file of the user', async () => {
+    const dir = path.join(tempDir('curate-folder'), 'out')
+    cpSync(path.join(ROOT, 'fixtures/curated-sample'), dir, {recursive: true})
+    writeFileSync(path.join(dir, 'curate-00000-of-00001.stats.json'), '{}\n')
+    writeFileSync(path.join(dir, 'run.json'), JSON.stringify({tool_version: '0.3.0', command: 'curate'}))
+    writeFileSync(path.join(dir, 'curate-00001-of-00002.jsonl.partial'), '{"cut":')
+    writeFileSync(path.join(dir, 'curate-00001-of-00002.journal'), '')
+    writeFileSync(path.join(dir, 'manifest.json.tmp-123'), '{')
+    writeFileSync(path.join(dir, 'notes.txt'), 'mine')
+    await expect(offsets([...SAMPLE, '-o', dir])).rejects.toThrow(/different configuration/)
+    await offsets([...SAMPLE, '-o', dir, '--overwrite'])
+    expect(readdirSync(dir).sort()).toEqual([
+      'SOURCE.md',
+      'manifest.json',
+      'notes.txt',
+      'offsets-00000-of-00001.jsonl',
+      'offsets-00000-of-00001.stats.json',
+      'run.json',
+    ])
+    expect(manifestOf(dir).command).toBe('offsets')
+  })
+
+  it('refuses --out naming the --curated folder, which --overwrite would empty before the join', async () => {
+    const dir = path.join(tempDir('curated-out'), 'curated')
+    cpSync(path.join(ROOT, 'fixtures/curated-sample'), dir, {recursive: true})
+    await expect(offsets([...SAMPLE, '--curated', dir, '-o', dir, '--overwrite'])).rejects.toMatchObject({
+      message: `--out, ${dir}: the same folder as --curated, whose records offsets reads; choose another --out`,
+      oclif: {exit: 2},
+    })
+    expect(readdirSync(dir).sort()).toEqual(['SOURCE.md', 'curate-00000-of-00001.jsonl', 'manifest.json'])
+  })
+})

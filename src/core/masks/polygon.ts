@@ -16,6 +16,7 @@
  * at column-major position x·h + y, so sorting the positions and taking
  * differences gives the column-major RLE directly.
  */
+import {showValue} from '../errors.js'
 import type {Mask} from './mask.js'
 import {type Rle, rleToMask, rleUnion} from './rle.js'
 
@@ -36,7 +37,7 @@ export function checkPolygon(poly: unknown, part = 0): asserts poly is number[] 
   for (let k = 0; k < poly.length; k++) {
     const v = poly[k]
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new Error(`polygon part ${part} coordinate ${k} is not a finite number: ${String(v)}`)
+      throw new Error(`polygon part ${part} coordinate ${k} is not a finite number: ${showValue(v)}`)
     }
     if (Math.abs(v) > MAX_ABS_COORD) throw new Error(`polygon part ${part} coordinate ${k} is out of range: ${v}`)
   }

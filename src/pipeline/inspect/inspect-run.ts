@@ -16,6 +16,7 @@ import {loadImage, resizeForSam} from '../../adapters/images.js'
 import type {RenderedPicture} from '../../adapters/render.js'
 import type {SamEngine} from '../../sam/engine.js'
 import {encodeImageFile} from '../shared/encode-image.js'
+import {checkOutFolder} from '../shared/out-files.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
 import {
   type DrawContext,
@@ -84,6 +85,7 @@ export interface InspectResult {
 export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if ([input.answer, input.source, input.eval].filter((v) => v !== undefined).length > 1)
     throw new GetokError('give one of: records to inspect, --image with --tokens, or --eval', {file: input.source ?? input.eval})
+  checkOutFolder(input.out) // before SAM loads and the pictures are drawn
   if (input.eval) return inspectEval({...input, eval: input.eval})
   if (input.answer) return inspectAnswer(input, input.answer)
   if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')

@@ -1,7 +1,8 @@
 /** Rendered pictures to files: one PNG each, named by the caller, or all on one contact sheet, sheet.png. */
-import {mkdir, writeFile} from 'node:fs/promises'
+import {writeFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {type RenderedPicture, composeSheet} from '../../adapters/render.js'
+import {makeOutFolder} from '../shared/out-files.js'
 
 export interface PictureOutput {
   out: string
@@ -15,7 +16,7 @@ export async function writePictures<S extends object>(
   rendered: readonly {picture: RenderedPicture; summary: S}[],
   fileName: (s: S, k: number) => string,
 ): Promise<{files: string[]; pictures: (S & {file: string})[]}> {
-  await mkdir(output.out, {recursive: true})
+  await makeOutFolder(output.out)
   if (output.sheet) {
     const sheet = await composeSheet(
       rendered.map((r) => r.picture),

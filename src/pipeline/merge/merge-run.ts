@@ -23,6 +23,7 @@ import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
 import {parseJsonl} from '../../adapters/jsonl.js'
 import {claimFreshDir} from '../shared/out-dir.js'
+import {isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 import {type Part, checkDistinctFolders, checkSameRun, checkShardList, checkWorkers, readPart, readVerifiedShard} from './merge-checks.js'
@@ -130,8 +131,8 @@ async function copyVerified(plan: readonly PlannedShard[], out: string, owners: 
 /** Empty or new, or holding only what an interrupted merge left; --overwrite clears earlier output first. */
 async function prepareOut(out: string, files: readonly string[], overwrite: boolean): Promise<void> {
   const planned = new Set(files)
-  const isOutput = (f: string) => f.endsWith('.jsonl') || f.endsWith('.stats.json') || f === 'manifest.json' || f === 'run.json'
-  await claimFreshDir(out, {own: isOutput, refuseOthers: {overwrite, expected: (f) => planned.has(f)}})
+  // own: what any getok run writes (out-files.ts), so a user's notes.jsonl survives --overwrite
+  await claimFreshDir(out, {own: isRunOutput, refuseOthers: {overwrite, expected: (f) => planned.has(f)}})
 }
 
 function parseShard(bytes: Buffer, file: string): ShardRecord[] {

@@ -5,6 +5,7 @@
  * it exists and has the annotated size; without it nothing is read. With `workers` > 1 the
  * images go to that many worker processes (workers/pool.ts); the shards are the same bytes.
  */
+import * as path from 'node:path'
 import {GetokError} from '../../core/errors.js'
 import type {CocoImage} from '../../core/coco/records.js'
 import {readImageSize} from '../../adapters/image-header.js'
@@ -33,6 +34,9 @@ export interface OffsetsWorkerInit extends Pick<OffsetsRunInput, 'images' | 'ann
 export type OffsetsRunResult = ImageRunResult<OffsetsSummary>
 
 export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResult> {
+  // --overwrite would remove the curate shards it joins (out-files.ts); without it the folder's run.json refuses anyway
+  if (input.curated !== undefined && path.resolve(input.curated) === path.resolve(input.out))
+    throw new GetokError('the same folder as --curated, whose records offsets reads; choose another --out', {flag: 'out', file: input.out})
   let curated: Map<number, CuratedEntry> | null = null
   let categories: ReadonlyMap<number, string> = new Map()
   let pool: WorkerPool<OffsetsRecord> | undefined

@@ -17,6 +17,7 @@ import type {ShardStats, Skip} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 import {CROWD_SKIP, type PreparedObject, prepareObjects} from './objects.js'
 import {UNITS_FIELD, claimRunDir, unitsFingerprint} from './out-dir.js'
+import {checkOutFolder} from './out-files.js'
 import {type Progress, silentProgress} from './progress.js'
 import {
   type ImageFilter,
@@ -88,6 +89,7 @@ export interface ImageRunResult<S> {
 export async function runImageCommand<R extends object, S>(input: ImageRunInput, command: ImageCommand<R, S>): Promise<ImageRunResult<S>> {
   const started = Date.now()
   if (input.images !== undefined && !isDirectory(input.images)) throw new GetokError('image folder not found', {file: input.images})
+  checkOutFolder(input.out) // before the annotations are read and SAM loaded; claimRunDir checks again
   const data = await readCoco(input.annotations)
   const share = input.share ?? WHOLE_RUN
   const orphans = orphansOfShare(data, share, input.strict)

@@ -6,16 +6,22 @@
  * a resumed run must not mix two selections in one folder. So do the units: run.json
  * holds a fingerprint of the run's images (or samples), since a finished shard is skipped
  * by its file name alone and would otherwise keep another selection's records.
+ *
+ * `--overwrite` on a folder of another configuration (or without run.json) removes everything an
+ * earlier getok run wrote there (out-files.ts: every command's shards, journals, run.json,
+ * manifest.json, eval.jsonl, summary.json, temporary files) and nothing else; on a folder of the same
+ * configuration it resumes, but first drops finished shards whose bytes no longer match their .stats.json.
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdir, readFile, readdir, rm} from 'node:fs/promises'
+import {readFile, readdir, rm} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
-import {writeFileAtomic} from '../../adapters/shards.js'
+import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
+import {RUN_FILE, checkOutFolder, getokFilesIn, makeOutFolder, shardOfStatsFile} from './out-files.js'
 
-export const RUN_FILE = 'run.json'
+export {RUN_FILE}
 
 /** run.json's field for unitsFingerprint: not in the manifest's config (merge joins workers of other units). */
 export const UNITS_FIELD = 'images'
@@ -39,39 +45,65 @@ export async function claimRunDir(
   overwrite: boolean,
   version = TOOL.version,
 ): Promise<void> {
+  checkOutFolder(dir)
   const file = path.join(dir, RUN_FILE)
   const config: Record<string, unknown> = {tool_version: version, ...runConfig}
-  if (existsSync(file)) {
-    const before = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
-    // a run.json written before units were recorded cannot say: its folder resumes as before
-    const unrecorded = (k: string) => k === UNITS_FIELD && before[k] === undefined
-    const diff = Object.keys({...before, ...config}).filter(
-      (k) => !unrecorded(k) && JSON.stringify(before[k]) !== JSON.stringify(config[k]),
-    )
-    if (diff.length > 0 && !overwrite) {
-      // the images follow from the other fields (a split, --limit): named only when they alone differ
-      const named = diff.length > 1 ? diff.filter((k) => k !== UNITS_FIELD) : diff
-      const shown = named.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
-      const hint = diff.includes('shard_index')
-        ? ' (each worker of a sharded run needs its own --out)'
-        : diff.includes('tool_version')
-          ? ' (another getok version may pick other points; finish the run with the version that began it)'
-          : named.includes(UNITS_FIELD)
-            ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
-            : ''
-      throw new GetokError(`output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`, {
-        file,
-      })
-    }
-    if (diff.length > 0) await clearRunDir(dir, name)
-  }
-  await mkdir(dir, {recursive: true})
+  const before = existsSync(file) ? await readRunFile(file, overwrite) : undefined
+  // a run.json written before units were recorded cannot say: its folder resumes as before
+  const unrecorded = (k: string) => k === UNITS_FIELD && before?.[k] === undefined
+  const differs = (k: string) => !unrecorded(k) && JSON.stringify(before?.[k]) !== JSON.stringify(config[k])
+  const diff = Object.keys({...before, ...config}).filter(differs)
+  if (before && diff.length > 0 && !overwrite) throw differentConfiguration(file, before, config, diff)
+  if (overwrite && (!before || diff.length > 0)) await clearRunDir(dir)
+  else if (overwrite) await dropChangedShards(dir, name)
+  await makeOutFolder(dir)
   await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
 }
 
-async function clearRunDir(dir: string, name: string): Promise<void> {
+/** run.json's configuration; one that does not parse is refused, or with --overwrite read as no configuration. */
+async function readRunFile(file: string, overwrite: boolean): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+  } catch (error) {
+    if (overwrite) return undefined
+    throw new GetokError(`cannot read the output folder's configuration (${(error as Error).message}); use another --out or --overwrite`, {
+      file,
+    })
+  }
+}
+
+type Config = Record<string, unknown>
+
+function differentConfiguration(file: string, before: Config, config: Config, diff: string[]): GetokError {
+  // the images follow from the other fields (a split, --limit): named only when they alone differ
+  const named = diff.length > 1 ? diff.filter((k) => k !== UNITS_FIELD) : diff
+  const shown = named.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
+  const hint = diff.includes('shard_index')
+    ? ' (each worker of a sharded run needs its own --out)'
+    : diff.includes('tool_version')
+      ? ' (another getok version may pick other points; finish the run with the version that began it)'
+      : named.includes(UNITS_FIELD)
+        ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
+        : ''
+  return new GetokError(`output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`, {file})
+}
+
+/** Everything an earlier getok run wrote in the folder (any command's), never another file. */
+async function clearRunDir(dir: string): Promise<void> {
+  if (!existsSync(dir)) return
+  for (const f of await getokFilesIn(dir, await readdir(dir))) await rm(path.join(dir, f), {force: true})
+}
+
+/** A resumed run under --overwrite: finished shards changed since they were written are removed, so they are redone. */
+async function dropChangedShards(dir: string, name: string): Promise<void> {
   for (const f of await readdir(dir)) {
-    if (f.startsWith(`${name}-`) || f === 'manifest.json' || f === RUN_FILE) await rm(path.join(dir, f), {force: true})
+    const shard = shardOfStatsFile(f)
+    if (!shard?.startsWith(`${name}-`)) continue
+    const changed = await verifiedShardStats(dir, shard).then(
+      () => false,
+      (error: unknown) => error instanceof GetokError,
+    )
+    if (changed) await Promise.all([shard, f].map((g) => rm(path.join(dir, g), {force: true})))
   }
 }
 
@@ -90,6 +122,7 @@ export interface FreshDirPolicy {
 }
 
 export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promise<void> {
+  checkOutFolder(dir)
   const present = existsSync(dir) ? await readdir(dir) : []
   const manifest = path.join(dir, 'manifest.json')
   if (policy.command && present.includes('manifest.json')) {
@@ -113,7 +146,7 @@ export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promis
     throw new GetokError(`output folder is not empty (has ${shown}); use another --out or --overwrite`, {file: dir})
   }
   await Promise.all(present.filter((f) => policy.own(f) || isTemporary(f)).map((f) => rm(path.join(dir, f), {force: true})))
-  await mkdir(dir, {recursive: true})
+  await makeOutFolder(dir)
 }
 
 /** A file writeFileAtomic left behind when a run was killed mid-write. */

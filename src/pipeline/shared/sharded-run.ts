@@ -2,7 +2,8 @@
  * Drive work units (images) through shards with resume: shard k holds units
  * [k·size, (k+1)·size) of the ordered list; finished shards and journalled
  * units are skipped; the manifest is rebuilt from the shard files, so a resumed
- * run reports the same totals as an uninterrupted one.
+ * run reports the same totals as an uninterrupted one. A finished shard whose bytes
+ * no longer match its .stats.json stops the run (claimRunDir's --overwrite drops it first).
  *
  * Units may be processed several at once (`inFlight`: worker processes, or images
  * batched in one process), but results are written strictly in unit order through
@@ -11,7 +12,7 @@
  */
 import * as path from 'node:path'
 import pLimit, {type LimitFunction} from 'p-limit'
-import {type ShardStats, type Skip, ShardWriter, readShardStats, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
+import {type ShardStats, type Skip, ShardWriter, shardFileName, verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {readJsonl} from '../../adapters/jsonl.js'
 import type {Progress} from './progress.js'
 
@@ -46,7 +47,9 @@ export async function runSharded<U extends {id: number}, R extends object>(
     file: shardFileName(options.name, k, count),
     units: units.slice(k * options.shardSize, (k + 1) * options.shardSize),
   }))
-  const stats: (ShardStats | null)[] = await Promise.all(shards.map((s) => readShardStats(options.outDir, s.file)))
+  // one at a time: each finished shard is read whole to check it against its .stats.json
+  const stats: (ShardStats | null)[] = []
+  for (const s of shards) stats.push(await verifiedShardStats(options.outDir, s.file))
   const alreadyDone = shards.reduce((s, sh, k) => s + (stats[k] ? sh.units.length : 0), 0)
   progress.start(units.length, alreadyDone)
   const writes = new OrderedWrites<U, R>(processUnit, progress, options.inFlight ?? 1, alreadyDone)

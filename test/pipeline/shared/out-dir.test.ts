@@ -1,8 +1,9 @@
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
+import {ShardWriter} from '../../../src/adapters/shards.js'
+import {claimFreshDir, claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
 
 // An output folder belongs to one configuration: model identity and the worker split included.
 const CONFIG = {
@@ -107,5 +108,69 @@ describe('claimRunDir', () => {
     expect(existsSync(shard)).toBe(true)
     await claimRunDir(dir, 'curate', {...CONFIG, model: {name: 'x', hash: 'y'}}, true)
     expect(existsSync(shard)).toBe(false)
+  })
+
+  // eval --overwrite with other predictions, then Ctrl-C: the old eval.jsonl and summary.json stayed
+  // beside a run.json of the new configuration (they were not among the files cleared)
+  it('--overwrite with another configuration removes every file a getok run wrote there, and no other', async () => {
+    const dir = fresh()
+    const evalConfig = {command: 'eval', predictions: 'a.jsonl', images: unitsFingerprint([[1, [1]]])}
+    await claimRunDir(dir, 'eval', evalConfig, false)
+    const written = [
+      'eval-00000-of-00002.jsonl',
+      'eval-00000-of-00002.stats.json',
+      'eval-00001-of-00002.jsonl.partial',
+      'eval-00001-of-00002.journal',
+      'eval.jsonl',
+      'summary.json',
+      'manifest.json',
+      'summary.json.tmp-4242',
+      'curate-w003-00000-of-00002.jsonl',
+      'offsets-00000-of-00001.stats.json',
+    ]
+    const mine = ['notes.txt', 'predictions.jsonl', 'eval-old.jsonl', 'summary.json.bak']
+    for (const f of [...written, ...mine]) writeFileSync(path.join(dir, f), '{}\n')
+    await claimRunDir(dir, 'eval', {...evalConfig, predictions: 'b.jsonl'}, true)
+    expect(readdirSync(dir).sort()).toEqual([...mine, 'run.json'].sort())
+    expect(JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')).predictions).toBe('b.jsonl')
+  })
+
+  it('--overwrite on a folder without run.json removes what its manifest lists (merge, export) and keeps the rest', async () => {
+    const dir = fresh()
+    cpSync('fixtures/offsets-sample', dir, {recursive: true}) // a manifest and the shard it lists
+    const exported = fresh()
+    mkdirSync(exported)
+    const manifest = {command: 'export', shards: [{file: 'swift-val.jsonl'}]}
+    writeFileSync(path.join(exported, 'manifest.json'), JSON.stringify(manifest))
+    for (const f of ['swift-val.jsonl', 'vocab.txt', 'dataset_info.json', 'train.jsonl']) writeFileSync(path.join(exported, f), '')
+    await claimRunDir(dir, 'curate', CONFIG, true)
+    await claimRunDir(exported, 'curate', CONFIG, true)
+    expect(readdirSync(dir).sort()).toEqual(['SOURCE.md', 'run.json'])
+    expect(readdirSync(exported).sort()).toEqual(['run.json', 'train.jsonl'])
+  })
+
+  it('--overwrite with the same configuration resumes, but drops a finished shard changed since it was written', async () => {
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', CONFIG, false)
+    const shards = ['curate-w001-00000-of-00002.jsonl', 'curate-w001-00001-of-00002.jsonl']
+    for (const shard of shards) {
+      const w = await ShardWriter.open(dir, shard)
+      await w.write(1, [{ann_id: 1}], [])
+      await w.close()
+    }
+    writeFileSync(path.join(dir, shards[1]), '{"ann_id":2}\n')
+    await claimRunDir(dir, 'curate', CONFIG, true)
+    expect(readdirSync(dir).sort()).toEqual([shards[0], shards[0].replace('.jsonl', '.stats.json'), 'run.json'])
+  })
+
+  it.each([
+    ['a file', (file: string) => file, /^--out, (.*)\/taken: not a folder: a file of that name exists$/],
+    ['under a file', (file: string) => path.join(file, 'sub'), /^--out, .*\/taken\/sub: not a folder: .*\/taken is a file$/],
+  ])('--out naming %s: one line naming the flag and the path, not EEXIST or ENOTDIR', async (_, out, message) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'getok-rundir-')), 'taken')
+    writeFileSync(file, 'mine')
+    await expect(claimRunDir(out(file), 'curate', CONFIG, true)).rejects.toThrow(message)
+    await expect(claimFreshDir(out(file), {own: () => false})).rejects.toThrow(message)
+    expect(readFileSync(file, 'utf8')).toBe('mine')
   })
 })
