@@ -49,6 +49,10 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
       ['inspect', 'fixtures/curated-sample', '-i', 'fixtures/sample/images', '-o', 'package.json'],
       '--out, package.json: not a folder: a file of that name exists',
     ],
+    [
+      ['eval', 'fixtures/sample/instances.json', ...A, '-i', 'fixtures/sample/images', '-o', 'package.json'],
+      '--out, package.json: not a folder: a file of that name exists',
+    ],
     [['vocab', '-o', 'no-such-folder/x.txt'], `--out, no-such-folder/x.txt: folder ${path.resolve('no-such-folder')} does not exist`],
     [['vocab', '-o', 'fixtures'], '--out, fixtures: is a folder: expected a file name'],
     // a bad --decoder was "Error: unsupported protobuf wire type 3 at byte 0", exit 1, no file named

@@ -23,6 +23,7 @@ import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {UNITS_FIELD, claimRunDir, unitsFingerprint} from '../shared/out-dir.js'
+import {checkOutFolder} from '../shared/out-files.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {type ShardedRun, type UnitResult, readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
@@ -89,6 +90,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const started = Date.now()
   if (!existsSync(input.images) || !statSync(input.images).isDirectory())
     throw new GetokError('image folder not found', {file: input.images})
+  checkOutFolder(input.out) // before the predictions are read and SAM loaded; claimRunDir checks again
   const data = await readCoco(input.annotations)
   const decode = await decodeSettings({...input.decode, reference: input.reference})
   const predictions = await readPredictions(input.predictions, input.format, input.reference)
