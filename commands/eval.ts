@@ -13,7 +13,8 @@ export default class Eval extends GetokCommand {
     'Reads ms-swift infer results, LLaMA-Factory generated_predictions.jsonl (with --reference) or plain JSONL; parses each answer ' +
     "(both token spellings), decodes it with SAM under the curated data's rule and policy, and scores it against the COCO objects it " +
     'refers to, before and after a refinement turn. Bad answers score 0 and are counted by reason. Writes eval.jsonl, summary.json ' +
-    "and a table like the papers'; rerunning resumes. See docs/eval.md."
+    "and a table like the papers'; rerunning resumes. A trainer's predict run writes only the last turn: score the model's own " +
+    'answers on getok export --predict data, and its box-offsets turn on --followup data (docs/eval.md "Two predict runs")."'
   static examples = [
     '<%= config.bin %> eval infer_result.jsonl -a instances_val2014.json -i train2014 -o out/eval --curated out/curated',
     '<%= config.bin %> eval generated_predictions.jsonl --reference out/lf/llamafactory-val.jsonl -a instances.json -i images -o out/eval',
@@ -69,9 +70,9 @@ export default class Eval extends GetokCommand {
       .filter(([task]) => task !== 'refine')
       .reduce((k, [, f]) => k + f.samples, 0)
     const teacherForced = forced
-      ? `\n${count(forced, 'answer')} before refinement came from the data file, not the model (the trainer predicted only ` +
-        'the last turn): they are left out of the figures above, and their refined figures measure only the refinement. ' +
-        "For the model's own answers export with --predict, then --followup for the refinement turn (docs/eval.md)."
+      ? `\n${count(forced, 'answer')} before refinement came from the data file, not the model (the trainer predicted only the ` +
+        'last turn):\n  left out of the figures above; their refined figures measure the refinement alone.\n  For the ' +
+        "model's own answers: getok export --predict, then --followup for the refinement turn (docs/eval.md)."
       : ''
     this.log(
       `${head} → ${result.out}/eval.jsonl\n` +

@@ -81,7 +81,7 @@ function differentConfiguration(file: string, before: Config, config: Config, di
   const hint = diff.includes('shard_index')
     ? ' (each worker of a sharded run needs its own --out)'
     : diff.includes('tool_version')
-      ? ' (another getok version may pick other points; finish the run with the version that began it)'
+      ? ' (another getok version may write other records; finish the run with the version that began it)'
       : named.includes(UNITS_FIELD)
         ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
         : ''

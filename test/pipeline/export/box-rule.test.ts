@@ -232,6 +232,24 @@ describe('two predict runs: --predict, then --followup on the model answers', ()
     trained = jsonl(path.join(dir, 'ev0', 'eval.jsonl'))
   }, 120_000)
 
+  it('eval of training data says its box-rule answers were the data file, and what to do instead', () => {
+    // the finished run of the first describe: resumed, nothing decoded again
+    const args = [
+      'eval',
+      path.join(dir, 'swift-pred.jsonl'),
+      ...SAMPLE,
+      '-o',
+      path.join(dir, 'ev0'),
+      '--reference',
+      path.join(SWIFT, 'swift-val.jsonl'),
+    ]
+    const out = getok([...args, '--threads', '1'])
+    const forced = swift.filter((r) => r.messages.length > 2 && !isRefine(r)).length
+    expect(out).toContain(`${forced} answers before refinement came from the data file, not the model`)
+    expect(out).toContain('getok export --predict, then --followup')
+    expect(out).toMatch(new RegExp(`given answers\\s+${swift.filter((r) => r.messages.length > 2).length}\\s`))
+  })
+
   it('predict data ends each conversation at the model first answer and names its objects', () => {
     const segs = pred.filter((r) => r.task === 'seg')
     // --min-iou is 0 for prediction: every object alone in its category, whatever its curated IoU

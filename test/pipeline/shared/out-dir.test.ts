@@ -43,7 +43,7 @@ describe('claimRunDir', () => {
     const dir = fresh()
     await claimRunDir(dir, 'curate', CONFIG, false, '0.1.0')
     await expect(claimRunDir(dir, 'curate', CONFIG, false, '0.2.0')).rejects.toThrow(
-      /tool_version: "0\.1\.0" → "0\.2\.0"\) \(another getok version may pick other points/,
+      /tool_version: "0\.1\.0" → "0\.2\.0"\) \(another getok version may write other records/,
     )
     const old = fresh()
     mkdirSync(old)
