@@ -88,11 +88,9 @@ export default class Eval extends GetokCommand {
 
 /** Each reason rows were not placed for, with the first lines that have it (summary.json lists up to 100). */
 function unresolvedLines(u: EvalRunSummary['unresolved']): string {
-  return Object.entries(u.reasons)
-    .map(([reason, n]) => {
-      const lines = u.lines.filter((l) => reasonKey(l.reason) === reason).map((l) => l.line)
-      const shown = lines.slice(0, 5).join(', ') + (lines.length > 5 ? ', …' : '')
-      return `\n  ${n} × ${reason}${lines.length ? ` (line${lines.length === 1 ? '' : 's'} ${shown})` : ''}`
-    })
-    .join('')
+  return reasonLines(u.reasons, (reason) => {
+    const lines = u.lines.filter((l) => reasonKey(l.reason) === reason).map((l) => l.line)
+    const shown = lines.slice(0, 5).join(', ') + (lines.length > 5 ? ', …' : '')
+    return lines.length ? ` (line${lines.length === 1 ? '' : 's'} ${shown})` : ''
+  })
 }

@@ -68,10 +68,10 @@ export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
-/** "\n  2 × no_mask\n  1 × crowd": a summary's reason counts, one indented line each, in the order given. */
-export function reasonLines(reasons: Record<string, number>): string {
+/** "\n  2 × no_mask\n  1 × crowd": a summary's reason counts, one indented line each, in the order given; `where` adds to a line. */
+export function reasonLines(reasons: Record<string, number>, where: (reason: string) => string = () => ''): string {
   return Object.entries(reasons)
-    .map(([reason, n]) => `\n  ${n} × ${reason}`)
+    .map(([reason, n]) => `\n  ${n} × ${reason}${where(reason)}`)
     .join('')
 }
 
