@@ -62,7 +62,8 @@ export default class Eval extends GetokCommand {
     const s = result.summary
     const head = `${count(s.samples, 'sample')} on ${count(result.images, 'image')}${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
     const stripped =
-      s.samples > 0 && s.failure_reasons.no_tokens === s.samples
+      // the model's own answers only: answers it was given were written by the data, tokens and all
+      s.samples > s.answers_from_data && s.failure_reasons.no_tokens === s.samples - s.answers_from_data
         ? '\nno answer holds a GETok token: did the trainer decode with skip_special_tokens? (LLaMA-Factory: skip_special_tokens: false)'
         : ''
     const refined = s.refined ? `\nfailed refinements: ${s.refined.failed}${reasonLines(s.refined.failure_reasons)}` : ''

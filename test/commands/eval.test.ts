@@ -164,4 +164,20 @@ describe('getok eval (CLI)', () => {
     expect(some.stdout).toContain('1 × "task" is not one of seg, box, point, multi, refine (got "segm") (line 2)')
     expect(some.stdout).toContain('1 × unknown image_id N (line 3)')
   })
+
+  it('says the tokens were cut when none of the model answers holds one, answers it was given aside', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
+    const file = path.join(dir, 'p.jsonl')
+    const rows = [
+      {image_id: 25560, ann_id: 29572, answer: 'the tv'},
+      {image_id: 25560, ann_id: 48152, answer: 'the cat'},
+      // a refine sample: its answer is the data's (tokens and all), its refinement the model's, stripped too
+      {image_id: 25560, ann_id: 29572, task: 'refine', answer: '<seg><grid_8_4></seg>', refinement: 'move it'},
+    ]
+    writeFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''))
+    const r = getok(['eval', file, ...SAMPLE, '-o', path.join(dir, 'out'), '--grid', '16', '--decode', 'union', '--threads', '1'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/given answers\s+1\s/)
+    expect(r.stdout).toContain('no answer holds a GETok token: did the trainer decode with skip_special_tokens?')
+  })
 })
