@@ -42,7 +42,7 @@ import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-in
 import {exportConfig, summarise} from './export-summary.js'
 import {flipBoxOffsets} from '../../core/export/box-rule.js'
 import {continues, predictFields} from '../../core/export/predict.js'
-import {type FollowUpInput, forTrainerRun, predictConfig, readFollowUpAnswers} from './predict-data.js'
+import {type FollowUpInput, forTrainerRun, isPredictData, predictConfig, readFollowUpAnswers} from './predict-data.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 
 export interface ExportRunInput {
@@ -193,7 +193,7 @@ function recordsBySplit(
   vocabulary: ReadonlySet<string>,
 ): Map<string, TrainerRecord[]> {
   const out = new Map<string, TrainerRecord[]>()
-  const predict = input.predict === true || input.followup !== undefined
+  const predict = isPredictData(input)
   for (const c of conversations) {
     const extra = predict ? predictFields(c, input.followup !== undefined) : undefined
     const record = toTrainerRecord(input.format, c, imagePath(input, c.image), extra)

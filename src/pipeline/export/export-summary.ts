@@ -5,6 +5,7 @@
  */
 import type {BuildResult, ExportSkip, RefineForm} from '../../core/export/conversations.js'
 import {predictHints} from '../../core/export/predict.js'
+import {isPredictData} from './predict-data.js'
 import {trainerHints} from '../../core/export/trainer-formats.js'
 import {type VocabOptions, vocabularyEntries} from '../../core/grid/vocab.js'
 import type {GetokFolder} from './export-inputs.js'
@@ -34,10 +35,9 @@ export function summarise(
       format: input.format,
       image_root: input.imageRoot ?? null,
       // predict data is for a trained model: what to run on it, not how to train
-      hints:
-        input.predict || input.followup
-          ? predictHints(input.format, files, input.out, followUpNext)
-          : trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
+      hints: isPredictData(input)
+        ? predictHints(input.format, files, input.out, followUpNext)
+        : trainerHints(input.format, {out: input.out, files, imageRoot: input.imageRoot ?? null}),
     },
   }
 }

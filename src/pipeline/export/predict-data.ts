@@ -11,6 +11,11 @@ import {answerAsContext, followUps, forPrediction} from '../../core/export/predi
 import {readPredictions} from '../eval/read-predictions.js'
 import type {ExportRunInput} from './export-run.js'
 
+/** Data for a trained model's predict runs (--predict or --followup), not for training. */
+export function isPredictData(input: Pick<ExportRunInput, 'predict' | 'followup'>): boolean {
+  return input.predict === true || input.followup !== undefined
+}
+
 export interface FollowUpInput {
   predictions: string
   /** the --predict data file the predictions answer (LLaMA-Factory: required) */
