@@ -3,6 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {perfectSwiftResult} from '../helpers/predictions.js'
 
 // The built CLI (npm test builds first), as a user runs it: export, a trainer's predictions, eval.
 const BIN = path.resolve('bin/run.js')
@@ -51,10 +52,7 @@ describe('getok eval (CLI)', () => {
       exported[format] = path.join(out, `${format}-val.jsonl`)
     }
     // the answers a perfect model gives: the exported targets
-    const swift = jsonl(exported.swift).map((r) => {
-      const label = r.messages.at(-1).content
-      return {response: label, labels: label, ...r, messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}]}
-    })
+    const swift = jsonl(exported.swift).map((r) => perfectSwiftResult(r))
     const lf = jsonl(exported.llamafactory).map((r) => ({
       prompt: '',
       predict: r.conversations.at(-1).value,

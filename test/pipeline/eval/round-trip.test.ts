@@ -9,6 +9,7 @@ import {runExport} from '../../../src/pipeline/export/export-run.js'
 import {readPredictions} from '../../../src/pipeline/eval/read-predictions.js'
 import {resolveRow} from '../../../src/pipeline/eval/resolve.js'
 import {decodeSettings} from '../../../src/pipeline/eval/settings.js'
+import {perfectSwiftResult} from '../../helpers/predictions.js'
 
 // getok export output → the predictions each trainer writes from it (answers equal to the targets) → the samples eval
 // scores: each must land on the object its prompt names. No SAM here; test/commands/eval.test.ts scores them.
@@ -29,8 +30,7 @@ function prediction(format: ExportFormat, record: Record<string, unknown>): Reco
   const turns = (record.messages ?? record.conversations) as Turn[]
   const label = text(turns[turns.length - 1])
   if (format !== 'swift') return {prompt: text(turns[turns.length - 2]), predict: label, label}
-  // swift infer (ms-swift ≥ 3): the target moved to "labels", the response appended to "messages", other fields kept
-  return {response: label, labels: label, logprobs: null, ...record, messages: [...turns.slice(0, -1), {role: 'assistant', content: label}]}
+  return {logprobs: null, ...perfectSwiftResult(record as Parameters<typeof perfectSwiftResult>[0])}
 }
 
 /** The object(s) and task a record's prompt names, read from the default templates' wording and the category. */

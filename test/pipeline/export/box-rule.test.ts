@@ -6,6 +6,7 @@ import * as path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {EXPORT_FORMATS} from '../../../src/core/export/trainer-formats.js'
 import {runExport} from '../../../src/pipeline/export/export-run.js'
+import {perfectSwiftResult} from '../../helpers/predictions.js'
 
 // The built CLI (npm test builds first) on real photos and real SAM: curate --decode box on fixtures/sample,
 // offsets --curated on it, export, a trainer's predictions equal to the exported targets, eval.
@@ -154,10 +155,7 @@ describe('eval of a perfect model on box-rule export gives back the curated IoU'
   it('ms-swift and LLaMA-Factory predictions: refined seg gIoU is the mean curated iou, each sample its record iou', () => {
     const lf = path.join(dir, 'lf')
     getok(['export', '--curated', CUR, '--offsets', OFF, '--format', 'llamafactory', '-o', lf, '--split', 'val'])
-    const swiftPred = swift.map((r) => {
-      const label = r.messages.at(-1).content
-      return {response: label, labels: label, ...r, messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}]}
-    })
+    const swiftPred = swift.map((r) => perfectSwiftResult(r))
     const lfPred = jsonl(path.join(lf, 'llamafactory-val.jsonl')).map((r) => ({
       prompt: '',
       predict: r.conversations.at(-1).value,
@@ -209,15 +207,7 @@ describe('two predict runs: --predict, then --followup on the model answers', ()
   }
   /** ms-swift infer results whose answers are the targets, as a model writes them (its end-of-turn marker left in) */
   const perfect = (records: Rec[], file: string) => {
-    const rows = records.map((r) => {
-      const label = r.messages.at(-1).content
-      return {
-        response: `${label}<|im_end|>`,
-        labels: label,
-        ...r,
-        messages: [...r.messages.slice(0, -1), {role: 'assistant', content: label}],
-      }
-    })
+    const rows = records.map((r) => perfectSwiftResult(r, '<|im_end|>'))
     writeFileSync(file, rows.map((r) => JSON.stringify(r) + '\n').join(''))
     return file
   }
