@@ -5,13 +5,14 @@
  *                                   [--categories] [--grid 32] [--device cpu] [--threads T] [--batches 1,16]
  *                                   [--work DIR] [--write docs/benchmarks.md]
  *
- * Makes the data as a user would, with the built CLI: curate (fast) the images the expressions fall
- * on, offsets for them, export to ms-swift (seg, box, point, refine, multi). With --categories, every
- * image with objects and category expressions instead ("the cat" where unambiguous), many more
- * samples. The predictions are the exported targets, written as `swift infer` writes its result
- * file, so the figures are the decoding's ceiling (gIoU = mean curated IoU of the seg answers).
- * Then eval runs in-process, once per --batches value, with the model loaded once: samples/s,
- * seconds per image, encoder and decoder calls. --work keeps the made data (reused when present).
+ * Makes the data as a user would, with the built CLI: curate the images the expressions fall on,
+ * offsets for them, then the two predict runs of docs/eval.md: `export --predict` (conversations end
+ * at the model's first answer) and `export --followup` (those answers as context, the refinement
+ * turn to predict). With --categories, every image with objects and category expressions instead
+ * ("the cat" where unambiguous), many more samples. The predictions are the exported targets, written
+ * as `swift infer` writes its result file, so the figures are the decoding's ceiling. Eval runs
+ * in-process on the first run once per --batches value, then once on the follow-up, with the model
+ * loaded once: samples/s, seconds per image, encoder and decoder calls. --work keeps the made data.
  */
 import {execFileSync} from 'node:child_process'
 import {appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
@@ -48,8 +49,8 @@ const work = args.work ?? mkdtempSync(path.join(tmpdir(), 'getok-bench-eval-'))
 const BIN = path.resolve('bin/run.js')
 const getok = (cli: string[]) => execFileSync('node', [BIN, ...cli, '--json'], {encoding: 'utf8', maxBuffer: 1 << 28})
 
-/** Curate, offsets and export with the CLI (skipped where --work already holds them); the exported data file. */
-function makeData(): {reference: string; images: number[]} {
+/** Curate and offsets with the CLI (skipped where --work already holds them); the export flags for them. */
+function makeData(): string[] {
   const input = ['-a', args.annotations, '-i', args.images, '--grid', args.grid, ...(args.threads ? ['--threads', args.threads] : [])]
   const expressions = args.categories
     ? []
@@ -57,27 +58,30 @@ function makeData(): {reference: string; images: number[]} {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l))
-  const ids = expressions.map((e: {image_id: number}) => e.image_id)
-  const pick = args.categories ? [] : ['--image-ids', ids.join(',')]
-  const [cur, off, exp] = ['curated', 'offsets', 'export'].map((d) => path.join(work, d))
+  const pick = args.categories ? [] : ['--image-ids', expressions.map((e: {image_id: number}) => e.image_id).join(',')]
+  const [cur, off] = ['curated', 'offsets'].map((d) => path.join(work, d))
   if (!existsSync(path.join(cur, 'manifest.json'))) getok(['curate', ...input, ...pick, '-o', cur, '--device', device])
   if (!existsSync(path.join(off, 'manifest.json')))
     getok(['offsets', '-a', args.annotations, '--grid', args.grid, ...pick, '-o', off, '--curated', cur])
-  if (!existsSync(path.join(exp, 'manifest.json'))) {
-    const source = args.categories ? ['--split', 'val'] : ['--expressions', args.expressions]
-    getok(['export', '--curated', cur, '--offsets', off, ...source, '--format', 'swift', '-o', exp])
-  }
-  const manifest = JSON.parse(readFileSync(path.join(exp, 'manifest.json'), 'utf8'))
-  return {reference: path.join(exp, path.basename(manifest.shards[0].file)), images: ids}
+  const source = args.categories ? ['--split', 'val'] : ['--expressions', args.expressions]
+  return ['--curated', cur, '--offsets', off, ...source, '--format', 'swift']
+}
+
+/** One export (skipped when --work holds it); its data file. */
+function exportData(flags: string[], dir: string): string {
+  const out = path.join(work, dir)
+  if (!existsSync(path.join(out, 'manifest.json'))) getok(['export', ...flags, '-o', out])
+  const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'))
+  return path.join(out, path.basename(manifest.shards[0].file))
 }
 
 /** The exported targets as swift infer's result file (ms-swift ≥ 3: "labels", the response appended). */
-function perfectPredictions(reference: string): string {
+function perfectPredictions(reference: string, name: string): string {
   const rows = readFileSync(reference, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l))
-  const file = path.join(work, 'swift-result.jsonl')
+  const file = path.join(work, name)
   const out = rows.map((r) => {
     const label = r.messages.at(-1).content
     return JSON.stringify({
@@ -92,13 +96,16 @@ function perfectPredictions(reference: string): string {
 }
 
 const t0 = performance.now()
-const {reference} = makeData()
+const flags = makeData()
+const first = exportData([...flags, '--predict'], 'predict')
+const firstResults = perfectPredictions(first, 'swift-result-1.jsonl')
+const followUp = exportData([...flags, '--followup', firstResults, '--reference', first], 'followup')
 const prepS = (performance.now() - t0) / 1000
-const predictions = perfectPredictions(reference)
 const engine = await SamEngine.load({device, threads: args.threads ? Number(args.threads) : undefined})
 const rows: string[] = []
-let figures = ''
-for (const batch of batches) {
+
+/** One eval run with the loaded model; its table, and a row of timings. */
+async function timedEval(run: string, predictions: string, reference: string, batch: number): Promise<string> {
   const [enc0, calls0, runs0] = [engine.encoderCalls, engine.decoderCalls, engine.decoderRuns]
   const started = performance.now()
   const r = await runEval({
@@ -106,7 +113,7 @@ for (const batch of batches) {
     reference,
     annotations: args.annotations,
     images: args.images,
-    out: path.join(work, `eval-b${batch}`),
+    out: path.join(work, `eval-${run}-b${batch}`),
     decode: {},
     shardSize: 1000,
     batch,
@@ -117,13 +124,16 @@ for (const batch of batches) {
   })
   const s = (performance.now() - started) / 1000
   const n = r.summary.samples
-  const calls = engine.decoderCalls - calls0
   rows.push(
-    `| ${batch} | ${n} | ${r.images} | ${s.toFixed(1)} | ${(n / s).toFixed(2)} | ${(s / r.images).toFixed(2)} | ` +
-      `${engine.encoderCalls - enc0} | ${calls} | ${engine.decoderRuns - runs0} | ${r.summary.unresolved.count} |`,
+    `| ${run} | ${batch} | ${n} | ${r.images} | ${s.toFixed(1)} | ${(n / s).toFixed(2)} | ${(s / r.images).toFixed(2)} | ` +
+      `${engine.encoderCalls - enc0} | ${engine.decoderCalls - calls0} | ${engine.decoderRuns - runs0} | ${r.summary.unresolved.count} |`,
   )
-  figures = r.table
+  return r.table
 }
+
+let firstTable = ''
+for (const batch of batches) firstTable = await timedEval('1 predict', firstResults, first, batch)
+const secondTable = await timedEval('2 follow-up', perfectPredictions(followUp, 'swift-result-2.jsonl'), followUp, batches.at(-1)!)
 await engine.release()
 
 const machine = `${cpus().length}× ${cpus()[0]?.model.trim() ?? 'cpu'}, device ${device}`
@@ -132,15 +142,23 @@ const report = [
   `### getok eval on ${set}`,
   '',
   `${machine}; n = ${args.grid}; data made in ${prepS.toFixed(0)} s ` +
-    `(curate, offsets, export${args.work ? ', reused where present' : ''}); ` +
+    `(curate, offsets, both exports${args.work ? ', reused where present' : ''}); ` +
     'predictions = the exported targets (the decoding ceiling). Eval time without the model load.',
   '',
-  '| batch | samples | images | seconds | samples/s | s/image | encoder calls | decoder calls | decoder runs | not placed |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '| run | batch | samples | images | seconds | samples/s | s/image | encoder calls | decoder calls | decoder runs | not placed |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
   '',
+  "Run 1, `export --predict` (the model's first answers):",
+  '',
   '```',
-  figures,
+  firstTable,
+  '```',
+  '',
+  "Run 2, `export --followup` (the refinements of run 1's answers):",
+  '',
+  '```',
+  secondTable,
   '```',
   '',
 ].join('\n')
