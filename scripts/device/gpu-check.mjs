@@ -2,7 +2,8 @@
 // all-masks graph and through the rewritten one (fused LayerNorms, factored attention, sub-pixel
 // upscaling, image side once per image), both on DEVICE. Prints one JSON line per graph (load,
 // encoder and image-side ms, decoder ms a prompt at batch 1 and 16) and one comparing them (masks
-// at logit > 0, IoU per mask token; worst logit difference; predicted IoU difference).
+// at logit > 0, IoU per mask token; worst logit difference; predicted IoU difference). CLICKS (default
+// 256) takes fewer clicks, for a try on a slow CPU.
 //   node gpu-check.mjs IMAGE DEVICE
 import {SamEngine} from '../dist/src/sam/engine.js'
 import {loadImage, resizeForSam} from '../dist/src/adapters/images.js'
@@ -12,7 +13,8 @@ const [, , imageFile, device = 'webgpu'] = process.argv
 const img = await loadImage(imageFile)
 const {rgb, frame} = await resizeForSam(img)
 const side = 16
-const points = Array.from({length: side * side}, (_, k) => [
+const clicks = Math.min(side * side, Number(process.env.CLICKS ?? side * side))
+const points = Array.from({length: clicks}, (_, k) => [
   (((k % side) + 0.5) * img.width) / side,
   ((Math.floor(k / side) + 0.5) * img.height) / side,
 ])
@@ -37,7 +39,7 @@ for (const rewrite of [false, true]) {
   }
   const dec = {}
   for (const b of [1, 16]) {
-    const n = b === 1 ? 32 : 256
+    const n = b === 1 ? Math.min(32, clicks) : clicks
     const times = []
     for (let r = 0; r < 3; r++) {
       const s = performance.now()
@@ -48,7 +50,7 @@ for (const rewrite of [false, true]) {
     dec[b] = +median(times.slice(1)).toFixed(3)
   }
   const encoderMs = enc.map((x) => Math.round(x))
-  console.log(JSON.stringify({kind: 'rewrite', device, graph, loadMs: Math.round(loadMs), encoderMs, decoderMsPerPrompt: dec}))
+  console.log(JSON.stringify({kind: 'rewrite', device, graph, clicks, loadMs: Math.round(loadMs), encoderMs, decoderMsPerPrompt: dec}))
   await engine.release()
 }
 if (masks.plain && masks.rewritten) {

@@ -91,7 +91,8 @@ function report([results, header, batching]) {
         `- ${r.workers} workers: ${fmt(r.images / r.wallS / (one.images / one.wallS))}× by wall time, ${fmt(r.images / r.seconds / (one.images / one.seconds))}× by run time`,
       )
   }
-  out.push('', '## CPU decoder rewrites on the device (scripts/device/gpu-check.mjs, 256 grid clicks, one photo)', '')
+  const clicks = rows.find((r) => r.kind === 'rewrite' && r.clicks)?.clicks ?? 256
+  out.push('', `## CPU decoder rewrites on the device (scripts/device/gpu-check.mjs, ${clicks} grid clicks, one photo)`, '')
   out.push(
     '| graph | device | load ms | encoder (+ image side) ms | decoder ms a prompt, batch 1 | batch 16 |',
     '|---|---|---|---|---|---|',
