@@ -48,7 +48,7 @@ export interface InspectInput {
   answer?: AnswerInput
   /** eval mode: an eval.jsonl or its folder */
   eval?: string
-  /** eval mode: the decode rule, over the run's */
+  /** eval mode: the decode rule, over the run's; answer mode: the rule (default: the answer's shape's) */
   rule?: DecodeRule
   annotations?: string
   images?: string
@@ -89,6 +89,9 @@ export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if (input.eval) return inspectEval({...input, eval: input.eval})
   if (input.answer) return inspectAnswer(input, input.answer)
   if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')
+  // a record names its rule, and its iou holds under that rule only
+  if (input.rule)
+    throw new GetokError('records are decoded under the rule each names', {flag: 'decode'}, '--decode with --eval or --tokens')
   if (!input.images) throw new GetokError('records name their images relative to an image root: give --images', {file: input.source})
   return inspectRecords(input, input.source, input.images)
 }
@@ -216,7 +219,7 @@ function recordFileName(s: Omit<PictureSummary, 'file'>, k: number): string {
 // ---- answers ---------------------------------------------------------------
 
 async function inspectAnswer(input: InspectInput, answerInput: AnswerInput): Promise<InspectResult> {
-  const answer = tokensToAnswer(answerInput.tokens, answerInput.offsets, answerInput.grid)
+  const answer = tokensToAnswer(answerInput.tokens, answerInput.offsets, answerInput.grid, input.rule)
   const photo = await loadImage(answerInput.image)
   const gt = answerInput.annId !== undefined ? await answerGroundTruth(input.annotations, answerInput.annId, photo) : undefined
   const engine = await input.engine()
@@ -228,7 +231,7 @@ async function inspectAnswer(input: InspectInput, answerInput: AnswerInput): Pro
   const name = path.basename(answerInput.image)
   const ctx: DrawContext = {engine, render: {longSide: input.size, palette: input.palette}}
   const result = await renderAnswer(prepared, answer, {grid, policy, flipV, gt}, ctx, (r) =>
-    answerCaption(name, answerInput.annId, r, grid.n, policy, engine.identity, flipV),
+    answerCaption(name, answerInput.annId, r, grid.n, policy, engine.identity, flipV, answer.rule),
   )
   const summary = {image: answerInput.image, ann_id: answerInput.annId, tokens: result.tokens, iou: result.iou}
   const stem = path.parse(name).name + (answerInput.annId !== undefined ? `-${answerInput.annId}` : '')

@@ -248,4 +248,32 @@ describe('tokensToAnswer', () => {
     expect(() => tokensToAnswer('<seg><grid_1_1><grid_4_0></seg>', undefined, 4)).toThrow(TokenParseError)
     expect(() => tokensToAnswer('<seg><grid_1_1><grid_4_0></seg>', undefined, 4)).toThrow(/character 15/)
   })
+
+  it('takes the box rule for an answer shaped as box-rule data teaches, with the box offsets on its box', () => {
+    const a = tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', '<offset><box><OFF_0_0><OFF_-1_1></box></offset>', 4)
+    expect(a.rule).toBe('box')
+    expect(a.decode).toEqual([
+      {
+        cells: [[1, 1]],
+        offsets: undefined,
+        box: [
+          [0, 0],
+          [3, 3],
+        ],
+        boxMoves: [
+          [0, 0],
+          [-1, 1],
+        ],
+      },
+    ])
+    expect(a.marks).toEqual([{cell: [1, 1], offset: undefined}])
+    // a seg alone, or a box alone (the box task), stays with the union rule; --decode box asks for a box
+    expect(tokensToAnswer('<seg><grid_1_1></seg>', undefined, 4).rule).toBe('union')
+    expect(tokensToAnswer('<box><grid_0_0><grid_3_3></box>', undefined, 4).rule).toBe('union')
+    expect(tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', undefined, 4, 'union').rule).toBe('union')
+    expect(() => tokensToAnswer('<seg><grid_1_1></seg>', undefined, 4, 'box')).toThrow(/needs a <box> for every object/)
+    expect(() =>
+      tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', '<offset><seg><OFF_0_0><OFF_0_0></seg></offset>', 4),
+    ).toThrow(/--offsets.*2 offset tokens for 1 grid tokens/)
+  })
 })
