@@ -35,6 +35,19 @@ describe('getok merge (offsets output)', () => {
     expect(manifestOf(out).summary).toEqual(manifestOf(both).summary)
   })
 
+  it('joins runs over disjoint images of unequal counts, adding up their images in the config', () => {
+    // annotations_images (1 against 2) was compared as if they were workers of one split, and refused
+    const [a, b, all, out] = ['a', 'b', 'all', 'out'].map((n) => path.join(tmp('merge-unequal'), n))
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303', '-o', a]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '184321,25560', '-o', b]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303,184321,25560', '-o', all]).status).toBe(0)
+    const r = getok(['merge', a, b, '-o', out, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(recordsOf(out)).toEqual(recordsOf(all))
+    expect(manifestOf(out).summary).toEqual(manifestOf(all).summary)
+    expect(manifestOf(out).config).toEqual(manifestOf(all).config)
+  })
+
   it('merges the workers of a sharded run (shares of unequal size) into exactly the single run', () => {
     // tiny-coco val: image-id hashing gives the two workers 26 and 24 images
     const ann = ['-a', 'fixtures/coco/instances_val2017.json', '--grid', '16']

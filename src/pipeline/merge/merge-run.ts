@@ -80,7 +80,7 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
     tool: first.tool,
     command: first.command,
     created: new Date().toISOString(),
-    config: mergedConfig(first.config),
+    config: mergedConfig(parts),
     ...(first.model ? {model: first.model} : {}),
     shards: plan.map(({part, shard, file}) => ({...shard, file, from: path.join(part.dir, shard.file)})),
     skips,
@@ -170,9 +170,12 @@ class Owners {
   }
 }
 
-/** The single run's configuration: a worker's, without its place in the split. */
-function mergedConfig(config: Record<string, unknown>): Record<string, unknown> {
-  const {shard_index: _index, shard_count: _count, ...rest} = config
+/** The single run's configuration: a worker's, without its place in the split; unsharded runs add up their images. */
+function mergedConfig(parts: readonly Part[]): Record<string, unknown> {
+  const {shard_index: _index, shard_count: count, ...rest} = parts[0].manifest.config
+  const images = parts.map((p) => p.manifest.config.annotations_images)
+  if (count === undefined && images.every((n) => typeof n === 'number'))
+    rest.annotations_images = (images as number[]).reduce((a, b) => a + b, 0)
   return rest
 }
 
