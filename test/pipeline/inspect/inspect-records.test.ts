@@ -1,7 +1,10 @@
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {GetokError} from '../../../src/core/errors.js'
 import {TokenParseError} from '../../../src/core/grid/tokens.js'
-import {type InspectRecord, parseRecord, selectRecords} from '../../../src/pipeline/inspect/inspect-records.js'
+import {type InspectRecord, parseRecord, readRecords, selectRecords} from '../../../src/pipeline/inspect/inspect-records.js'
 import {tokensToAnswer} from '../../../src/pipeline/inspect/render-record.js'
 
 const curate = {
@@ -203,6 +206,22 @@ describe('selectRecords', () => {
     expect(() => selectRecords(all, {imageIds: [77]}, 'src')).toThrow(/no record with image id 77/)
     expect(() => selectRecords([rec(5, 1, 'x')], {worst: 1}, 'src')).toThrow(/lack/)
     expect(() => selectRecords(all, {categories: ['zebra']}, 'src')).toThrow(/no record matches/)
+  })
+})
+
+describe('readRecords', () => {
+  it("refuses an eval or export folder by its manifest's command, pointing eval to --eval", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-inspect-kind-'))
+    writeFileSync(path.join(dir, 'eval-00000-of-00001.jsonl'), JSON.stringify({line: 1, image: 'a.jpg', answer: '<seg></seg>'}) + '\n')
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({command: 'eval', shards: [{file: 'eval-00000-of-00001.jsonl'}]}))
+    // before: 'eval-00000-of-00001.jsonl, line 1, field "points": record has neither points nor seg'
+    await expect(readRecords(dir)).rejects.toThrow(
+      /manifest\.json, field "command": not curate or offsets output: draw its samples with --eval/,
+    )
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({command: 'export', shards: []}))
+    await expect(readRecords(dir)).rejects.toThrow(
+      /field "command": not curate or offsets output: expected "curate" or "offsets".*got "export"/,
+    )
   })
 })
 
