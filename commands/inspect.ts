@@ -121,6 +121,7 @@ export default class Inspect extends GetokCommand {
       policy: flags['mask-policy'],
       flipV: flags['flip-v'],
       palette: flags.palette,
+      progress: this.progress('inspect'),
       engine: async () =>
         (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']})),
     }).finally(() => engine?.release())
