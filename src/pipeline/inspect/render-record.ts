@@ -14,6 +14,7 @@ import type {CropMask} from '../../core/masks/crop-mask.js'
 import {type OffsetTarget, type TokenGroup, parseTokens} from '../../core/grid/tokens.js'
 import type {GridMark, Picture, PromptBox} from '../../core/draw/draw.js'
 import {cropMasksToMask} from '../../core/masks/crop-mask.js'
+import {pairRefinement, parseAnswer, parseRefinement} from '../../core/eval/answer.js'
 import {GetokError} from '../../core/errors.js'
 import type {LoadedImage} from '../../adapters/images.js'
 import {type RenderOptions, type RenderedPicture, renderPicture} from '../../adapters/render.js'
@@ -46,7 +47,7 @@ export interface Answer {
   marks: GridMark[]
   boxes: [Cell, Cell][]
   polylines: Cell[][]
-  /** the decode rule; answers given on the command line: union */
+  /** the decode rule: the record's, or for an answer the one asked for or its shape's */
   rule: DecodeRule
   /** decoding inputs, one per seg group (or the record's single token set); under `box` each with its box */
   decode: TokenAnswer[]
@@ -61,12 +62,14 @@ export function recordToAnswer(record: InspectRecord): Answer {
 }
 
 /**
- * A model answer (and optionally its offset round) as drawable groups. Offset
- * groups pair with grid groups in order, whether they come in `tokens` after
- * the grid groups or in `offsets`; each pair must have one offset per grid token.
+ * A model answer (and optionally its offset round) as drawable groups, decoded under `rule`. Without
+ * one, an answer shaped as the box rule writes it (a <box> and a <seg> for every object) takes the box
+ * rule, any other the union rule. Offset groups pair with grid groups in order, whether they come in
+ * `tokens` after the grid groups or in `offsets`; each pair must have one offset per grid token.
  */
-export function tokensToAnswer(tokens: string, offsets: string | undefined, n: number): Answer {
-  const groups = parseTokens(tokens, n)
+export function tokensToAnswer(tokens: string, offsets: string | undefined, n: number, rule?: DecodeRule): Answer {
+  const groups = parseTokens(tokens, n) // a bad string fails here, with its character position
+  if ((rule ?? answerRule(tokens, n)) === 'box') return boxRuleAnswer(tokens, offsets, n)
   const gridGroups = groups.filter((g) => g.offsets === undefined)
   const offsetGroups = [...groups.filter((g) => g.offsets !== undefined), ...(offsets ? parseTokens(offsets, n) : [])]
   if (offsetGroups.some((g) => g.offsets === undefined)) {
@@ -82,6 +85,34 @@ export function tokensToAnswer(tokens: string, offsets: string | undefined, n: n
   }
   const answer: Answer = {marks: [], boxes: [], polylines: [], rule: 'union', decode: []}
   gridGroups.forEach((g, k) => addGroup(answer, g, offsetGroups[k]?.offsets, k))
+  return answer
+}
+
+/** The rule an answer's shape asks for: box when each object writes a <box> and a <seg> (what box-rule data teaches). */
+export function answerRule(tokens: string, n: number): DecodeRule {
+  const parsed = parseAnswer(tokens, n)
+  return parsed.ok && parsed.value.objects.every((o) => o.box && o.seg) ? 'box' : 'union'
+}
+
+/** A box-rule answer as eval reads it: one prompt per object, its box (moved by the box offsets) and its points. */
+function boxRuleAnswer(tokens: string, offsets: string | undefined, n: number): Answer {
+  const parsed = parseAnswer(tokens, n)
+  if (!parsed.ok) throw new GetokError(parsed.detail, {field: '--tokens'})
+  const {objects} = parsed.value
+  if (!objects.every((o) => o.box))
+    throw new GetokError('the box decode rule needs a <box> for every object of the answer', {field: '--tokens'}, '<box>…</box>')
+  const refinement = offsets !== undefined ? parseRefinement(offsets, n) : {ok: true as const, value: parsed.value.inlineRefinement}
+  if (!refinement.ok) throw new GetokError(refinement.detail, {field: '--offsets'})
+  const paired = refinement.value ? pairRefinement(objects, refinement.value) : {ok: true as const, value: undefined}
+  if (!paired.ok) throw new GetokError(paired.detail, {field: '--offsets'})
+  const answer: Answer = {marks: [], boxes: [], polylines: [], rule: 'box', decode: []}
+  objects.forEach((o, k) => {
+    const moved = paired.value?.[k]
+    // a refinement of the box alone leaves the points where they are
+    const pointOffsets = moved && moved.offsets.length > 0 ? moved.offsets : undefined
+    o.cells.forEach((cell, c) => answer.marks.push({cell, offset: pointOffsets?.[c]}))
+    answer.decode.push({cells: o.cells, offsets: pointOffsets, box: o.box, boxMoves: moved?.boxMoves})
+  })
   return answer
 }
 
@@ -197,12 +228,14 @@ export function answerCaption(
   policy: MaskPolicy,
   model: ModelIdentity,
   flipV: boolean,
+  rule: DecodeRule = 'union',
 ): string[] {
   const measured = result.iou !== undefined ? `IoU ${iouText(result.iou)}` : 'no ground truth'
-  const held = join([plural(result.tokens, 'grid token'), result.deleted > 0 && `${result.deleted} <DELETE>`])
+  const unit = plural(result.tokens, 'grid token') + (rule === 'box' ? ' + box' : '')
+  const held = join([unit, result.deleted > 0 && `${result.deleted} <DELETE>`])
   const who = join([imageName, annId !== undefined && `ann ${annId}`])
   if (result.compact) return [who, held, measured]
-  return [who, join([held, measured]), settingsLine(grid, policy, model, undefined, undefined, flipV)]
+  return [who, join([held, measured]), settingsLine(grid, policy, model, undefined, undefined, flipV, rule)]
 }
 
 const REGION_ORDER = ['inside', 'ring', 'hard_delete', 'far']

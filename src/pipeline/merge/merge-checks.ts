@@ -68,7 +68,9 @@ function runIdentity(m: Manifest): Record<string, unknown> {
     'model.name': m.model?.name,
     'model.hash': m.model?.hash,
   }
-  for (const [k, v] of Object.entries(m.config)) if (k !== 'shard_index') fields[`config.${k}`] = v
+  // runs over disjoint images (not workers of one split) each count their own images
+  const own = (k: string) => k === 'shard_index' || (k === 'annotations_images' && m.config.shard_count === undefined)
+  for (const [k, v] of Object.entries(m.config)) if (!own(k)) fields[`config.${k}`] = v
   return fields
 }
 

@@ -17,13 +17,14 @@
  * union of the skips and the statistics recomputed over all records in
  * image-id order: the summary one uninterrupted run reports.
  */
+import {existsSync} from 'node:fs'
 import * as path from 'node:path'
 import {GetokError} from '../../core/errors.js'
 import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.js'
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
 import {parseJsonl} from '../../adapters/jsonl.js'
 import {claimFreshDir} from '../shared/out-dir.js'
-import {isRunOutput} from '../shared/out-files.js'
+import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 import {type Part, checkDistinctFolders, checkSameRun, checkShardList, checkWorkers, readPart, readVerifiedShard} from './merge-checks.js'
@@ -62,6 +63,7 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
   const plan = planShards(parts)
   await prepareOut(
     input.out,
+    parts[0].manifest.command,
     plan.map((p) => p.file),
     input.overwrite,
   )
@@ -80,7 +82,7 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
     tool: first.tool,
     command: first.command,
     created: new Date().toISOString(),
-    config: mergedConfig(first.config),
+    config: mergedConfig(parts),
     ...(first.model ? {model: first.model} : {}),
     shards: plan.map(({part, shard, file}) => ({...shard, file, from: path.join(part.dir, shard.file)})),
     skips,
@@ -128,11 +130,16 @@ async function copyVerified(plan: readonly PlannedShard[], out: string, owners: 
   return records
 }
 
-/** Empty or new, or holding only what an interrupted merge left; --overwrite clears earlier output first. */
-async function prepareOut(out: string, files: readonly string[], overwrite: boolean): Promise<void> {
+/** Empty or new, or holding only what an interrupted merge left; --overwrite clears an earlier merge first. */
+async function prepareOut(out: string, command: string, files: readonly string[], overwrite: boolean): Promise<void> {
   const planned = new Set(files)
+  // a run's folder (merge writes no run.json) is not an earlier merge: --overwrite would delete its shards
+  if (existsSync(path.join(out, RUN_FILE)))
+    throw new GetokError("the output folder holds a run's output, not an earlier merge; choose another --out", {
+      file: path.join(out, RUN_FILE),
+    })
   // own: what any getok run writes (out-files.ts), so a user's notes.jsonl survives --overwrite
-  await claimFreshDir(out, {own: isRunOutput, refuseOthers: {overwrite, expected: (f) => planned.has(f)}})
+  await claimFreshDir(out, {command, own: isRunOutput, refuseOthers: {overwrite, expected: (f) => planned.has(f)}})
 }
 
 function parseShard(bytes: Buffer, file: string): ShardRecord[] {
@@ -170,9 +177,12 @@ class Owners {
   }
 }
 
-/** The single run's configuration: a worker's, without its place in the split. */
-function mergedConfig(config: Record<string, unknown>): Record<string, unknown> {
-  const {shard_index: _index, shard_count: _count, ...rest} = config
+/** The single run's configuration: a worker's, without its place in the split; unsharded runs add up their images. */
+function mergedConfig(parts: readonly Part[]): Record<string, unknown> {
+  const {shard_index: _index, shard_count: count, ...rest} = parts[0].manifest.config
+  const images = parts.map((p) => p.manifest.config.annotations_images)
+  if (count === undefined && images.every((n) => typeof n === 'number'))
+    rest.annotations_images = (images as number[]).reduce((a, b) => a + b, 0)
   return rest
 }
 

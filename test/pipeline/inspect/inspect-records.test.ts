@@ -1,7 +1,10 @@
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {GetokError} from '../../../src/core/errors.js'
 import {TokenParseError} from '../../../src/core/grid/tokens.js'
-import {type InspectRecord, parseRecord, selectRecords} from '../../../src/pipeline/inspect/inspect-records.js'
+import {type InspectRecord, parseRecord, readRecords, selectRecords} from '../../../src/pipeline/inspect/inspect-records.js'
 import {tokensToAnswer} from '../../../src/pipeline/inspect/render-record.js'
 
 const curate = {
@@ -206,6 +209,22 @@ describe('selectRecords', () => {
   })
 })
 
+describe('readRecords', () => {
+  it("refuses an eval or export folder by its manifest's command, pointing eval to --eval", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-inspect-kind-'))
+    writeFileSync(path.join(dir, 'eval-00000-of-00001.jsonl'), JSON.stringify({line: 1, image: 'a.jpg', answer: '<seg></seg>'}) + '\n')
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({command: 'eval', shards: [{file: 'eval-00000-of-00001.jsonl'}]}))
+    // before: 'eval-00000-of-00001.jsonl, line 1, field "points": record has neither points nor seg'
+    await expect(readRecords(dir)).rejects.toThrow(
+      /manifest\.json, field "command": not curate or offsets output: draw its samples with --eval/,
+    )
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({command: 'export', shards: []}))
+    await expect(readRecords(dir)).rejects.toThrow(
+      /field "command": not curate or offsets output: expected "curate" or "offsets".*got "export"/,
+    )
+  })
+})
+
 describe('tokensToAnswer', () => {
   it('pairs offset groups with grid groups in order and decodes seg groups only', () => {
     const a = tokensToAnswer(
@@ -247,5 +266,33 @@ describe('tokensToAnswer', () => {
     expect(() => tokensToAnswer('<seg><grid_1_1></seg>, <grid_2_2>', '<offset><seg><OFF_1_0></seg></offset>', 4)).toThrow(/do not pair/)
     expect(() => tokensToAnswer('<seg><grid_1_1><grid_4_0></seg>', undefined, 4)).toThrow(TokenParseError)
     expect(() => tokensToAnswer('<seg><grid_1_1><grid_4_0></seg>', undefined, 4)).toThrow(/character 15/)
+  })
+
+  it('takes the box rule for an answer shaped as box-rule data teaches, with the box offsets on its box', () => {
+    const a = tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', '<offset><box><OFF_0_0><OFF_-1_1></box></offset>', 4)
+    expect(a.rule).toBe('box')
+    expect(a.decode).toEqual([
+      {
+        cells: [[1, 1]],
+        offsets: undefined,
+        box: [
+          [0, 0],
+          [3, 3],
+        ],
+        boxMoves: [
+          [0, 0],
+          [-1, 1],
+        ],
+      },
+    ])
+    expect(a.marks).toEqual([{cell: [1, 1], offset: undefined}])
+    // a seg alone, or a box alone (the box task), stays with the union rule; --decode box asks for a box
+    expect(tokensToAnswer('<seg><grid_1_1></seg>', undefined, 4).rule).toBe('union')
+    expect(tokensToAnswer('<box><grid_0_0><grid_3_3></box>', undefined, 4).rule).toBe('union')
+    expect(tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', undefined, 4, 'union').rule).toBe('union')
+    expect(() => tokensToAnswer('<seg><grid_1_1></seg>', undefined, 4, 'box')).toThrow(/needs a <box> for every object/)
+    expect(() =>
+      tokensToAnswer('<box><grid_0_0><grid_3_3></box><seg><grid_1_1></seg>', '<offset><seg><OFF_0_0><OFF_0_0></seg></offset>', 4),
+    ).toThrow(/--offsets.*2 offset tokens for 1 grid tokens/)
   })
 })
