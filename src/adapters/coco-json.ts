@@ -10,7 +10,7 @@ import {isUtf8} from 'node:buffer'
 import {GetokError, showValue} from '../core/errors.js'
 import type {JsonScanError, ScanEvent} from '../parsers/json-scan.js'
 import {jsonErrorOffset} from '../parsers/json-syntax.js'
-import {firstInvalidUtf8, showBytes} from '../parsers/utf8.js'
+import {invalidUtf8Message} from '../parsers/utf8.js'
 
 export function scanErrorToGetok(error: JsonScanError, file: string): GetokError {
   if (error.reason.startsWith('expected "{"'))
@@ -43,13 +43,7 @@ export function parseElement(event: ScanEvent, file: string): unknown {
 
 /** The first bytes of an element that are not UTF-8: where in the file, and in which record when its id can be read. */
 function utf8Error(event: ScanEvent, file: string): GetokError {
-  const {offset, bytes} = firstInvalidUtf8(event.bytes)!
-  const before = event.bytes.subarray(0, offset)
-  const newlines = before.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0)
-  const column = newlines === 0 ? event.column + offset : offset - before.lastIndexOf(0x0a)
-  const where = `line ${event.line + newlines}, column ${column} (byte ${event.offset + offset})`
-  const what = `invalid UTF-8 at ${where}: bytes ${showBytes(bytes)} do not form a character; save the file as UTF-8`
-  return new GetokError(what, {file, record: recordName(event)})
+  return new GetokError(invalidUtf8Message(event.bytes, event)!, {file, record: recordName(event)})
 }
 
 /** "annotation 2045" when the element is an annotation, image or category whose id can be read; else "annotations[3]". */

@@ -5,11 +5,15 @@
  *
  *   {"ann_id": 1, "expression": "the cat"}\n\n{"ann_id": 2, …}   →   rows at lines 1 and 3
  *
- * A line that is not JSON is an error naming the file and the line, except where the caller
- * says a cut tail is expected (a journal a crash may have cut): then reading stops there.
+ * A line that is not JSON, or bytes that are not UTF-8, are an error naming the file and the line,
+ * except where the caller says a cut tail is expected (a journal a crash may have cut): then
+ * reading stops there.
  */
+import {isUtf8} from 'node:buffer'
 import {readFile} from 'node:fs/promises'
 import {GetokError} from '../core/errors.js'
+import {firstInvalidUtf8} from '../parsers/utf8.js'
+import {utf8Text} from './text-file.js'
 
 export interface JsonlRow<T> {
   value: T
@@ -39,13 +43,15 @@ export function parseJsonl<T = unknown>(text: string, file: string, options: Jso
 }
 
 export async function readJsonl<T = unknown>(file: string, options: JsonlOptions = {}): Promise<JsonlRow<T>[]> {
-  let text: string
+  let bytes: Buffer
   try {
-    text = await readFile(file, 'utf8')
+    bytes = await readFile(file)
   } catch (error) {
     throw new GetokError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
   }
-  return parseJsonl<T>(text, file, options)
+  // a crash can cut a journal's last line mid-character: that line is broken like any cut line
+  if (options.stopAtBroken && !isUtf8(bytes)) bytes = bytes.subarray(0, bytes.lastIndexOf(0x0a, firstInvalidUtf8(bytes)!.offset) + 1)
+  return parseJsonl<T>(utf8Text(bytes, file), file, options)
 }
 
 /** Just the values, in order. */

@@ -14,6 +14,7 @@
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {parseJsonl} from './jsonl.js'
+import {checkUtf8} from './text-file.js'
 import {GetokError, showValue} from '../core/errors.js'
 import {PickleError, type PickleDict, type PickleValue, unpickle} from '../parsers/pickle.js'
 
@@ -76,7 +77,9 @@ function refToExpressions(ref: PickleValue, place: {file: string; record: string
 }
 
 export async function readExpressionsJsonl(file: string): Promise<RefExpression[]> {
-  const text = new TextDecoder().decode(await readInput(file))
+  const bytes = await readInput(file)
+  checkUtf8(bytes, file)
+  const text = new TextDecoder().decode(bytes)
   const out = parseJsonl(text, file).map(({value, line}) => jsonlRowToExpression(value, {file, record: `line ${line}`}))
   if (out.length === 0) throw new GetokError('no expressions in the file', {file}, 'JSONL lines {"ann_id": …, "expression": …}')
   return out

@@ -21,6 +21,7 @@ import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from '
 import * as path from 'node:path'
 import {GetokError} from '../core/errors.js'
 import {readJsonl} from './jsonl.js'
+import {readUtf8File} from './text-file.js'
 
 export interface Skip {
   image_id: number
@@ -76,9 +77,10 @@ export async function readShardStats(dir: string, shard: string): Promise<ShardS
   const file = path.join(dir, statsFileName(shard))
   if (!existsSync(file) || !existsSync(path.join(dir, shard))) return null
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as ShardStats
+    return JSON.parse(await readUtf8File(file)) as ShardStats
   } catch (error) {
-    throw new GetokError(`cannot read a finished shard's stats (${(error as Error).message}); ${redoHint(shard)}`, {file})
+    const why = error instanceof GetokError ? error.what : (error as Error).message
+    throw new GetokError(`cannot read a finished shard's stats (${why}); ${redoHint(shard)}`, {file})
   }
 }
 

@@ -59,3 +59,26 @@ function secondByteRange(b: number): [number, number] {
 export function showBytes(bytes: readonly number[]): string {
   return bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(' ')
 }
+
+/** Where a run of bytes starts in its file: line and column (in bytes) from 1, byte offset from 0. */
+export interface BytePosition {
+  line: number
+  column: number
+  offset: number
+}
+
+/**
+ * The message for the first bad sequence of `bytes`, placed in the file they start at `start` of;
+ * null when all of them are UTF-8. Every reader of text says it the same way:
+ *
+ *   invalid UTF-8 at line 3, column 25 (byte 85): bytes 0xe9 0x2e do not form a character; save the file as UTF-8
+ */
+export function invalidUtf8Message(bytes: Uint8Array, start: BytePosition = {line: 1, column: 1, offset: 0}): string | null {
+  const problem = firstInvalidUtf8(bytes)
+  if (!problem) return null
+  const before = bytes.subarray(0, problem.offset)
+  const newlines = before.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0)
+  const column = newlines === 0 ? start.column + problem.offset : problem.offset - before.lastIndexOf(0x0a)
+  const where = `line ${start.line + newlines}, column ${column} (byte ${start.offset + problem.offset})`
+  return `invalid UTF-8 at ${where}: bytes ${showBytes(problem.bytes)} do not form a character; save the file as UTF-8`
+}

@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ShardWriter, readShardStats, shardFileName, verifiedShardStats, writeFileAtomic} from '../../src/adapters/shards.js'
 import {GetokError} from '../../src/core/errors.js'
+import {latin1E} from '../helpers/latin1.js'
 
 describe('shards', () => {
   it('names shards as <name>-00003-of-00008.jsonl', () => {
@@ -105,6 +106,15 @@ describe('shards', () => {
       const {dir, shard} = await finished()
       writeFileSync(path.join(dir, 'curate-00000-of-00001.stats.json'), '{"records": 3,')
       await expect(verifiedShardStats(dir, shard)).rejects.toThrow(/stats\.json: cannot read a finished shard's stats .*to redo it/)
+    })
+
+    it('a .stats.json with a byte that is not UTF-8: refused naming the line, not kept with U+FFFD in a skip reason', async () => {
+      const {dir, shard, stats} = await finished()
+      const file = path.join(dir, 'curate-00000-of-00001.stats.json')
+      writeFileSync(file, latin1E(JSON.stringify({...stats, skips: [{image_id: 1, ann_id: 2, reason: 'café'}]}, null, 1)))
+      await expect(verifiedShardStats(dir, shard)).rejects.toThrow(
+        /stats\.json: cannot read a finished shard's stats \(invalid UTF-8 at line 11, column \d+ \(byte \d+\): bytes 0xe9 0x22 .*\); delete/,
+      )
     })
   })
 

@@ -3,6 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {latin1E, placeOfE9} from '../helpers/latin1.js'
 import {perfectSwiftResult} from '../helpers/predictions.js'
 
 // The built CLI (npm test builds first), as a user runs it: export, a trainer's predictions, eval.
@@ -161,6 +162,25 @@ describe('getok eval (CLI)', () => {
     expect(some.stdout).toContain('2 × "image_id" is not an integer (got "N") (lines 1, 4)')
     expect(some.stdout).toContain('1 × "task" is not one of seg, box, point, multi, refine (got "segm") (line 2)')
     expect(some.stdout).toContain('1 × unknown image_id N (line 3)')
+  })
+
+  it('a predictions file saved in Latin-1 is bad input: exit 2, naming the file, line, column and byte; nothing is written', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-cli-'))
+    const file = path.join(dir, 'p.jsonl')
+    const rows = [
+      {image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box>'},
+      {image_id: 25560, ann_id: 29572, answer: '<box><grid_3_0><grid_13_8></box> the télé'},
+    ]
+    const bytes = latin1E(rows.map((r) => JSON.stringify(r) + '\n').join(''))
+    writeFileSync(file, bytes)
+    const out = path.join(dir, 'out')
+    const bad = getok(['eval', file, ...SAMPLE, '-o', out, '--grid', '16'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.replace(/\s+/g, ' ')).toContain(
+      `p.jsonl: invalid UTF-8 at ${placeOfE9(bytes)}: bytes 0xe9 0x6c do not form a character`,
+    )
+    expect(placeOfE9(bytes)).toMatch(/^line 2,/)
+    expect(existsSync(out)).toBe(false)
   })
 
   it('says the tokens were cut when none of the model answers holds one, answers it was given aside', () => {

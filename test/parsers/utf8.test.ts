@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {firstInvalidUtf8, showBytes} from '../../src/parsers/utf8.js'
+import {firstInvalidUtf8, invalidUtf8Message, showBytes} from '../../src/parsers/utf8.js'
 
 const fatal = new TextDecoder('utf-8', {fatal: true})
 
@@ -51,5 +51,26 @@ describe('firstInvalidUtf8', () => {
 
   it('shows bytes in hex', () => {
     expect(showBytes([0xe9, 0x2e])).toBe('0xe9 0x2e')
+  })
+})
+
+describe('invalidUtf8Message', () => {
+  const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'))
+
+  it('places the first bad byte by line, column and byte, as the COCO reader says it', () => {
+    expect(invalidUtf8Message(text('{"a": 1}\n{"b": "caf\xe9"}\n'))).toBe(
+      'invalid UTF-8 at line 2, column 11 (byte 19): bytes 0xe9 0x22 do not form a character; save the file as UTF-8',
+    )
+    expect(invalidUtf8Message(text('caf\xe9'))).toMatch(/^invalid UTF-8 at line 1, column 4 \(byte 3\): bytes 0xe9 do not/)
+  })
+
+  it('counts from where the bytes start in their file', () => {
+    const start = {line: 3, column: 7, offset: 40}
+    expect(invalidUtf8Message(text('ab\xe9'), start)).toMatch(/^invalid UTF-8 at line 3, column 9 \(byte 42\)/)
+    expect(invalidUtf8Message(text('a\nb\xe9'), start)).toMatch(/^invalid UTF-8 at line 4, column 2 \(byte 43\)/)
+  })
+
+  it('null for UTF-8', () => {
+    expect(invalidUtf8Message(Uint8Array.from(Buffer.from('café ✓ 🐈\n')))).toBeNull()
   })
 })

@@ -8,6 +8,7 @@ import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {parseJsonl} from '../../adapters/jsonl.js'
+import {utf8Text} from '../../adapters/text-file.js'
 import {GetokError} from '../../core/errors.js'
 import {
   type PredictionFormat,
@@ -89,7 +90,7 @@ async function readText(file: string): Promise<{text: string; sha256: string}> {
   } catch (error) {
     throw new GetokError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
   }
-  return {text: bytes.toString('utf8'), sha256: createHash('sha256').update(bytes).digest('hex')}
+  return {text: utf8Text(bytes, file), sha256: createHash('sha256').update(bytes).digest('hex')}
 }
 
 /** `getok export` names its files <format>-<split>.jsonl (llava: .json). */

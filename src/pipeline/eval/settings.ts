@@ -8,9 +8,9 @@
  * `source` says where each setting came from; it goes into summary.json.
  */
 import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {DECODE_RULES, DEFAULT_DECODE_RULE, type DecodeRule} from '../../core/decode/prompts.js'
+import {readUtf8File} from '../../adapters/text-file.js'
 import {GetokError, showValue} from '../../core/errors.js'
 import type {CuratedObject} from '../../core/export/conversations.js'
 import type {EvalSettings} from '../../core/eval/plan.js'
@@ -74,8 +74,9 @@ async function manifestConfig(file: string, command: string): Promise<Config | n
   if (!existsSync(file)) return null
   let manifest: {command?: unknown; config?: Config}
   try {
-    manifest = JSON.parse(await readFile(file, 'utf8'))
+    manifest = JSON.parse(await readUtf8File(file))
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`manifest.json is not JSON (${(error as Error).message})`, {file})
   }
   return manifest.command === command ? (manifest.config ?? {}) : null

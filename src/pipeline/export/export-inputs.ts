@@ -6,9 +6,9 @@
  * manifest says, token strings that parse at that grid.
  */
 import {existsSync, statSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {readJsonl} from '../../adapters/jsonl.js'
+import {readUtf8File} from '../../adapters/text-file.js'
 import type {CuratedObject, RefinementObject} from '../../core/export/conversations.js'
 import {GetokError, type ErrorPlace, showValue} from '../../core/errors.js'
 import type {Cell} from '../../core/grid/grid.js'
@@ -85,8 +85,9 @@ async function readManifest(dir: string, command: string): Promise<Manifest> {
     )
   let manifest: Manifest
   try {
-    manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest
+    manifest = JSON.parse(await readUtf8File(file)) as Manifest
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`manifest.json is not JSON (${(error as Error).message})`, {file})
   }
   if (manifest.command !== command)

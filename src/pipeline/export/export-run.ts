@@ -16,6 +16,7 @@ import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {type ExpressionSource, readExpressionFile} from '../../adapters/refs.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
+import {readUtf8File} from '../../adapters/text-file.js'
 import {
   type BuildResult,
   type Conversation,
@@ -171,8 +172,9 @@ function checkInputs(input: ExportRunInput, curated: GetokFolder<unknown>, offse
 async function readTemplates(file: string): Promise<Templates> {
   let doc: unknown
   try {
-    doc = JSON.parse(await readFile(file, 'utf8'))
+    doc = JSON.parse(await readUtf8File(file))
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`templates file unreadable or not JSON (${(error as Error).message})`, {file})
   }
   try {

@@ -11,7 +11,6 @@
  * figure, then by line.
  */
 import {existsSync, statSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {DECODE_RULES, type DecodeRule} from '../../core/decode/prompts.js'
 import {GetokError, showValue} from '../../core/errors.js'
@@ -19,6 +18,7 @@ import {EVAL_TASKS, type EvalTask} from '../../core/eval/plan.js'
 import type {EvalLine} from '../../core/eval/summary.js'
 import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
 import {readJsonl} from '../../adapters/jsonl.js'
+import {readUtf8File} from '../../adapters/text-file.js'
 import type {RecordFilter} from './inspect-records.js'
 
 /** The eval run's settings, where its folder records them. */
@@ -123,9 +123,10 @@ export function selectEvalLines(lines: readonly EvalLine[], filter: RecordFilter
 async function readJson(file: string): Promise<Json | null> {
   if (!existsSync(file)) return null
   try {
-    const v = JSON.parse(await readFile(file, 'utf8'))
+    const v = JSON.parse(await readUtf8File(file))
     return isObject(v) ? v : null
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`not JSON (${(error as Error).message})`, {file})
   }
 }

@@ -11,7 +11,7 @@
  * A record names its decode rule (SPEC §8); one that names none was made before rules existed: union.
  */
 import {existsSync, statSync} from 'node:fs'
-import {readFile, readdir} from 'node:fs/promises'
+import {readdir} from 'node:fs/promises'
 import * as path from 'node:path'
 import type {Cell, Move} from '../../core/grid/grid.js'
 import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
@@ -20,6 +20,7 @@ import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
 import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import {GetokError, showValue} from '../../core/errors.js'
 import {readJsonl} from '../../adapters/jsonl.js'
+import {readUtf8File} from '../../adapters/text-file.js'
 
 export type RecordKind = 'curate' | 'offsets'
 
@@ -82,8 +83,9 @@ export async function shardFiles(source: string): Promise<{files: string[]; conf
 async function manifestShards(file: string): Promise<{files: string[]; config: Json}> {
   let manifest: Json
   try {
-    manifest = JSON.parse(await readFile(file, 'utf8')) as Json
+    manifest = JSON.parse(await readUtf8File(file)) as Json
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`cannot read the manifest (${(error as Error).message})`, {file})
   }
   checkDrawable(manifest.command, file)

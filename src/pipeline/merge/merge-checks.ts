@@ -7,6 +7,7 @@ import {existsSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {createHash} from 'node:crypto'
 import * as path from 'node:path'
+import {readUtf8File} from '../../adapters/text-file.js'
 import {GetokError} from '../../core/errors.js'
 import type {Manifest} from '../shared/sharded-run.js'
 
@@ -29,8 +30,9 @@ export async function readPart(dir: string): Promise<Part> {
     throw new GetokError('no manifest.json: this run has not finished (rerun its command to resume it, then merge)', {file: dir})
   let manifest: Manifest
   try {
-    manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest
+    manifest = JSON.parse(await readUtf8File(file)) as Manifest
   } catch (error) {
+    if (error instanceof GetokError) throw error // not UTF-8: already names the place
     throw new GetokError(`manifest.json is not valid JSON (${(error as Error).message})`, {file})
   }
   for (const [field, ok] of [

@@ -23,6 +23,7 @@ import {GetokError} from '../../core/errors.js'
 import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.js'
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
 import {parseJsonl} from '../../adapters/jsonl.js'
+import {utf8Text} from '../../adapters/text-file.js'
 import {claimFreshDir} from '../shared/out-dir.js'
 import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
@@ -143,7 +144,7 @@ async function prepareOut(out: string, command: string, files: readonly string[]
 }
 
 function parseShard(bytes: Buffer, file: string): ShardRecord[] {
-  return parseJsonl<ShardRecord>(bytes.toString('utf8'), file).map((r) => r.value)
+  return parseJsonl<ShardRecord>(utf8Text(bytes, file), file).map((r) => r.value)
 }
 
 type ShardRecord = Record<string, unknown> & {image_id: number; ann_id: number}
