@@ -31,9 +31,13 @@ export interface GroundTruth {
   area: number
 }
 
-/** The ground truth of one or several referred objects. */
+/**
+ * The ground truth of one or several referred objects. One object's mask is taken as it is, not copied
+ * (scoring only reads it): a cached annotation mask is then held once, not once more per sample.
+ */
 export function groundTruth(masks: readonly Mask[], boxes: readonly BoxXywh[]): GroundTruth {
   if (masks.length === 0) throw new Error('a sample refers to at least one object')
+  if (masks.length === 1) return {mask: masks[0], boxXywh: boxAround(boxes), area: maskArea(masks[0])}
   const mask: Mask = {width: masks[0].width, height: masks[0].height, data: new Uint8Array(masks[0].data)}
   for (const m of masks.slice(1)) unionInto(mask, m)
   return {mask, boxXywh: boxAround(boxes), area: maskArea(mask)}

@@ -6,7 +6,8 @@
  *               the object's bbox when given, else the mask's tight box
  * Both answer a 422 naming the field when the geometry cannot be used. Making a mask takes
  * milliseconds (a polygon over a 640x480 image, about 5), so both pace themselves (pacer()): a
- * request of many objects does not keep the server from its other requests.
+ * request of many objects does not keep the server from its other requests. A request's samples
+ * that name the same ground truth share one, made once (RequestTruths).
  */
 import {type CocoDataset, type CocoImage, annotationToMask, segmentationToRle} from '../../adapters/coco.js'
 import type {CocoAnnotation} from '../../core/coco/records.js'
@@ -105,6 +106,48 @@ export async function sentTruth(s: GtSampleRequest, pace = pacer()): Promise<Gro
     boxes.push(object.bbox ?? rleToBoxXywh(rle)!)
   }
   return groundTruth(masks, boxes)
+}
+
+/** Ground truths made and shared, server-wide (GET /stats ground_truths). */
+export interface TruthCounts {
+  built: number
+  shared: number
+}
+
+/**
+ * One request's ground truths, one per distinct naming: a GRPO request holds a prompt's G rollouts with
+ * the same gt, and a 640x480 mask each would be 1.2 GB for 4096 samples. Keys: the gt objects' JSON text
+ * (no longer than the body; it merges only values no valid gt holds: ±Infinity, NaN → null), or image_id and
+ * ann_ids. Only what was made is kept, so a failure is made, and named, by the request's first failing sample.
+ */
+export class RequestTruths {
+  private readonly made = new Map<string, GroundTruth>()
+
+  constructor(
+    private readonly coco: CocoTruth,
+    private readonly counts: TruthCounts,
+    private readonly pace = pacer(),
+  ) {}
+
+  ofCoco(s: CocoSampleRequest, image: CocoImage): Promise<GroundTruth> {
+    return this.get(`coco ${image.id} ${s.ann_ids.join(',')}`, () => this.coco.truth(s, image, this.pace))
+  }
+
+  ofSent(s: GtSampleRequest): Promise<GroundTruth> {
+    return this.get(`gt ${JSON.stringify(s.gt)}`, () => sentTruth(s, this.pace))
+  }
+
+  private async get(key: string, make: () => Promise<GroundTruth>): Promise<GroundTruth> {
+    const hit = this.made.get(key)
+    if (hit) {
+      this.counts.shared++
+      return hit
+    }
+    const gt = await make()
+    this.made.set(key, gt)
+    this.counts.built++
+    return gt
+  }
 }
 
 /**

@@ -4,7 +4,8 @@
  *
  *   1. resolve every sample of a request first (ground truth, image file inside --images), so a
  *      bad sample refuses the whole request before any SAM work, and the request's samples reach
- *      the batcher together; paced (ground-truth.ts pacer) so that other requests are read
+ *      the batcher together; samples naming the same ground truth share it (RequestTruths: GRPO's
+ *      rollouts of a prompt); paced (ground-truth.ts pacer) so that other requests are read
  *      meanwhile, and stopping when the request is given up (its signal: a timeout, a client gone)
  *   2. batch by image (batcher.ts): samples of one image, from any requests, share one encoding
  *      and decoder passes of SLICE_RUNS · --batch samples, between which the samples of requests
@@ -26,7 +27,7 @@ import {encodeImageFile} from '../shared/encode-image.js'
 import type {DecodeSettings} from '../eval/settings.js'
 import {type ScoreItem, type ScoredItem, type Scorer, scoreImageSamples} from '../eval/score-samples.js'
 import {ImageBatcher} from './batcher.js'
-import {CocoTruth, pacer, sentTruth} from './ground-truth.js'
+import {CocoTruth, RequestTruths, type TruthCounts, pacer} from './ground-truth.js'
 
 /**
  * A job's samples are decoded SLICE_RUNS · --batch at a time (a sample has one prompt or more): a
@@ -72,6 +73,7 @@ export class RewardService implements ScoreService {
   private readonly sizes = new ByteLru<{width: number; height: number}>(100_000)
   private readonly batcher: ImageBatcher<ImageJob, ScoreItem, ScoredItem>
   private samples = 0
+  private readonly truths: TruthCounts = {built: 0, shared: 0}
   imagesEncoded = 0
 
   constructor(readonly input: RewardServiceInput) {
@@ -89,10 +91,11 @@ export class RewardService implements ScoreService {
     this.checkRoom(samples.length)
     const prepared: Prepared[] = []
     const pace = pacer()
+    const truths = new RequestTruths(this.truth, this.truths, pace)
     for (const [k, s] of samples.entries()) {
       if (k > 0) await pace()
       signal.throwIfAborted()
-      prepared.push(await this.prepare(s, pace))
+      prepared.push(await this.prepare(s, truths))
     }
     signal.throwIfAborted()
     this.checkRoom(prepared.length)
@@ -108,13 +111,13 @@ export class RewardService implements ScoreService {
       throw new HttpError(503, `busy: ${queued} samples queued, at most ${this.input.maxQueue} (--max-queue); retry later`)
   }
 
-  private async prepare(s: SampleRequest, pace: () => Promise<void>): Promise<Prepared> {
+  private async prepare(s: SampleRequest, truths: RequestTruths): Promise<Prepared> {
     const sample: EvalSample = {image_id: 0, ann_ids: [], split: 'serve', answer: s.answer}
     if (s.refinement !== undefined) sample.refinement = s.refinement
     if (s.task !== undefined) sample.task = s.task
     if (s.kind === 'coco') {
       const image = this.truth.image(s)
-      const gt = await this.truth.truth(s, image, pace)
+      const gt = await truths.ofCoco(s, image)
       const where = s.at ? `${s.at}.image_id` : 'image_id'
       // a COCO file name is held to the same rule as a client's path (a server-side fault: 422)
       const file = imageInsideRoot(this.input.imagesRoot, image.fileName, `${where} ${image.id}: file_name`, 422)
@@ -126,7 +129,7 @@ export class RewardService implements ScoreService {
     const size = await this.imageSize(file, where)
     if (size.width !== width || size.height !== height)
       throw new HttpError(422, `${where}: the image is ${size.width}x${size.height}, gt says ${width}x${height} (masks would not line up)`)
-    return {job: imageJob(file, {id: 0, fileName: s.image, width, height}), item: {sample, gt: await sentTruth(s, pace)}, where}
+    return {job: imageJob(file, {id: 0, fileName: s.image, width, height}), item: {sample, gt: await truths.ofSent(s)}, where}
   }
 
   private async imageSize(file: ImageFile, where: string): Promise<{width: number; height: number}> {
@@ -182,6 +185,7 @@ export class RewardService implements ScoreService {
       images_encoded: this.imagesEncoded,
       cache: {...this.embeddings.stats(), encoding: this.encoding.size},
       gt_cache: this.truth.masks.stats(),
+      ground_truths: {...this.truths},
       engine: {
         encoder_calls: e.encoderCalls,
         decoder_calls: e.decoderCalls,

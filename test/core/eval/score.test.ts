@@ -187,4 +187,12 @@ describe('scoreSample (masks given, no SAM)', () => {
     expect(two.area).toBe(200)
     expect(two.boxXywh).toEqual([0, 0, 80, 80])
   })
+
+  it("one object's mask is held as it is, not copied (a cached mask is not held twice); several are unioned into a new one", () => {
+    const [a, b] = [rect(80, 80, 0, 0, 10, 10), rect(80, 80, 70, 70, 80, 80)]
+    expect(groundTruth([a], [[0, 0, 10, 10]]).mask).toBe(a)
+    const two = groundTruth([a, b], [[0, 0, 10, 10]])
+    expect(two.mask).not.toBe(a)
+    expect([a.data.reduce((s, v) => s + v, 0), b.data.reduce((s, v) => s + v, 0)]).toEqual([100, 100])
+  })
 })

@@ -234,6 +234,52 @@ describe('getok serve on real SAM', () => {
     expect((await stats(main.url)).images_encoded).toBe(1)
   })
 
+  it("a request's samples with the same ground truth share one, made once; other ground truth scores as its own", async () => {
+    const image = '000000025560.jpg'
+    const gtOf = (id: number) => ({segmentation: rawAnn(id).segmentation, width: 640, height: 480})
+    const answers = [record(29572).seg, record(48152).seg, '<seg><grid_8_8></seg>']
+    // as a GRPO request holds them: two prompts' rollouts (tv, cat), sent and by id, interleaved
+    const sent = answers.flatMap((answer) => TV_CAT.map((id) => ({image, gt: gtOf(id), answer})))
+    const byId = answers.flatMap((answer) => [
+      {image_id: 25560, ann_id: 29572, answer},
+      {image_id: 25560, ann_ids: TV_CAT, answer},
+    ])
+    const truths = async () => (await stats(main.url)).ground_truths as {built: number; shared: number}
+    const before = await truths()
+    const together = await score(main.url, [...sent, ...byId])
+    expect(together.status).toBe(200)
+    const after = await truths()
+    expect({built: after.built - before.built, shared: after.shared - before.shared}).toEqual({built: 4, shared: 8})
+    // each as it scores alone, with a ground truth made for it only
+    const alone = []
+    for (const s of [...sent, ...byId]) alone.push((await score(main.url, s)).json)
+    expect(together.json).toEqual(alone)
+    // the tv's answer against the tv and against the cat: not one ground truth for both
+    expect(together.json[0].iou).toBeCloseTo(record(29572).iou, 5)
+    expect(together.json[1].iou).toBeLessThan(0.1)
+    expect(together.json[7].iou).not.toBe(together.json[6].iou)
+  })
+
+  it('a ground truth shared or not, a refusal names the first sample that fails, as each sample alone would', async () => {
+    const poly = {segmentation: rawAnn(29572).segmentation, width: 640, height: 480}
+    const good = {image: '000000025560.jpg', gt: poly, answer: 'x'}
+    const bad = {...good, gt: {...poly, segmentation: [[10, 10, 20, 20]]}}
+    const cases: [unknown[], string][] = [
+      [[good, good, bad, bad, good], '[2].gt.segmentation: polygon part 0 has 2 points, at least 3 needed'],
+      [[good, {...good, gt: [poly, bad.gt]}], '[1].gt[1].segmentation: polygon part 0 has 2 points, at least 3 needed'],
+      // the same gt on an image of another size (443303: 500x375): that sample's image is named
+      [[good, {...good, image: '000000443303.jpg'}], '[1].image: the image is 500x375, gt says 640x480 (masks would not line up)'],
+      [
+        [
+          {image_id: 25560, ann_id: 29572, answer: 'x'},
+          {image_id: 184321, ann_id: 29572, answer: 'x'},
+        ],
+        '[1].ann_id: annotation 29572 belongs to image 25560, not 184321',
+      ],
+    ]
+    for (const [body, error] of cases) expect(await score(main.url, body), error).toMatchObject({status: 422, json: {error}})
+  })
+
   it('unknown ids, bad geometry and images that do not fit: 4xx naming the field; the server goes on', async () => {
     const poly = [[10, 10, 100, 10, 100, 100]]
     const gt = (g: Record<string, unknown>, image = '000000025560.jpg') => ({
