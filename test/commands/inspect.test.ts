@@ -341,6 +341,18 @@ describe('getok inspect: bad input', () => {
     expect(unpaired?.message).toMatch(/offsets must pair one to one/)
   })
 
+  it('refuses an --ann-id of another photo of the same size, naming both, before a picture is drawn', async () => {
+    // before: 171481 (a train in 184321, 640×480 like 25560) passed the size check and was drawn and scored over the cat photo
+    const out = tmp('other-photo')
+    const e = await failure(['--image', PHOTO, '--tokens', '<seg><grid_4_6></seg>', '-a', ANN, '--ann-id', '171481', '-o', out])
+    expect(e?.message).toBe(
+      `--ann-id, ${PHOTO}: annotation 171481 belongs to image 184321 (000000184321.jpg), not to 000000025560.jpg: ` +
+        'expected an annotation of 000000025560.jpg, or --image 000000184321.jpg',
+    )
+    expect(e?.oclif?.exit).toBe(2)
+    expect(readdirSync(out)).toEqual([])
+  })
+
   it('names the record whose image is missing', async () => {
     const dir = tmp('missing')
     const file = path.join(dir, 'curate-00000-of-00001.jsonl')

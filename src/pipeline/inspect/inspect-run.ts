@@ -207,6 +207,13 @@ function groundTruthFor(record: InspectRecord, index: AnnIndex, annotations: str
   return annotationToMask(found.ann, found.image)
 }
 
+/** The photo is the annotations' image: its file name (any folder), or a name that is its id (`25560.jpg`, `000000025560.png`). */
+function isImageFile(file: string, image: CocoImage): boolean {
+  if (path.basename(file) === path.basename(image.fileName)) return true
+  const stem = path.parse(file).name
+  return /^\d+$/.test(stem) && Number(stem) === image.id
+}
+
 function recordLabel(record: InspectRecord): string {
   return `line ${record.line}` + (record.annId !== undefined ? ` (ann ${record.annId}, image ${record.imageId})` : '')
 }
@@ -246,6 +253,14 @@ async function answerGroundTruth(
   if (!annotations) throw new GetokError('--ann-id needs --annotations (the file holding that annotation)', {field: '--ann-id'})
   const found = indexAnnotations(await readCoco(annotations)).get(annId)
   if (!found) throw new GetokError(`no annotation with id ${annId}`, {file: annotations})
+  // a size check alone passes another photo of the same size, drawn and scored against the wrong one
+  if (!isImageFile(photo.file, found.image)) {
+    throw new GetokError(
+      `annotation ${annId} belongs to image ${found.image.id} (${found.image.fileName}), not to ${path.basename(photo.file)}`,
+      {file: photo.file, flag: 'ann-id'},
+      `an annotation of ${path.basename(photo.file)}, or --image ${found.image.fileName}`,
+    )
+  }
   if (found.image.width !== photo.width || found.image.height !== photo.height) {
     throw new GetokError(
       `annotation ${annId} belongs to image ${found.image.id} of another size`,
