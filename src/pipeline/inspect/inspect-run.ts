@@ -1,7 +1,7 @@
 /**
  * `getok inspect` end to end. Records mode: read and select records, check
  * that every image is there, encode each image once, draw each record, write
- * one PNG per record or one contact sheet. Answer mode: one photo, one token
+ * one PNG per record or contact sheets. Answer mode: one photo, one token
  * string (and its offset round), one PNG. Eval mode (inspect-eval.ts): lines
  * of an eval.jsonl, drawn as eval decoded and scored them.
  */
@@ -28,7 +28,7 @@ import {
   tokensToAnswer,
 } from './render-record.js'
 import {resolveImagePath} from '../shared/select-images.js'
-import {PictureWriter, writePicture} from './write-pictures.js'
+import {PictureWriter, type SheetLayout, writePicture} from './write-pictures.js'
 import {type EvalPictureSummary, inspectEval} from './inspect-eval.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -54,8 +54,8 @@ export interface InspectInput {
   images?: string
   out: string
   filter: RecordFilter
-  /** one contact sheet instead of one PNG per record */
-  sheet?: {columns: number; thumb: number}
+  /** contact sheets instead of one PNG per record */
+  sheet?: SheetLayout
   /** long side of each picture, pixels */
   size: number
   /** overrides the records' policy; default for answers: single */
