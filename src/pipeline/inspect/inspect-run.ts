@@ -1,7 +1,7 @@
 /**
  * `getok inspect` end to end. Records mode: read and select records, check
  * that every image is there, encode each image once, draw each record, write
- * one PNG per record or one contact sheet. Answer mode: one photo, one token
+ * one PNG per record or contact sheets. Answer mode: one photo, one token
  * string (and its offset round), one PNG. Eval mode (inspect-eval.ts): lines
  * of an eval.jsonl, drawn as eval decoded and scored them.
  */
@@ -28,7 +28,7 @@ import {
   tokensToAnswer,
 } from './render-record.js'
 import {resolveImagePath} from '../shared/select-images.js'
-import {PictureWriter, writePicture} from './write-pictures.js'
+import {PictureWriter, type SheetLayout, writePicture} from './write-pictures.js'
 import {type EvalPictureSummary, inspectEval} from './inspect-eval.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -54,8 +54,8 @@ export interface InspectInput {
   images?: string
   out: string
   filter: RecordFilter
-  /** one contact sheet instead of one PNG per record */
-  sheet?: {columns: number; thumb: number}
+  /** contact sheets instead of one PNG per record */
+  sheet?: SheetLayout
   /** long side of each picture, pixels */
   size: number
   /** overrides the records' policy; default for answers: single */
@@ -207,6 +207,13 @@ function groundTruthFor(record: InspectRecord, index: AnnIndex, annotations: str
   return annotationToMask(found.ann, found.image)
 }
 
+/** The photo is the annotations' image: its file name (any folder), or a name that is its id (`25560.jpg`, `000000025560.png`). */
+function isImageFile(file: string, image: CocoImage): boolean {
+  if (path.basename(file) === path.basename(image.fileName)) return true
+  const stem = path.parse(file).name
+  return /^\d+$/.test(stem) && Number(stem) === image.id
+}
+
 function recordLabel(record: InspectRecord): string {
   return `line ${record.line}` + (record.annId !== undefined ? ` (ann ${record.annId}, image ${record.imageId})` : '')
 }
@@ -246,6 +253,14 @@ async function answerGroundTruth(
   if (!annotations) throw new GetokError('--ann-id needs --annotations (the file holding that annotation)', {field: '--ann-id'})
   const found = indexAnnotations(await readCoco(annotations)).get(annId)
   if (!found) throw new GetokError(`no annotation with id ${annId}`, {file: annotations})
+  // a size check alone passes another photo of the same size, drawn and scored against the wrong one
+  if (!isImageFile(photo.file, found.image)) {
+    throw new GetokError(
+      `annotation ${annId} belongs to image ${found.image.id} (${found.image.fileName}), not to ${path.basename(photo.file)}`,
+      {file: photo.file, flag: 'ann-id'},
+      `an annotation of ${path.basename(photo.file)}, or --image ${found.image.fileName}`,
+    )
+  }
   if (found.image.width !== photo.width || found.image.height !== photo.height) {
     throw new GetokError(
       `annotation ${annId} belongs to image ${found.image.id} of another size`,

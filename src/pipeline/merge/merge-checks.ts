@@ -24,7 +24,13 @@ const SHARD_NAME = /-(\d{5})-of-(\d{5})\.jsonl$/
 
 /** A worker folder's manifest, checked for the fields merge relies on. */
 export async function readPart(dir: string): Promise<Part> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GetokError('input folder not found', {file: dir})
+  if (!existsSync(dir)) throw new GetokError('input folder not found', {file: dir})
+  if (!statSync(dir).isDirectory())
+    throw new GetokError(
+      "a file, not a folder: merge takes the workers' output folders (each holding its manifest.json)",
+      {file: dir},
+      path.basename(dir) === 'manifest.json' ? `its folder, ${path.dirname(dir)}` : undefined,
+    )
   const file = path.join(dir, 'manifest.json')
   if (!existsSync(file))
     throw new GetokError('no manifest.json: this run has not finished (rerun its command to resume it, then merge)', {file: dir})
@@ -62,7 +68,18 @@ export function checkDistinctFolders(parts: readonly Part[], out: string): void 
   }
 }
 
-/** The fields that must agree, flattened with their names: command, tool.version, config.*, model.name, model.hash. */
+/**
+ * Config fields that may differ between inputs: they cannot change a record's bytes. `batch` is how many
+ * prompts share a decoder run, and a prompt's masks do not depend on its run (bit-identical on the CPU;
+ * docs/scale.md); `shard_size` only cuts the records into files, which merge copies as they are.
+ * Threads, workers and device are not in the config at all.
+ */
+export const FREE = ['batch', 'shard_size']
+
+/**
+ * The fields that must agree, flattened with their names, most decisive first: command, tool.version,
+ * model.name, model.hash, then config.*. Settings that cannot change a record's bytes are left out (FREE).
+ */
 function runIdentity(m: Manifest): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     command: m.command,
@@ -71,18 +88,24 @@ function runIdentity(m: Manifest): Record<string, unknown> {
     'model.hash': m.model?.hash,
   }
   // runs over disjoint images (not workers of one split) each count their own images
-  const own = (k: string) => k === 'shard_index' || (k === 'annotations_images' && m.config.shard_count === undefined)
+  const own = (k: string) => k === 'shard_index' || FREE.includes(k) || (k === 'annotations_images' && m.config.shard_count === undefined)
   for (const [k, v] of Object.entries(m.config)) if (!own(k)) fields[`config.${k}`] = v
   return fields
 }
 
+// config.model repeats the model: its difference is named once, as model.*
+const DECISIVE = [['command'], ['tool.version'], ['model.name', 'model.hash']]
+
+/** Another command, version or model makes every config difference noise: name it alone; config fields are listed only when those agree. */
 export function checkSameRun(parts: readonly Part[]): void {
   const [ref, ...rest] = parts
   const want = runIdentity(ref.manifest)
   for (const part of rest) {
     const got = runIdentity(part.manifest)
-    const diff = Object.keys({...want, ...got}).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]))
-    if (diff.length === 0) continue
+    const all = Object.keys({...want, ...got}).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]))
+    if (all.length === 0) continue
+    const decisive = DECISIVE.map((tier) => tier.filter((k) => all.includes(k))).find((tier) => tier.length > 0)
+    const diff = decisive ?? all
     const shown = diff.map((k) => `${k} is ${JSON.stringify(want[k])} in ${ref.dir} but ${JSON.stringify(got[k])} here`).join('; ')
     throw new GetokError(`not the same run: ${shown}`, {file: part.dir, field: diff[0]})
   }

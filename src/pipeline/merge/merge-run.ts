@@ -5,8 +5,9 @@
  *
  * Each check refuses with a message naming the folder and the field:
  *   - every input has a manifest.json (a worker that has not finished has none);
- *   - the same command, tool version, configuration (every field but
- *     shard_index) and model (name and hash) everywhere;
+ *   - the same command, tool version, model (name and hash) and configuration
+ *     (every field but shard_index and the FREE ones, which cannot change a record)
+ *     everywhere; the first of these that differs is named alone;
  *   - with shard_count N: workers 0 … N−1 each given exactly once;
  *   - every shard a manifest lists is there, complete (k-of-K, none missing),
  *     with the listed byte count, sha256 and record count;
@@ -25,15 +26,27 @@ import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.j
 import {parseJsonl} from '../../adapters/jsonl.js'
 import {utf8Text} from '../../adapters/text-file.js'
 import {claimFreshDir} from '../shared/out-dir.js'
+import {type Progress, silentProgress} from '../shared/progress.js'
 import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
-import {type Part, checkDistinctFolders, checkSameRun, checkShardList, checkWorkers, readPart, readVerifiedShard} from './merge-checks.js'
+import {
+  FREE,
+  type Part,
+  checkDistinctFolders,
+  checkSameRun,
+  checkShardList,
+  checkWorkers,
+  readPart,
+  readVerifiedShard,
+} from './merge-checks.js'
 
 export interface MergeInput {
   dirs: string[]
   out: string
   overwrite: boolean
+  /** one tick per shard verified and copied (hundreds of shards take a while to hash) */
+  progress?: Progress
 }
 
 export interface MergeResult {
@@ -70,7 +83,10 @@ export async function runMerge(input: MergeInput): Promise<MergeResult> {
   )
 
   const owners = new Owners()
-  const records = await copyVerified(plan, input.out, owners)
+  const progress = input.progress ?? silentProgress
+  progress.start(plan.length, 0)
+  const records = await copyVerified(plan, input.out, owners, progress)
+  progress.end()
   const skips = parts.flatMap((p) => p.manifest.skips.map((s) => (owners.claimSkip(s, p.dir), s)))
   records.sort((a, b) => a.image_id - b.image_id) // stable: a worker's records keep their order within an image
   const first = parts[0].manifest
@@ -110,16 +126,20 @@ interface PlannedShard {
 
 /** Merged names `<command>-00000-of-000NN.jsonl`, in worker order (input order for unsharded runs). */
 function planShards(parts: readonly Part[]): PlannedShard[] {
-  const index = (p: Part) => (p.manifest.config.shard_index as number | undefined) ?? 0
-  const ordered = [...parts].sort((a, b) => index(a) - index(b))
-  const all = ordered.flatMap((part) => part.manifest.shards.map((shard) => ({part, shard})))
+  const all = orderedParts(parts).flatMap((part) => part.manifest.shards.map((shard) => ({part, shard})))
   return all.map((s, k) => ({...s, file: shardFileName(s.part.manifest.command, k, all.length)}))
 }
 
+/** Workers in index order; unsharded runs in input order. */
+function orderedParts(parts: readonly Part[]): Part[] {
+  const index = (p: Part) => (p.manifest.config.shard_index as number | undefined) ?? 0
+  return [...parts].sort((a, b) => index(a) - index(b))
+}
+
 /** Verify each shard's bytes, claim its ids, write it under its merged name; what the summary needs of each record. */
-async function copyVerified(plan: readonly PlannedShard[], out: string, owners: Owners): Promise<LightRecord[]> {
+async function copyVerified(plan: readonly PlannedShard[], out: string, owners: Owners, progress: Progress): Promise<LightRecord[]> {
   const records: LightRecord[] = []
-  for (const {part, shard, file} of plan) {
+  for (const [k, {part, shard, file}] of plan.entries()) {
     const bytes = await readVerifiedShard(part.dir, shard)
     const pick = PICKERS[part.manifest.command]
     for (const record of parseShard(bytes, path.join(part.dir, shard.file))) {
@@ -127,6 +147,7 @@ async function copyVerified(plan: readonly PlannedShard[], out: string, owners: 
       records.push({image_id: record.image_id, ann_id: record.ann_id, summary: pick(record)})
     }
     await writeFileAtomic(path.join(out, file), bytes)
+    progress.tick(k + 1, file)
   }
   return records
 }
@@ -178,9 +199,16 @@ class Owners {
   }
 }
 
-/** The single run's configuration: a worker's, without its place in the split; unsharded runs add up their images. */
+/**
+ * The single run's configuration: a worker's, without its place in the split; unsharded runs add up their
+ * images. A FREE setting the inputs differ in is the list of theirs, in worker order (the shards are copied as cut).
+ */
 function mergedConfig(parts: readonly Part[]): Record<string, unknown> {
   const {shard_index: _index, shard_count: count, ...rest} = parts[0].manifest.config
+  for (const k of FREE) {
+    const values = orderedParts(parts).map((p) => p.manifest.config[k])
+    if (new Set(values.map((v) => JSON.stringify(v))).size > 1) rest[k] = values
+  }
   const images = parts.map((p) => p.manifest.config.annotations_images)
   if (count === undefined && images.every((n) => typeof n === 'number'))
     rest.annotations_images = (images as number[]).reduce((a, b) => a + b, 0)
