@@ -93,10 +93,11 @@ function runIdentity(m: Manifest): Record<string, unknown> {
   return fields
 }
 
-// config.model repeats the model: its difference is named once, as model.*
-const DECISIVE = [['command'], ['tool.version'], ['model.name', 'model.hash']]
+// config.model repeats the model: its difference is named once, as model.*; a worker among unsharded
+// runs (or of another split) differs in what each counts as well, annotations_images: name the split
+const DECISIVE = [['command'], ['tool.version'], ['model.name', 'model.hash'], ['config.shard_count']]
 
-/** Another command, version or model makes every config difference noise: name it alone; config fields are listed only when those agree. */
+/** Another command, version, model or split makes every other difference noise: it is named alone, the rest only when those agree. */
 export function checkSameRun(parts: readonly Part[]): void {
   const [ref, ...rest] = parts
   const want = runIdentity(ref.manifest)
