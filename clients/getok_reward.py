@@ -2,8 +2,9 @@
 
 Each completion's ground truth is a JSON string (the dataset's ground-truth column):
   grid turn        {"image_id": 25560, "ann_id": 29572}       or "ann_ids": [...], or "image" + "gt"
-  refinement turn  {"image_id": 25560, "ann_id": 29572, "prev": "<seg><grid_4_0>...</seg>"}
-                   (the completion refines "prev", the answer of the turn before)
+  refinement turn  {"image_id": 25560, "ann_id": 29572, "prev": "<box>...</box><seg>...</seg>"}
+                   (the completion refines "prev", the answer of the turn before: under the box
+                   rule an offsets record's box_prev, then its prev; a <seg> alone fails no_box)
 and may name the "task" (seg, box, point, multi, refine) when the answer's shape does not say it.
 
 Reward per completion, in [0, 1], with w = format_weight:
