@@ -15,7 +15,7 @@ export function threadsPerWorker(total: number | undefined, workers: number): nu
 /**
  * The default --workers: on the CPU one worker per core of --threads (each runs onnxruntime on one
  * thread), within 1 GiB of memory each; on a GPU one (one device, one session). Why one a core: on
- * 2-core machines 2 one-thread workers beat 1 two-thread process on every run measured, 1.15–1.22×
+ * 2-core machines 2 one-thread workers beat 1 two-thread process on every run measured, 1.15–1.30×
  * over 48 images (docs/scale.md, "Worker processes"): onnxruntime's threads wait on each other at every
  * parallel step, separate processes do not. A run never has more workers than images.
  */
