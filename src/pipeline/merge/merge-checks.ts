@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import {readUtf8File} from '../../adapters/text-file.js'
 import {GetokError} from '../../core/errors.js'
 import type {Manifest} from '../shared/sharded-run.js'
+import {BYTES_FREE, CUT, PATH_IDENTITY, identifiedPath} from '../shared/run-settings.js'
 
 /** One input folder and its manifest. */
 export interface Part {
@@ -69,18 +70,27 @@ export function checkDistinctFolders(parts: readonly Part[], out: string): void 
 }
 
 /**
- * Config fields that may differ between inputs: they cannot change a record's bytes. `batch` is how many
- * prompts share a decoder run, and a prompt's masks do not depend on its run (bit-identical on the CPU;
- * docs/scale.md); `shard_size` only cuts the records into files, which merge copies as they are.
- * Threads, workers and device are not in the config at all.
+ * Config fields that may differ between inputs: they cannot change a record's bytes (shared/run-settings.ts).
+ * `batch` is how many prompts share a decoder run, and a prompt's masks do not depend on its run
+ * (bit-identical on the CPU; docs/scale.md); `shard_size` only cuts the records into files, which merge
+ * copies as they are. Threads, workers and device are not in the config at all.
  */
-export const FREE = ['batch', 'shard_size']
+export const FREE: readonly string[] = [...BYTES_FREE, ...CUT]
+
+/**
+ * FREE, and the paths every input identifies by their data (`curated`, by `curated_sha256`): workers that
+ * read the same curated records from other folders (another machine, a relative path) agree on the hash.
+ */
+export function freeFields(parts: readonly Part[]): string[] {
+  const configs = parts.map((p) => p.manifest.config)
+  return [...FREE, ...Object.keys(PATH_IDENTITY).filter((k) => identifiedPath(k, ...configs))]
+}
 
 /**
  * The fields that must agree, flattened with their names, most decisive first: command, tool.version,
- * model.name, model.hash, then config.*. Settings that cannot change a record's bytes are left out (FREE).
+ * model.name, model.hash, then config.*. Settings that cannot change a record's bytes are left out (`free`).
  */
-function runIdentity(m: Manifest): Record<string, unknown> {
+function runIdentity(m: Manifest, free: readonly string[]): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     command: m.command,
     'tool.version': m.tool?.version,
@@ -88,7 +98,7 @@ function runIdentity(m: Manifest): Record<string, unknown> {
     'model.hash': m.model?.hash,
   }
   // runs over disjoint images (not workers of one split) each count their own images
-  const own = (k: string) => k === 'shard_index' || FREE.includes(k) || (k === 'annotations_images' && m.config.shard_count === undefined)
+  const own = (k: string) => k === 'shard_index' || free.includes(k) || (k === 'annotations_images' && m.config.shard_count === undefined)
   for (const [k, v] of Object.entries(m.config)) if (!own(k)) fields[`config.${k}`] = v
   return fields
 }
@@ -100,9 +110,10 @@ const DECISIVE = [['command'], ['tool.version'], ['model.name', 'model.hash'], [
 /** Another command, version, model or split makes every other difference noise: it is named alone, the rest only when those agree. */
 export function checkSameRun(parts: readonly Part[]): void {
   const [ref, ...rest] = parts
-  const want = runIdentity(ref.manifest)
+  const free = freeFields(parts)
+  const want = runIdentity(ref.manifest, free)
   for (const part of rest) {
-    const got = runIdentity(part.manifest)
+    const got = runIdentity(part.manifest, free)
     const all = Object.keys({...want, ...got}).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]))
     if (all.length === 0) continue
     const decisive = DECISIVE.map((tier) => tier.filter((k) => all.includes(k))).find((tier) => tier.length > 0)

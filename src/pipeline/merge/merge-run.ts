@@ -6,7 +6,8 @@
  * Each check refuses with a message naming the folder and the field:
  *   - every input has a manifest.json (a worker that has not finished has none);
  *   - the same command, tool version, model (name and hash) and configuration
- *     (every field but shard_index and the FREE ones, which cannot change a record)
+ *     (every field but shard_index and the FREE ones, which cannot change a record,
+ *     and paths identified by their data's hash: config.curated by curated_sha256)
  *     everywhere; the first of these that differs is named alone;
  *   - with shard_count N: workers 0 … N−1 each given exactly once;
  *   - every shard a manifest lists is there, complete (k-of-K, none missing),
@@ -31,12 +32,12 @@ import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 import {
-  FREE,
   type Part,
   checkDistinctFolders,
   checkSameRun,
   checkShardList,
   checkWorkers,
+  freeFields,
   readPart,
   readVerifiedShard,
 } from './merge-checks.js'
@@ -201,11 +202,12 @@ class Owners {
 
 /**
  * The single run's configuration: a worker's, without its place in the split; unsharded runs add up their
- * images. A FREE setting the inputs differ in is the list of theirs, in worker order (the shards are copied as cut).
+ * images. A FREE setting the inputs differ in is the list of theirs, in worker order (the shards are copied as cut);
+ * so is a path whose data they agree on (`curated`: each worker's folder, for information).
  */
 function mergedConfig(parts: readonly Part[]): Record<string, unknown> {
   const {shard_index: _index, shard_count: count, ...rest} = parts[0].manifest.config
-  for (const k of FREE) {
+  for (const k of freeFields(parts)) {
     const values = orderedParts(parts).map((p) => p.manifest.config[k])
     if (new Set(values.map((v) => JSON.stringify(v))).size > 1) rest[k] = values
   }

@@ -11,7 +11,8 @@
  */
 import {readdir} from 'node:fs/promises'
 import * as path from 'node:path'
-import {existsSync, statSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {createReadStream, existsSync, statSync} from 'node:fs'
 import type {Cell, Move} from '../../core/grid/grid.js'
 import {GetokError, type ErrorPlace} from '../../core/errors.js'
 import {type TokenStyle, boxToTokens, cellsToSegTokens, offsetsToTokens} from '../../core/grid/tokens.js'
@@ -56,13 +57,8 @@ const CURATE_SHARD = /^curate-\d{5}-of-\d{5}\.jsonl$/
 
 /** Grid points of every finished curate record under dir, by annotation id. A record at another grid size is refused. */
 export async function readCurated(dir: string, n: number): Promise<Map<number, CuratedEntry>> {
-  if (!isDirectory(dir)) throw new GetokError('curated folder not found', {file: dir})
-  const files = (await readdir(dir)).filter((f) => CURATE_SHARD.test(f)).sort()
-  if (files.length === 0)
-    throw new GetokError('no finished curate shards in the curated folder', {file: dir}, 'curate-00000-of-0000N.jsonl files')
   const out = new Map<number, CuratedEntry>()
-  for (const f of files) {
-    const file = path.join(dir, f)
+  for (const file of await curatedShards(dir)) {
     const rows = await readJsonl<Record<string, unknown>>(file)
     rows.forEach(({value: r, line}) => {
       const place = {file, record: `line ${line}`}
@@ -75,6 +71,29 @@ export async function readCurated(dir: string, n: number): Promise<Map<number, C
     })
   }
   return out
+}
+
+/** The finished curate shards under dir, in name order: the order readCurated reads them in (the first record of an id wins). */
+async function curatedShards(dir: string): Promise<string[]> {
+  if (!isDirectory(dir)) throw new GetokError('curated folder not found', {file: dir})
+  const files = (await readdir(dir)).filter((f) => CURATE_SHARD.test(f)).sort()
+  if (files.length === 0)
+    throw new GetokError('no finished curate shards in the curated folder', {file: dir}, 'curate-00000-of-0000N.jsonl files')
+  return files.map((f) => path.join(dir, f))
+}
+
+/**
+ * What the curated folder holds, for the run's configuration (`curated_sha256`): the sha256 of its
+ * finished shards' bytes one after the other, in the order readCurated reads them. It names the
+ * records, not the folder: the same records read through another path, or copied to another machine,
+ * give the same hash; records added or changed give another.
+ */
+export async function curatedSha256(dir: string): Promise<string> {
+  const hash = createHash('sha256')
+  for (const file of await curatedShards(dir)) {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+  }
+  return hash.digest('hex')
 }
 
 function curatedEntry(r: Record<string, unknown>, n: number, place: ErrorPlace): CuratedEntry {

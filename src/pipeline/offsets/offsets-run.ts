@@ -13,7 +13,7 @@ import {type ImageRunInput, type ImageRunResult, type ImageUnit, runImageCommand
 import {resolveImagePath} from '../shared/select-images.js'
 import {readShardRecords} from '../shared/sharded-run.js'
 import {WorkerPool, jobModule, remoteUnits} from '../workers/pool.js'
-import {type CuratedEntry, joinCurated, readCurated} from './curated-join.js'
+import {type CuratedEntry, curatedSha256, joinCurated, readCurated} from './curated-join.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
 
 export interface OffsetsRunInput extends Omit<ImageRunInput, 'includeCrowd'> {
@@ -53,7 +53,8 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
           const unit = {annotations, strict: input.strict, includeCrowd: options.includeCrowd}
           pool = await WorkerPool.start('offsets', Math.min(workers, wholeRunImages), {module: jobModule('offsets-job'), init}, unit)
         } else curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
-        return offsetsConfig(input, wholeRunImages)
+        const curatedHash = input.curated === undefined ? undefined : await curatedSha256(input.curated)
+        return offsetsConfig(input, wholeRunImages, curatedHash)
       },
       async processImage(unit) {
         return {records: await offsetsForImage(input, categories, curated, unit), skips: []}
@@ -66,8 +67,12 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
   )
 }
 
-/** run.json and manifest config; `annotations_images` counts the whole run's images, in every worker alike. */
-function offsetsConfig(input: OffsetsRunInput, wholeRunImages: number): Record<string, unknown> {
+/**
+ * run.json and manifest config; `annotations_images` counts the whole run's images, in every worker alike.
+ * `curated` is the folder as given, for information; `curated_sha256` (with --curated) is what it holds,
+ * the one a resume and merge compare (shared/run-settings.ts), so workers may read it from other paths.
+ */
+function offsetsConfig(input: OffsetsRunInput, wholeRunImages: number, curatedHash?: string): Record<string, unknown> {
   const o = input.options
   return {
     command: 'offsets',
@@ -84,6 +89,7 @@ function offsetsConfig(input: OffsetsRunInput, wholeRunImages: number): Record<s
     shard_size: input.shardSize,
     images_checked: input.images !== undefined,
     curated: input.curated ?? null,
+    ...(curatedHash === undefined ? {} : {curated_sha256: curatedHash}),
   }
 }
 

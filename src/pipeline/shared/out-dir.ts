@@ -19,6 +19,7 @@ import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
 import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
+import {BYTES_FREE, RECORDED_LATER, identifiedPath} from './run-settings.js'
 import {RUN_FILE, checkOutFolder, getokFilesIn, makeOutFolder, shardOfStatsFile} from './out-files.js'
 
 export {RUN_FILE}
@@ -49,15 +50,24 @@ export async function claimRunDir(
   const file = path.join(dir, RUN_FILE)
   const config: Record<string, unknown> = {tool_version: version, ...runConfig}
   const before = existsSync(file) ? await readRunFile(file, overwrite) : undefined
-  // a run.json written before units were recorded cannot say: its folder resumes as before
-  const unrecorded = (k: string) => k === UNITS_FIELD && before?.[k] === undefined
-  const differs = (k: string) => !unrecorded(k) && JSON.stringify(before?.[k]) !== JSON.stringify(config[k])
+  const differs = (k: string) => !notCompared(k, before ?? {}, config) && JSON.stringify(before?.[k]) !== JSON.stringify(config[k])
   const diff = Object.keys({...before, ...config}).filter(differs)
   if (before && diff.length > 0 && !overwrite) throw differentConfiguration(file, before, config, diff)
   if (overwrite && (!before || diff.length > 0)) await clearRunDir(dir)
   else if (overwrite) await dropChangedShards(dir, name)
   await makeOutFolder(dir)
   await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
+}
+
+/**
+ * Fields a resumed run may change (shared/run-settings.ts): settings that cannot change a record's bytes
+ * (`--batch`), a path whose data both identify alike (the folder of `--curated`, by its records' hash),
+ * and an identity a run.json written before it was recorded cannot say (the images, the curated hash):
+ * such a folder resumes as before. `shard_size` is compared: the finished shards are cut by it.
+ */
+function notCompared(k: string, before: Config, config: Config): boolean {
+  if (BYTES_FREE.includes(k) || identifiedPath(k, before, config)) return true
+  return (k === UNITS_FIELD || RECORDED_LATER.includes(k)) && before[k] === undefined
 }
 
 /** run.json's configuration; one that does not parse is refused, or with --overwrite read as no configuration. */
@@ -84,8 +94,16 @@ function differentConfiguration(file: string, before: Config, config: Config, di
       ? ' (another getok version may write other records; finish the run with the version that began it)'
       : named.includes(UNITS_FIELD)
         ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
-        : ''
+        : named.length === 1 && named[0] === 'shard_size'
+          ? shardSizeHint(before.shard_size)
+          : ''
   return new GetokError(`output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`, {file})
+}
+
+/** A finished shard is named and filled by the folder's cut: a resume must keep it (a shard of another cut would stay beside). */
+function shardSizeHint(size: unknown): string {
+  if (typeof size !== 'number') return ''
+  return ` (its finished shards hold ${size} image${size === 1 ? '' : 's'} each: resume with --shard-size ${size})`
 }
 
 /** Everything an earlier getok run wrote in the folder (any command's), never another file. */

@@ -99,6 +99,51 @@ describe('claimRunDir', () => {
     )
   })
 
+  it('resumes with another --batch (it cannot change a record) and records the new one; keeps what was written', async () => {
+    // before: "different configuration (batch: 1 → 16)", e.g. a run begun on a CPU and resumed on a GPU
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', {...CONFIG, batch: 1, shard_size: 1}, false)
+    const shard = path.join(dir, 'curate-w001-00000-of-00001.jsonl')
+    writeFileSync(shard, '{}\n')
+    await claimRunDir(dir, 'curate', {...CONFIG, batch: 16, shard_size: 1}, false)
+    expect(readFileSync(shard, 'utf8')).toBe('{}\n')
+    expect(JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')).batch).toBe(16)
+  })
+
+  it('refuses to resume with another --shard-size, naming the flag and the value that resumes', async () => {
+    // before: "(shard_size: 1 → 1000); use another --out or --overwrite", not which value resumes
+    const dir = fresh()
+    await claimRunDir(dir, 'curate', {...CONFIG, shard_size: 1}, false)
+    await expect(claimRunDir(dir, 'curate', {...CONFIG, shard_size: 1000}, false)).rejects.toThrow(
+      'different configuration (shard_size: 1 → 1000) (its finished shards hold 1 image each: resume with --shard-size 1); ' +
+        'use another --out or --overwrite',
+    )
+    // with other differences too, the list names them all and no single flag is offered
+    await expect(claimRunDir(dir, 'curate', {...CONFIG, shard_size: 1000, tau: 0.9}, false)).rejects.toThrow(
+      /\(tau: 0\.8 → 0\.9; shard_size: 1 → 1000\); use another --out/,
+    )
+  })
+
+  it('compares a path by the hash of its data where both configurations record one, else by the path', async () => {
+    const offsets = {command: 'offsets', images: CONFIG.images, curated: 'out/cur', curated_sha256: 'a'.repeat(64)}
+    const dir = fresh()
+    await claimRunDir(dir, 'offsets', offsets, false)
+    await claimRunDir(dir, 'offsets', {...offsets, curated: '/elsewhere/cur'}, false)
+    await expect(claimRunDir(dir, 'offsets', {...offsets, curated_sha256: 'b'.repeat(64)}, false)).rejects.toThrow(
+      /\(curated_sha256: "a{64}" → "b{64}"\)/,
+    )
+    // a run.json written before the hash was recorded: its path is what it can say
+    const old = fresh()
+    mkdirSync(old)
+    const {curated_sha256: _, ...before} = offsets
+    writeFileSync(path.join(old, 'run.json'), JSON.stringify({tool_version: '0.3.0', ...before}))
+    await claimRunDir(old, 'offsets', offsets, false, '0.3.0')
+    writeFileSync(path.join(old, 'run.json'), JSON.stringify({tool_version: '0.3.0', ...before}))
+    await expect(claimRunDir(old, 'offsets', {...offsets, curated: '/elsewhere/cur'}, false, '0.3.0')).rejects.toThrow(
+      /\(curated: "out\/cur" → "\/elsewhere\/cur"\)/,
+    )
+  })
+
   it('accepts the same configuration again (resume), and another one with --overwrite, clearing the old shards', async () => {
     const dir = fresh()
     await claimRunDir(dir, 'curate', CONFIG, false)

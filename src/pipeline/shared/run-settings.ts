@@ -1,0 +1,35 @@
+/**
+ * Which fields of a run's configuration may differ between runs whose records end up together: a resumed
+ * run and the one that began its folder (out-dir.ts), or the inputs of a merge (merge/merge-checks.ts).
+ * One list for both, so that what merge joins and what a folder resumes under never disagree.
+ */
+
+/**
+ * Settings that cannot change a record's bytes: a resumed run may use another, merge inputs may differ.
+ * `batch` is how many prompts share a decoder run, and a prompt's masks do not depend on its run
+ * (bit-identical on the CPU; docs/scale.md).
+ */
+export const BYTES_FREE: readonly string[] = ['batch']
+
+/**
+ * Settings that only cut the records into files: merge copies each input's shards as cut, so its inputs
+ * may differ; a resumed run may not, since its finished shards are named and filled by the folder's cut
+ * (out-dir.ts refuses, naming the value to resume with).
+ */
+export const CUT: readonly string[] = ['shard_size']
+
+/**
+ * Paths kept for information, each with the field that says what the data there is: two runs that read
+ * the same data through other paths (`out/cur` and `/abs/out/cur`, or a copy on another machine) agree.
+ * Where a configuration lacks the identity (written before it was recorded), the path itself is compared.
+ */
+export const PATH_IDENTITY: Readonly<Record<string, string>> = {curated: 'curated_sha256'}
+
+/** Identity fields added after configurations were first written: absent from an older one, they are not compared. */
+export const RECORDED_LATER: readonly string[] = Object.values(PATH_IDENTITY)
+
+/** Whether `key` is a path both configurations identify by its data instead: then the path is not compared. */
+export function identifiedPath(key: string, ...configs: readonly Record<string, unknown>[]): boolean {
+  if (!Object.hasOwn(PATH_IDENTITY, key)) return false
+  return configs.every((c) => c[PATH_IDENTITY[key]] !== undefined)
+}

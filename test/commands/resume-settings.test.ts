@@ -1,0 +1,71 @@
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import * as path from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+
+// Resuming a folder with other settings (src/pipeline/shared/run-settings.ts): --batch cannot change a
+// record and may change; --shard-size cuts the finished shards and may not, and the refusal says what resumes.
+const BIN = path.resolve('bin/run.js')
+
+const made: string[] = []
+const tmp = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'getok-resume-settings-'))
+  made.push(dir)
+  return dir
+}
+afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+
+const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
+/** every file of the folder but run.json and manifest.json (they hold the settings and the time), with its bytes */
+const filesOf = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f !== 'run.json' && f !== 'manifest.json')
+    .sort()
+    .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])
+/** the folder with its last shard gone (its .jsonl and .stats.json), as a run killed before it wrote it leaves it */
+const dropLastShard = (dir: string) => {
+  const last = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .at(-1)!
+  for (const f of [last, last.replace(/\.jsonl$/, '.stats.json')]) rmSync(path.join(dir, f))
+}
+
+describe('resuming a folder with other settings', () => {
+  it('curate resumes with another --batch (real SAM), writing the bytes one run writes', () => {
+    // before: "output folder was made with a different configuration (batch: 1 → 4); use another --out or --overwrite"
+    const curate = ['curate', '-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images', '--grid', '16', '--threads', '1']
+    const args = [...curate, '--image-ids', '443303,184321', '--shard-size', '1']
+    const dir = path.join(tmp(), 'run')
+    const first = getok([...args, '--batch', '1', '-o', dir])
+    expect(first.status, first.stderr).toBe(0)
+    const whole = filesOf(dir)
+    dropLastShard(dir)
+    const resumed = getok([...args, '--batch', '4', '-o', dir, '--json'])
+    expect(resumed.status, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout).resumed).toBe(1)
+    expect(filesOf(dir)).toEqual(whole)
+    expect(JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).config.batch).toBe(4)
+  })
+
+  it('offsets refuses to resume with another --shard-size, naming the value that resumes, and loses nothing', () => {
+    // before: "(shard_size: 1 → 1000); use another --out or --overwrite", without the value to resume with
+    const offsets = ['offsets', '-a', 'fixtures/sample/instances.json', '--grid', '16']
+    const dir = path.join(tmp(), 'run')
+    expect(getok([...offsets, '--shard-size', '1', '-o', dir]).status).toBe(0)
+    const whole = filesOf(dir)
+    dropLastShard(dir)
+    const kept = filesOf(dir)
+    for (const size of [[], ['--shard-size', '2']]) {
+      const r = getok([...offsets, ...size, '-o', dir])
+      expect(r.status).toBe(2)
+      expect(r.stderr.replace(/\s+/g, ' ')).toMatch(/\(its finished shards hold 1 image each: resume with --shard-size 1\)/)
+      expect(filesOf(dir)).toEqual(kept)
+    }
+    const resumed = getok([...offsets, '--shard-size', '1', '-o', dir, '--json'])
+    expect(resumed.status, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout).resumed).toBe(3)
+    expect(filesOf(dir)).toEqual(whole)
+  })
+})
