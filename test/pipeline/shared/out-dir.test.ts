@@ -144,6 +144,28 @@ describe('claimRunDir', () => {
     )
   })
 
+  it("compares an input recorded with its hash (eval's predictions) by the hash: moved, it resumes; changed, it is refused", async () => {
+    const evalConfig = (file: string, sha256: string, format = 'swift') => ({
+      command: 'eval',
+      predictions: {file, sha256, format},
+      reference: null,
+      annotations: '/data/instances_val2017.json',
+    })
+    const dir = fresh()
+    await claimRunDir(dir, 'eval', evalConfig('/run/a/r1.jsonl', 'a'.repeat(64)), false)
+    await claimRunDir(dir, 'eval', evalConfig('/moved/r1.jsonl', 'a'.repeat(64)), false)
+    expect(JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')).predictions.file).toBe('/moved/r1.jsonl')
+    await expect(claimRunDir(dir, 'eval', evalConfig('/moved/r1.jsonl', 'b'.repeat(64)), false)).rejects.toThrow(
+      /predictions: \{"file":"\/moved\/r1\.jsonl","sha256":"a{64}","format":"swift"\} → \{"file":"\/moved\/r1\.jsonl","sha256":"b{64}"/,
+    )
+    // the rest of such a field still counts: the same bytes read as another format score otherwise
+    await expect(claimRunDir(dir, 'eval', evalConfig('/moved/r1.jsonl', 'a'.repeat(64), 'plain'), false)).rejects.toThrow(/predictions: /)
+    // a path recorded without a hash is still compared as a path
+    await expect(
+      claimRunDir(dir, 'eval', {...evalConfig('/moved/r1.jsonl', 'a'.repeat(64)), annotations: '/x.json'}, false),
+    ).rejects.toThrow(/annotations: "\/data\/instances_val2017\.json" → "\/x\.json"/)
+  })
+
   it('accepts the same configuration again (resume), and another one with --overwrite, clearing the old shards', async () => {
     const dir = fresh()
     await claimRunDir(dir, 'curate', CONFIG, false)
