@@ -1,13 +1,13 @@
 import {createHash} from 'node:crypto'
-import {cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+import {beforeAll, describe, expect, it, vi} from 'vitest'
 import Export from '../../commands/export.js'
 import Offsets from '../../commands/offsets.js'
 import {EXPORT_FORMATS, type ExportFormat} from '../../src/core/export/trainer-formats.js'
 import type {ExportRunResult} from '../../src/pipeline/export/export-run.js'
+import {tempDirs} from '../helpers/temp-dirs.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const FIX = (rel: string) => path.join(ROOT, 'fixtures', rel)
@@ -18,13 +18,7 @@ const REF_OFFSETS = FIX('offsets-refcocos')
 const REFS = FIX('refexp/refs(umd).p')
 const REFCOCOS = FIX('refexp/refcocos-test.jsonl')
 
-const made: string[] = []
-const tempDir = (tag: string) => {
-  const dir = mkdtempSync(path.join(tmpdir(), `getok-export-${tag}-`))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tempDir = tempDirs('getok-export')
 
 /** Run a real command class in-process; its log lines are swallowed. */
 async function run<T>(command: typeof Export | typeof Offsets, args: string[]): Promise<T> {

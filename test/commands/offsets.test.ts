@@ -1,8 +1,7 @@
-import {cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+import {beforeAll, describe, expect, it, vi} from 'vitest'
 import Offsets from '../../commands/offsets.js'
 import {readCoco} from '../../src/adapters/coco.js'
 import {classifyGrid} from '../../src/core/offsets/regions.js'
@@ -11,6 +10,7 @@ import {parseTokens} from '../../src/core/grid/tokens.js'
 import {prepareObjects} from '../../src/pipeline/shared/objects.js'
 import type {OffsetsRecord} from '../../src/pipeline/offsets/offsets-object.js'
 import type {OffsetsRunResult} from '../../src/pipeline/offsets/offsets-run.js'
+import {tempDirs} from '../helpers/temp-dirs.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ANN = path.join(ROOT, 'fixtures/sample/instances.json')
@@ -28,13 +28,7 @@ async function offsets(args: string[]): Promise<OffsetsRunResult> {
   }
 }
 
-const made: string[] = []
-const tempDir = (tag: string) => {
-  const dir = mkdtempSync(path.join(tmpdir(), `getok-offsets-${tag}-`))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tempDir = tempDirs('getok-offsets')
 
 function shardsOf(dir: string): Record<string, string> {
   return Object.fromEntries(

@@ -1,20 +1,14 @@
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, readdirSync, rmSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
+import {tempDirs} from '../helpers/temp-dirs.js'
 
 // Resuming a folder with other settings (src/pipeline/shared/run-settings.ts): --batch cannot change a
 // record and may change; --shard-size cuts the finished shards and may not, and the refusal says what resumes.
 const BIN = path.resolve('bin/run.js')
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-resume-settings-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-resume-settings')
 
 const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
 /** every file of the folder but run.json and manifest.json (they hold the settings and the time), with its bytes */

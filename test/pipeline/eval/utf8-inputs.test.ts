@@ -1,11 +1,11 @@
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {type EvalRunInput, runEval} from '../../../src/pipeline/eval/eval-run.js'
 import {SamEngine} from '../../../src/sam/engine.js'
 import {defaultModelFiles} from '../../../src/sam/model-files.js'
 import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file eval reads is UTF-8 or the run stops before SAM loads, naming the file and the line;
 // Node's decoding would have scored "caf\ufffd". SAM is the real one, loaded only if a run gets that far.
@@ -19,13 +19,7 @@ const curated: {image_id: number; ann_id: number; seg: string}[] = readFileSync(
   .filter(Boolean)
   .map((l) => JSON.parse(l))
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-eval-utf8-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-eval-utf8')
 
 function input(predictions: string, out: string, extra: Partial<EvalRunInput> = {}): EvalRunInput {
   return {

@@ -1,9 +1,9 @@
-import {cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {type ExportRunInput, runExport} from '../../../src/pipeline/export/export-run.js'
 import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file export reads is UTF-8 or the export stops before writing, naming the file and the
 // line; Node's decoding would have trained on "caf\ufffd".
@@ -11,13 +11,7 @@ const CURATED = 'fixtures/curated-sample'
 const OFFSETS = 'fixtures/offsets-sample'
 const REFCOCOS = 'fixtures/refexp/refcocos-test.jsonl'
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-export-utf8-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-export-utf8')
 
 function input(out: string, extra: Partial<ExportRunInput> = {}): ExportRunInput {
   return {

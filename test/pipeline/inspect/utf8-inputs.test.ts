@@ -1,10 +1,10 @@
-import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {type InspectInput, runInspect} from '../../../src/pipeline/inspect/inspect-run.js'
 import {SamEngine} from '../../../src/sam/engine.js'
 import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file inspect reads is UTF-8 or it stops before SAM loads and before a picture is written,
 // naming the file and the line. SAM is the real one, loaded only if a run gets that far.
@@ -12,13 +12,7 @@ const CURATED = 'fixtures/curated-sample'
 const SHARD = 'curate-00000-of-00001.jsonl'
 const IMAGES = 'fixtures/sample/images'
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-inspect-utf8-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-inspect-utf8')
 
 function input(out: string, extra: Partial<InspectInput>): InspectInput {
   return {

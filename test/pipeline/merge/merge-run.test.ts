@@ -1,9 +1,9 @@
 import {spawnSync} from 'node:child_process'
-import {cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {runMerge} from '../../../src/pipeline/merge/merge-run.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // merge on `offsets` output (no SAM): its messages, its progress, and the settings inputs may differ in.
 const OFFSETS = 'fixtures/offsets-sample'
@@ -11,13 +11,7 @@ const CURATED = 'fixtures/curated-sample'
 const BIN = path.resolve('bin/run.js')
 const SAMPLE = ['-a', 'fixtures/sample/instances.json', '--grid', '16', '--seed', '3']
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-merge-run-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-merge-run')
 
 const offsets = (args: string[]) => expect(spawnSync('node', [BIN, 'offsets', ...SAMPLE, ...args]).status).toBe(0)
 const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))

@@ -1,23 +1,17 @@
 import {createHash} from 'node:crypto'
-import {cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {runMerge} from '../../../src/pipeline/merge/merge-run.js'
 import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // merge reads each shard's records (ids, summary) from the verified bytes it copies: a shard that is not
 // UTF-8 stops it, naming the shard and the line, before that shard or the manifest is written.
 const OFFSETS = 'fixtures/offsets-sample'
 const SHARD = 'offsets-00000-of-00001.jsonl'
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-merge-utf8-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-merge-utf8')
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const message = (file: string, bytes: Buffer) =>

@@ -1,8 +1,8 @@
 import {spawnSync} from 'node:child_process'
-import {cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // offsets --curated records the curated folder by what it holds (curated_sha256), not where it was: merge
 // and resume compare the hash, so workers may read the same records through other paths (no SAM).
@@ -11,13 +11,7 @@ const SAMPLE = ['-a', 'fixtures/sample/instances.json', '--grid', '16', '--seed'
 const CURATED = 'fixtures/curated-sample'
 const SHARD = 'curate-00000-of-00001.jsonl'
 
-const made: string[] = []
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'getok-curated-id-'))
-  made.push(dir)
-  return dir
-}
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-curated-id')
 
 const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
 const offsets = (args: string[]) => getok(['offsets', ...SAMPLE, ...args])

@@ -1,22 +1,20 @@
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {cpSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {runOffsets} from '../../../src/pipeline/offsets/offsets-run.js'
 import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // offsets --curated joins curate records by annotation id: a shard there that is not UTF-8 stops the run
 // before its output folder is made, naming the shard and the line.
 const CURATED = 'fixtures/curated-sample'
 const SHARD = 'curate-00000-of-00001.jsonl'
 
-const made: string[] = []
-afterAll(() => made.forEach((dir) => rmSync(dir, {recursive: true, force: true})))
+const tmp = tempDirs('getok-offsets-utf8')
 
 describe('getok offsets refuses text that is not UTF-8', () => {
   it('a --curated shard: stops naming the shard and line; nothing is written', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'getok-offsets-utf8-'))
-    made.push(dir)
+    const dir = tmp()
     const curated = path.join(dir, 'curated')
     cpSync(CURATED, curated, {recursive: true})
     const shard = path.join(curated, SHARD)
