@@ -15,7 +15,7 @@
  * loaded once: samples/s, seconds per image, encoder and decoder calls. --work keeps the made data.
  */
 import {execFileSync} from 'node:child_process'
-import {appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {parseArgs} from 'node:util'
@@ -46,6 +46,8 @@ if (!existsSync(args.annotations) || !existsSync(args.images)) {
 const device = args.device as Device
 const batches = (args.batches ?? [...new Set([1, defaultBatch(device), 16])].join(',')).split(',').map(Number)
 const work = args.work ?? mkdtempSync(path.join(tmpdir(), 'getok-bench-eval-'))
+// made data is kept only where --work names its folder
+if (!args.work) process.on('exit', () => rmSync(work, {recursive: true, force: true}))
 const BIN = path.resolve('bin/run.js')
 const getok = (cli: string[]) => execFileSync('node', [BIN, ...cli, '--json'], {encoding: 'utf8', maxBuffer: 1 << 28})
 

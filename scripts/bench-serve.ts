@@ -14,7 +14,7 @@
  * answered. --write replaces the table between the bench-serve markers of a markdown file.
  */
 import {execFileSync, execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
 import {cpus, tmpdir} from 'node:os'
 import * as path from 'node:path'
@@ -102,6 +102,8 @@ async function bench(): Promise<void> {
   const {SamEngine} = await import('../src/sam/engine.js')
   const device = args.device as import('../src/sam/devices.js').Device
   const work = args.work ?? mkdtempSync(path.join(tmpdir(), 'getok-bench-serve-'))
+  // made data is kept only where --work names its folder
+  if (!args.work) process.on('exit', () => rmSync(work, {recursive: true, force: true}))
   const curated = path.join(work, 'curated')
   if (!existsSync(path.join(curated, 'manifest.json'))) {
     const cli = ['curate', '-a', args.annotations, '-i', args.images, '-o', curated, '--limit', args.limit, '--grid', args.grid]
