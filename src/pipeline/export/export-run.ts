@@ -53,7 +53,7 @@ export interface ExportRunInput {
   predict?: boolean
   /** the second predict run's data: the continuing conversations with the model's answers of the first */
   followup?: FollowUpInput
-  /** records checked, then records written (a terminal's count, rate and ETA) */
+  /** shards read, records checked, then records written (a terminal's count, rate and ETA) */
   progress?: Progress
 }
 
@@ -84,8 +84,9 @@ export interface ExportRunResult {
 }
 
 export async function runExport(input: ExportRunInput): Promise<ExportRunResult> {
-  const curated = await readCurateFolder(input.curated)
-  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets)
+  const progress = input.progress ?? silentProgress
+  const curated = await readCurateFolder(input.curated, progress)
+  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets, progress)
   checkInputs(input, curated, offsets)
   const expressions = input.expressions === undefined ? null : await readExpressionFile(input.expressions.file, input.expressions.source)
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
@@ -105,7 +106,6 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
   const followUp = input.followup ? await readFollowUpAnswers(input.followup) : null
   const built = forTrainerRun(input, all, followUp)
   const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
-  const progress = input.progress ?? silentProgress
   const bySplit = checkedBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)), progress)
 
   await claimOutDir(input)

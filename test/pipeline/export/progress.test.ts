@@ -8,7 +8,7 @@ import {tempDirs} from '../../helpers/temp-dirs.js'
 const tmp = tempDirs('getok-export-progress')
 
 describe('getok export: progress', () => {
-  it('shows progress: every record checked, then every record written, with the file it goes to', async () => {
+  it('shows progress: shards read, then every record checked, then every record written, with the file it goes to', async () => {
     // before: silent however many records (a full COCO export runs for minutes)
     const dir = tmp()
     const expressions = path.join(dir, 'expressions.jsonl')
@@ -42,6 +42,9 @@ describe('getok export: progress', () => {
     const n = result.summary.records
     const range = (k: number) => Array.from({length: k}, (_, i) => i + 1)
     expect(seen).toEqual([
+      ['start', 1, 0],
+      [1, 'shards read (12 curate records)'],
+      'end',
       ['start', n, 0],
       ...range(n).map((k) => [k, 'records checked']),
       'end',
