@@ -42,6 +42,7 @@ export default class Export extends GetokCommand {
       tags: flags.tags,
       predict: flags.predict,
       followup: flags.followup === undefined ? undefined : {predictions: flags.followup, reference: flags.reference},
+      progress: this.progress('export'),
     })
     const s = result.summary
     const counts = Object.entries(s.counts).map(

@@ -55,11 +55,43 @@ export function shardFileName(name: string, index: number, count: number): strin
  * folder, no space, no permission) is a GetokError naming the file, and leaves no temporary file behind.
  */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  await writeAtomic(file, (handle) => handle.writeFile(content))
+}
+
+/**
+ * writeFileAtomic for content too large to hold whole: `chunks` are written in order, UTF-8, in writes of
+ * about a megabyte. Returns the file's byte count and sha256.
+ */
+export async function writeFileAtomicChunks(file: string, chunks: Iterable<string>): Promise<{bytes: number; sha256: string}> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  await writeAtomic(file, async (handle) => {
+    let pending: string[] = []
+    let length = 0
+    const flush = async () => {
+      const buf = Buffer.from(pending.join(''), 'utf8')
+      pending = []
+      length = 0
+      hash.update(buf)
+      bytes += buf.length
+      await handle.write(buf)
+    }
+    for (const chunk of chunks) {
+      pending.push(chunk)
+      length += chunk.length
+      if (length >= 1 << 20) await flush()
+    }
+    await flush()
+  })
+  return {bytes, sha256: hash.digest('hex')}
+}
+
+async function writeAtomic(file: string, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`
   try {
     const handle = await open(tmp, 'w')
     try {
-      await handle.writeFile(content)
+      await write(handle)
       await handle.sync()
     } finally {
       await handle.close()
@@ -67,6 +99,7 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     await rename(tmp, file)
   } catch (error) {
     await rm(tmp, {force: true}).catch(() => {})
+    if (error instanceof GetokError) throw error
     throw new GetokError(`cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
   }
 }

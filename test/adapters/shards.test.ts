@@ -1,8 +1,16 @@
-import {mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {mkdtempSync, readFileSync, readdirSync, writeFileSync, appendFileSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ShardWriter, readShardStats, shardFileName, verifiedShardStats, writeFileAtomic} from '../../src/adapters/shards.js'
+import {
+  ShardWriter,
+  readShardStats,
+  shardFileName,
+  verifiedShardStats,
+  writeFileAtomic,
+  writeFileAtomicChunks,
+} from '../../src/adapters/shards.js'
 import {GetokError} from '../../src/core/errors.js'
 import {latin1E} from '../helpers/latin1.js'
 
@@ -122,5 +130,26 @@ describe('shards', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
     const file = path.join(dir, 'missing', 'x.txt')
     await expect(writeFileAtomic(file, 'x')).rejects.toThrow(new GetokError('cannot write the file (ENOENT)', {file}))
+  })
+  it('writeFileAtomicChunks writes chunks larger than its buffer in order, UTF-8 whole, and returns bytes and sha256', async () => {
+    // export streams each data file this way: at COCO scale one file is more than a JavaScript string holds
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const file = path.join(dir, 'data.jsonl')
+    const chunks = ['é'.repeat(700_000), '{"a":"ü"}\n', 'x'.repeat(1 << 20), '→\n']
+    const result = await writeFileAtomicChunks(file, chunks)
+    const bytes = readFileSync(file)
+    expect(bytes.toString('utf8')).toBe(chunks.join(''))
+    expect(result).toEqual({bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')})
+    expect(readdirSync(dir)).toEqual(['data.jsonl'])
+  })
+
+  it('writeFileAtomicChunks: a chunk that fails leaves neither the file nor a temporary file, with its error', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'getok-shard-'))
+    const chunks = function* () {
+      yield 'x'.repeat(2 << 20)
+      throw new GetokError('token outside the exported vocabulary', {file: 'swift-train.jsonl'})
+    }
+    await expect(writeFileAtomicChunks(path.join(dir, 'data.jsonl'), chunks())).rejects.toThrow('token outside the exported vocabulary')
+    expect(readdirSync(dir)).toEqual([])
   })
 })

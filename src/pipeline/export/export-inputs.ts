@@ -14,6 +14,7 @@ import {GetokError, type ErrorPlace, showValue} from '../../core/errors.js'
 import type {Cell} from '../../core/grid/grid.js'
 import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import type {Manifest} from '../shared/sharded-run.js'
+import {type Progress, silentProgress} from '../shared/progress.js'
 import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -31,17 +32,23 @@ export interface GetokFolder<R> {
 
 type Row = Record<string, unknown>
 
-export async function readCurateFolder(dir: string): Promise<GetokFolder<CuratedObject>> {
-  return readFolder(dir, 'curate', toCuratedObject)
+/** `progress` counts the shards read, noting the records so far. */
+export async function readCurateFolder(dir: string, progress?: Progress): Promise<GetokFolder<CuratedObject>> {
+  return readFolder(dir, 'curate', toCuratedObject, progress)
 }
 
-export async function readOffsetsFolder(dir: string): Promise<GetokFolder<RefinementObject>> {
-  return readFolder(dir, 'offsets', toRefinementObject)
+export async function readOffsetsFolder(dir: string, progress?: Progress): Promise<GetokFolder<RefinementObject>> {
+  return readFolder(dir, 'offsets', toRefinementObject, progress)
 }
 
 type Convert<R> = (r: Row, n: number, place: ErrorPlace, rule: DecodeRule) => R
 
-async function readFolder<R>(dir: string, command: string, convert: Convert<R>): Promise<GetokFolder<R>> {
+async function readFolder<R>(
+  dir: string,
+  command: string,
+  convert: Convert<R>,
+  progress: Progress = silentProgress,
+): Promise<GetokFolder<R>> {
   const manifest = await readManifest(dir, command)
   const config = manifest.config ?? {}
   const grid = config.grid
@@ -54,7 +61,9 @@ async function readFolder<R>(dir: string, command: string, convert: Convert<R>):
   if (!TOKEN_STYLES.includes(style))
     throw new GetokError('unknown token style', {file, field: 'config.token_style'}, TOKEN_STYLES.join(' or '), showValue(style))
   const records: R[] = []
-  for (const shard of manifest.shards ?? []) {
+  const shards = manifest.shards ?? []
+  progress.start(shards.length, 0)
+  for (const [k, shard] of shards.entries()) {
     const shardFile = path.join(dir, String(shard.file))
     if (!existsSync(shardFile)) throw new GetokError('a shard listed in manifest.json is missing', {file: shardFile})
     const rows = await readJsonl<Row>(shardFile)
@@ -69,7 +78,9 @@ async function readFolder<R>(dir: string, command: string, convert: Convert<R>):
         )
       records.push(convert(row, grid as number, place, decode))
     })
+    progress.tick(k + 1, `shards read (${records.length} ${command} records)`)
   }
+  progress.end()
   const imagesWithSkips = new Set((manifest.skips ?? []).map((s) => s.image_id))
   return {dir, manifest, grid: grid as number, style, records, imagesWithSkips, decode}
 }

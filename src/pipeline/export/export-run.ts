@@ -10,41 +10,27 @@
  *   out/vocab.yaml, out/dataset_info.json      LLaMA-Factory only
  *   out/manifest.json                          written last
  */
-import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {type ExpressionSource, readExpressionFile} from '../../adapters/refs.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
 import {readUtf8File} from '../../adapters/text-file.js'
-import {
-  type BuildResult,
-  type Conversation,
-  type CuratedObject,
-  type RefineForm,
-  type TaskName,
-  buildConversations,
-} from '../../core/export/conversations.js'
-import {GetokError, showValue} from '../../core/errors.js'
+import {type BuildResult, type CuratedObject, type RefineForm, type TaskName, buildConversations} from '../../core/export/conversations.js'
+import {GetokError} from '../../core/errors.js'
 import {DEFAULT_TEMPLATES, type Templates, parseTemplates} from '../../core/export/templates.js'
-import {
-  type ExportFormat,
-  type TrainerRecord,
-  dataFileName,
-  imageTagCount,
-  llamaFactoryDatasetInfo,
-  recordTexts,
-  toTrainerRecord,
-} from '../../core/export/trainer-formats.js'
-import {type VocabOptions, tokensOutsideVocabulary, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
+import {type ExportFormat, llamaFactoryDatasetInfo} from '../../core/export/trainer-formats.js'
+import {type VocabOptions, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
 import {TOOL} from '../../version.js'
 import {claimFreshDir} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
 import {exportConfig, summarise} from './export-summary.js'
 import {flipBoxOffsets} from '../../core/export/box-rule.js'
-import {continues, predictFields} from '../../core/export/predict.js'
-import {type FollowUpInput, forTrainerRun, isPredictData, predictConfig, readFollowUpAnswers} from './predict-data.js'
+import {continues} from '../../core/export/predict.js'
+import {type FollowUpInput, forTrainerRun, predictConfig, readFollowUpAnswers} from './predict-data.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
+import {type Progress, silentProgress} from '../shared/progress.js'
+import {checkedBySplit, writeDataFiles} from './data-files.js'
 
 export interface ExportRunInput {
   curated: string
@@ -67,6 +53,8 @@ export interface ExportRunInput {
   predict?: boolean
   /** the second predict run's data: the continuing conversations with the model's answers of the first */
   followup?: FollowUpInput
+  /** shards read, records checked, then records written (a terminal's count, rate and ETA) */
+  progress?: Progress
 }
 
 export interface ExportFile {
@@ -96,8 +84,9 @@ export interface ExportRunResult {
 }
 
 export async function runExport(input: ExportRunInput): Promise<ExportRunResult> {
-  const curated = await readCurateFolder(input.curated)
-  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets)
+  const progress = input.progress ?? silentProgress
+  const curated = await readCurateFolder(input.curated, progress)
+  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets, progress)
   checkInputs(input, curated, offsets)
   const expressions = input.expressions === undefined ? null : await readExpressionFile(input.expressions.file, input.expressions.source)
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
@@ -117,13 +106,10 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
   const followUp = input.followup ? await readFollowUpAnswers(input.followup) : null
   const built = forTrainerRun(input, all, followUp)
   const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
-  const bySplit = recordsBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)))
+  const bySplit = checkedBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)), progress)
 
   await claimOutDir(input)
-  const files: ExportFile[] = []
-  for (const [split, records] of [...bySplit.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    files.push(await writeDataFile(input.out, input.format, split, records))
-  }
+  const files = await writeDataFiles(input, bySplit, progress)
   await writeVocabularyFiles(input, vocab, files)
   const next = input.predict === true && all.conversations.some(continues)
   const summary = summarise(input, built, files, vocab, expressions?.file ?? null, next)
@@ -184,50 +170,6 @@ async function readTemplates(file: string): Promise<Templates> {
   }
 }
 
-function imagePath(input: ExportRunInput, image: string): string {
-  return input.imageRoot === undefined ? image : path.posix.join(input.imageRoot.split(path.sep).join('/'), image)
-}
-
-/** Trainer records grouped by split; a token outside the vocabulary or a wrong image-tag count stops the export. */
-function recordsBySplit(
-  input: ExportRunInput,
-  conversations: readonly Conversation[],
-  vocabulary: ReadonlySet<string>,
-): Map<string, TrainerRecord[]> {
-  const out = new Map<string, TrainerRecord[]>()
-  const predict = isPredictData(input)
-  for (const c of conversations) {
-    const extra = predict ? predictFields(c, input.followup !== undefined) : undefined
-    const record = toTrainerRecord(input.format, c, imagePath(input, c.image), extra)
-    const place = {file: dataFileName(input.format, c.split), record: `conversation ${c.id}`}
-    if (!SPLIT_NAME.test(c.split))
-      throw new GetokError(
-        'split name unusable in a file name',
-        {...place, field: 'split'},
-        'letters, digits, "_", "-" or "."',
-        showValue(c.split),
-      )
-    // a follow-up's first answer is the model's, whatever it wrote: eval scores it, export keeps it
-    const modelAnswer = input.followup ? c.turns[0].assistant : undefined
-    const bad = recordTexts(record)
-      .filter((t) => t !== modelAnswer)
-      .flatMap((t) => tokensOutsideVocabulary(t, vocabulary))
-    if (bad.length > 0)
-      throw new GetokError(
-        'token outside the exported vocabulary',
-        place,
-        `tokens of the ${vocabulary.size}-token vocabulary`,
-        bad.slice(0, 3).join(' '),
-      )
-    if (imageTagCount(record) !== 1)
-      throw new GetokError('a record must hold exactly one <image> tag for its one image', place, '1', String(imageTagCount(record)))
-    const list = out.get(c.split) ?? []
-    list.push(record)
-    out.set(c.split, list)
-  }
-  return out
-}
-
 /**
  * Never write over another command's output (e.g. --out pointing at the curated folder); files of
  * an earlier export into the same folder are removed, so no split file of another run is left
@@ -249,16 +191,6 @@ async function claimOutDir(input: ExportRunInput): Promise<void> {
 }
 
 const EXPORT_SIDE_FILES = ['vocab.txt', 'vocab.yaml', 'dataset_info.json']
-const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
-
-async function writeDataFile(out: string, format: ExportFormat, split: string, records: readonly TrainerRecord[]): Promise<ExportFile> {
-  const file = dataFileName(format, split)
-  const text = format === 'llava' ? JSON.stringify(records, null, 1) + '\n' : records.map((r) => JSON.stringify(r) + '\n').join('')
-  const bytes = Buffer.from(text, 'utf8')
-  await writeFileAtomic(path.join(out, file), bytes)
-  return {file, split, records: records.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')}
-}
-
 async function writeVocabularyFiles(input: ExportRunInput, vocab: VocabOptions, files: readonly ExportFile[]): Promise<void> {
   const entries = vocabularyEntries(vocab)
   await writeFileAtomic(path.join(input.out, 'vocab.txt'), vocabToList(entries))
