@@ -7,8 +7,8 @@
  *   --grid: bad value: expected an integer greater than or equal to 2, got 1
  *   --annotations, --out: required
  *
- * With --json an error is one JSON object on stdout ({"error": {"message", …}}, for the script)
- * and its line on stderr (for the person watching it), exit 2 all the same.
+ * The line is printed as it is, never wrapped. With --json an error is also one JSON object on stdout
+ * ({"error": {"message", …}}, for the script), exit 2 all the same.
  */
 import {Command, Errors} from '@oclif/core'
 import {GetokError} from '../core/errors.js'
@@ -23,10 +23,12 @@ export abstract class GetokCommand extends Command {
 
   protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     const text = error instanceof GetokError ? error.text : oclifFlagErrorText(error)
-    const shown = text === undefined ? error : Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}})
-    // oclif prints only the JSON object with --json (stdout); without it, only the line (stderr)
-    if (this.jsonEnabled()) process.stderr.write(`Error: ${shown.message}\n`)
-    return super.catch(shown)
+    if (text === undefined) return super.catch(error)
+    // the line as written: oclif hard-wraps what it prints at 80 columns where stderr is no terminal
+    // (CI logs, a pipe), breaking a long path in two; with --json oclif prints only the object (stdout)
+    process.stderr.write(`Error: ${text}\n`)
+    const shown = Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}})
+    return super.catch(this.jsonEnabled() ? shown : Object.assign(shown, {skipOclifErrorHandling: true}))
   }
 }
 

@@ -73,6 +73,16 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
   })
 })
 
+describe('an error is printed as one line, never wrapped', () => {
+  it('a path longer than a terminal, on a stderr that is no terminal (a CI log, a pipe): the line as written', () => {
+    const dir = path.join('/no/such', 'a-folder-name-long-enough-that-the-line-runs-past-eighty-columns'.repeat(2), 'w0')
+    const r = run(['merge', dir, '--out', 'x'])
+    expect(r.status).toBe(2)
+    // oclif wrapped at 74 columns and broke words: the path came out in two pieces
+    expect(r.stderr.replace(/npm warn.*\n/g, '')).toBe(`Error: ${dir}: input folder not found\n`)
+  })
+})
+
 describe('with --json, an error is one JSON object on stdout and its line on stderr, exit 2', () => {
   it.each([
     [['curate', '-i', 'i', '--json'], '--annotations, --out: required'],
