@@ -1,3 +1,5 @@
+import {writeFileSync} from 'node:fs'
+
 /**
  * A text file saved in Latin-1 where it should be UTF-8: the UTF-8 bytes of `text`, except that each
  * "é" is the one byte 0xe9 (in UTF-8 it is 0xc3 0xa9). Node's lenient decoding reads that byte as U+FFFD.
@@ -13,4 +15,12 @@ export function placeOfE9(bytes: Buffer): string {
   const lineStart = bytes.lastIndexOf(0x0a, offset) + 1
   const line = bytes.subarray(0, offset).filter((b) => b === 0x0a).length + 1
   return `line ${line}, column ${offset - lineStart + 1} (byte ${offset})`
+}
+
+/** `text` written to `file` with each "é" as the byte 0xe9; the message the file's first such byte should give. */
+export function writeLatin1(file: string, text: string): RegExp {
+  const bytes = latin1E(text)
+  writeFileSync(file, bytes)
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`^${escape(file)}: invalid UTF-8 at ${escape(placeOfE9(bytes))}: bytes 0xe9 0x\\w\\w do not form a character; save`)
 }

@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {type EvalRunInput, runEval} from '../../../src/pipeline/eval/eval-run.js'
 import {SamEngine} from '../../../src/sam/engine.js'
 import {defaultModelFiles} from '../../../src/sam/model-files.js'
-import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {writeLatin1} from '../../helpers/latin1.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file eval reads is UTF-8 or the run stops before SAM loads, naming the file and the line;
@@ -42,14 +42,6 @@ function input(predictions: string, out: string, extra: Partial<EvalRunInput> = 
 function predictionsText(): string {
   const rows = curated.slice(0, 3).map((r, k) => ({image_id: r.image_id, ann_id: r.ann_id, answer: r.seg, split: k === 1 ? 'vél' : 'val'}))
   return rows.map((r) => JSON.stringify(r) + '\n').join('')
-}
-
-/** `text` written with each "é" as the byte 0xe9; the message the file's first such byte should give. */
-function writeLatin1(file: string, text: string): RegExp {
-  const bytes = latin1E(text)
-  writeFileSync(file, bytes)
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`^${escape(file)}: invalid UTF-8 at ${escape(placeOfE9(bytes))}: bytes 0xe9 0x\\w\\w do not form a character; save`)
 }
 
 describe('getok eval refuses text that is not UTF-8', () => {

@@ -2,7 +2,7 @@ import {cpSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type ExportRunInput, runExport} from '../../../src/pipeline/export/export-run.js'
-import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {writeLatin1} from '../../helpers/latin1.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file export reads is UTF-8 or the export stops before writing, naming the file and the
@@ -26,14 +26,6 @@ function input(out: string, extra: Partial<ExportRunInput> = {}): ExportRunInput
     tags: false,
     ...extra,
   }
-}
-
-/** `text` written with each "é" as the byte 0xe9; the message the file's first such byte should give. */
-function writeLatin1(file: string, text: string): RegExp {
-  const bytes = latin1E(text)
-  writeFileSync(file, bytes)
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`^${escape(file)}: invalid UTF-8 at ${escape(placeOfE9(bytes))}: bytes 0xe9 0x\\w\\w do not form a character; save`)
 }
 
 /** A copy of a fixture folder with one file edited and saved in Latin-1; the folder and the expected message. */

@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type InspectInput, runInspect} from '../../../src/pipeline/inspect/inspect-run.js'
 import {SamEngine} from '../../../src/sam/engine.js'
-import {latin1E, placeOfE9} from '../../helpers/latin1.js'
+import {writeLatin1} from '../../helpers/latin1.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // Every text file inspect reads is UTF-8 or it stops before SAM loads and before a picture is written,
@@ -24,14 +24,6 @@ function input(out: string, extra: Partial<InspectInput>): InspectInput {
     engine: () => SamEngine.load({threads: 1}),
     ...extra,
   }
-}
-
-/** `text` written with each "é" as the byte 0xe9; the message the file's first such byte should give. */
-function writeLatin1(file: string, text: string): RegExp {
-  const bytes = latin1E(text)
-  writeFileSync(file, bytes)
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`^${escape(file)}: invalid UTF-8 at ${escape(placeOfE9(bytes))}: bytes 0xe9 0x\\w\\w do not form a character; save`)
 }
 
 /** eval.jsonl lines of the curated records' own answers, as getok eval writes them (the fields inspect reads). */
