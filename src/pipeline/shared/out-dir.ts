@@ -19,7 +19,7 @@ import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
 import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
-import {BYTES_FREE, RECORDED_LATER, identifiedPath} from './run-settings.js'
+import {BYTES_FREE, RECORDED_LATER, comparedValue, identifiedPath} from './run-settings.js'
 import {RUN_FILE, checkOutFolder, getokFilesIn, makeOutFolder, shardOfStatsFile} from './out-files.js'
 
 export {RUN_FILE}
@@ -50,7 +50,7 @@ export async function claimRunDir(
   const file = path.join(dir, RUN_FILE)
   const config: Record<string, unknown> = {tool_version: version, ...runConfig}
   const before = existsSync(file) ? await readRunFile(file, overwrite) : undefined
-  const differs = (k: string) => !notCompared(k, before ?? {}, config) && byData(before?.[k]) !== byData(config[k])
+  const differs = (k: string) => !notCompared(k, before ?? {}, config) && comparedValue(before?.[k]) !== comparedValue(config[k])
   const diff = Object.keys({...before, ...config}).filter(differs)
   if (before && diff.length > 0 && !overwrite) throw differentConfiguration(file, before, config, diff)
   if (overwrite && (!before || diff.length > 0)) await clearRunDir(dir)
@@ -68,15 +68,6 @@ export async function claimRunDir(
 function notCompared(k: string, before: Config, config: Config): boolean {
   if (BYTES_FREE.includes(k) || identifiedPath(k, before, config)) return true
   return (k === UNITS_FIELD || RECORDED_LATER.includes(k)) && before[k] === undefined
-}
-
-/**
- * A field as compared: an input recorded with its hash (`{file, sha256}`: eval's predictions and reference)
- * is the same input wherever it lies now, so a run whose files were moved resumes; its `file` is information.
- */
-function byData(value: unknown): string | undefined {
-  const hashed = typeof value === 'object' && value !== null && typeof (value as {sha256?: unknown}).sha256 === 'string'
-  return JSON.stringify(hashed ? {...value, file: undefined} : value)
 }
 
 /** run.json's configuration; one that does not parse is refused, or with --overwrite read as no configuration. */

@@ -33,3 +33,12 @@ export function identifiedPath(key: string, ...configs: readonly Record<string, 
   if (!Object.hasOwn(PATH_IDENTITY, key)) return false
   return configs.every((c) => c[PATH_IDENTITY[key]] !== undefined)
 }
+
+/**
+ * A field as a resume compares it: an input recorded with its hash (`{file, sha256}`: eval's predictions and
+ * reference) is the same input wherever it lies now, so a run whose files were moved resumes; `file` is information.
+ */
+export function comparedValue(value: unknown): string | undefined {
+  const hashed = typeof value === 'object' && value !== null && typeof (value as {sha256?: unknown}).sha256 === 'string'
+  return JSON.stringify(hashed ? {...value, file: undefined} : value)
+}
