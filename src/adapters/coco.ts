@@ -18,6 +18,7 @@
  * missing bbox/area, which are then filled from the mask (tight box, pixel count).
  */
 import {isUtf8} from 'node:buffer'
+import {createHash} from 'node:crypto'
 import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
 import {GetokError, showValue} from '../core/errors.js'
 import {JsonScanError, JsonTopScanner, type ScanEvent} from '../parsers/json-scan.js'
@@ -38,6 +39,8 @@ export * from '../core/coco/records.js'
 
 export interface CocoDataset {
   file: string
+  /** the file's bytes, hashed while they are read: what a resumed run compares (config.annotations_sha256) */
+  sha256: string
   images: Map<number, CocoImage>
   categories: Map<number, string>
   /** Every image has an entry (maybe empty); annotations in file order. Crowd annotations included. */
@@ -55,8 +58,8 @@ export interface CocoDataset {
  */
 export async function readCoco(file: string): Promise<CocoDataset> {
   const indexer = new CocoIndexer(file)
-  await scanJsonFile(file, (event) => indexer.add(event))
-  return indexer.finish()
+  const sha256 = await scanJsonFile(file, (event) => indexer.add(event))
+  return indexer.finish(sha256)
 }
 
 const TOP_ARRAYS = ['images', 'annotations', 'categories'] as const
@@ -126,12 +129,13 @@ class CocoIndexer {
   }
 
   /** Cross-references, in the order resolveAnnotation checks them; annotations to their image or to orphans. */
-  finish(): CocoDataset {
+  finish(sha256: string): CocoDataset {
     for (const field of ['images', 'categories', 'annotations'] as const) {
       if (!this.arrays.has(field)) throw new GetokError(`missing "${field}" array`, {file: this.file, field}, 'an array', 'undefined')
     }
     const data: CocoDataset = {
       file: this.file,
+      sha256,
       images: this.images,
       categories: this.categories,
       annotationsByImage: new Map(),
@@ -219,14 +223,20 @@ function readJsonSlice(file: string, offset: number, length: number): unknown {
   }
 }
 
-/** Stream the file through the JSON scanner; read errors and syntax errors become GetokErrors naming the position. */
-async function scanJsonFile(file: string, onEvent: (event: ScanEvent) => void): Promise<void> {
+/**
+ * Stream the file through the JSON scanner, returning its sha256; read errors and syntax errors become
+ * GetokErrors naming the position.
+ */
+async function scanJsonFile(file: string, onEvent: (event: ScanEvent) => void): Promise<string> {
   const scanner = new JsonTopScanner()
+  const hash = createHash('sha256')
   try {
     for await (const chunk of createReadStream(file, {highWaterMark: 1 << 22})) {
+      hash.update(chunk as Buffer)
       for (const event of scanner.push(chunk as Buffer)) onEvent(event)
     }
     scanner.end()
+    return hash.digest('hex')
   } catch (error) {
     if (error instanceof GetokError) throw error
     if (error instanceof JsonScanError) throw scanErrorToGetok(error, file)

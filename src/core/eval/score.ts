@@ -9,7 +9,8 @@
  *   offset_acc   refinement: the share of the offset tokens that §5 calls right for their point:
  *                a point whose anchor is in G must keep <OFF_0_0>; a point outside G must move by
  *                a step that lands in G, or be <DELETE>d where none of its nine landing points does;
- *                a refinement that fails to parse or pair counts every token it owed as wrong
+ *                a refinement that fails to parse or pair counts every token it owed as wrong; one that
+ *                paired is judged token by token even where its turn fails to decode (no_box)
  *
  * "In G" is the §5 convention (core/offsets/regions.ts): the pixel that holds the continuous
  * point, and a point outside the image is not in G.
@@ -99,7 +100,9 @@ function scoreTurn(
   else if (boxExpected) score.box_iou = 0
   if (plan.task === 'point') score.point_hit = ok && turn.point !== undefined && pointInMask(turn.point, gt.mask)
   if (turn.offsets) {
-    const right = ok ? turn.offsets.filter(({cell, target}) => offsetIsRight(cell, target, gt.mask, frame, s.flipV)).length : 0
+    // offsets that parsed and paired are judged point by point (§5) even when the turn cannot be decoded
+    // (a box-rule answer without its <box>): each one's rightness is the point's, not the mask's
+    const right = turn.offsets.filter(({cell, target}) => offsetIsRight(cell, target, gt.mask, frame, s.flipV)).length
     const total = turn.offsets.length
     Object.assign(score, {offset_acc: total === 0 ? null : round6(right / total), offsets_right: right, offsets_total: total})
   } else if (plan.refined === turn) {

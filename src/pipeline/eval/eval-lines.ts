@@ -8,8 +8,11 @@ import type {EvalLine} from '../../core/eval/summary.js'
 import type {Mask} from '../../core/masks/mask.js'
 import type {ScoredItem} from './score-samples.js'
 
+/** The annotations a unit's ground truth comes from: the whole file's, or (a worker) its one image's. */
+export type ImageAnnotations = Pick<CocoDataset, 'annotationsByImage'>
+
 /** Ground truth by referred annotation ids, each object's mask built once per image. */
-export function groundTruthCache(data: CocoDataset, image: CocoImage): (annIds: readonly number[]) => GroundTruth {
+export function groundTruthCache(data: ImageAnnotations, image: CocoImage): (annIds: readonly number[]) => GroundTruth {
   const anns = new Map((data.annotationsByImage.get(image.id) ?? []).map((a) => [a.id, a]))
   const masks = new Map<number, Mask>()
   const mask = (id: number) => masks.get(id) ?? masks.set(id, annotationToMask(anns.get(id)!, image)).get(id)!

@@ -31,7 +31,7 @@ import {threadsPerWorker, workersForRun} from '../workers/count.js'
 import type {EvalJobInit} from '../workers/eval-job.js'
 import {WorkerPool, jobModule} from '../workers/pool.js'
 import type {WorkerSam} from '../workers/protocol.js'
-import {evalLine, groundTruthCache} from './eval-lines.js'
+import {type ImageAnnotations, evalLine, groundTruthCache} from './eval-lines.js'
 import {type PredictionFile, readPredictions} from './read-predictions.js'
 import {type ResolveContext, resolveRow} from './resolve.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from './settings.js'
@@ -104,7 +104,7 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   })
   if (units.length === 0) throw nothingPlaced(input.predictions, unresolved)
   const scoring = await startScoring(input, data, decode, units.length)
-  const config = runConfig(input, predictions, decode, defaultSplit, scoring.identity)
+  const config = runConfig(input, data, predictions, decode, defaultSplit, scoring.identity)
   let run: ShardedRun
   try {
     const fingerprint = unitsFingerprint(units.map((u) => [u.id, u.samples.map((s) => s.line)]))
@@ -182,12 +182,20 @@ function placeSamples(
 }
 
 /** What a resumed run must share with the one that began the folder: inputs (by content), decoding, model. */
-function runConfig(input: EvalRunInput, p: PredictionFile, decode: DecodeSettings, defaultSplit: string, model: ModelIdentity) {
+function runConfig(
+  input: EvalRunInput,
+  data: CocoDataset,
+  p: PredictionFile,
+  decode: DecodeSettings,
+  defaultSplit: string,
+  model: ModelIdentity,
+) {
   return {
     command: 'eval',
     predictions: {file: path.resolve(input.predictions), sha256: p.sha256, format: p.format},
     reference: p.reference ? {file: path.resolve(p.reference.file), sha256: p.reference.sha256} : null,
     annotations: path.resolve(input.annotations),
+    annotations_sha256: data.sha256,
     grid: decode.settings.n,
     decode: decode.settings.rule,
     policy: decode.policy,
@@ -231,7 +239,7 @@ async function startScoring(input: EvalRunInput, data: CocoDataset, decode: Deco
 /** One image: its samples' ground truth, one encoding (only if an answer needs decoding), every sample scored. */
 export async function evalImage(
   input: Pick<EvalRunInput, 'images' | 'annotations' | 'strict'>,
-  data: CocoDataset,
+  data: ImageAnnotations,
   scorer: Parameters<typeof scoreImageSamples>[0],
   unit: Unit,
 ): Promise<{records: EvalLine[]; skips: Skip[]}> {

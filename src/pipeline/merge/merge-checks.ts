@@ -97,8 +97,9 @@ function runIdentity(m: Manifest, free: readonly string[]): Record<string, unkno
     'model.name': m.model?.name,
     'model.hash': m.model?.hash,
   }
-  // runs over disjoint images (not workers of one split) each count their own images
-  const own = (k: string) => k === 'shard_index' || free.includes(k) || (k === 'annotations_images' && m.config.shard_count === undefined)
+  // runs over disjoint images (not workers of one split) each count their own images, maybe from their own file
+  const perRun = (k: string) => (k === 'annotations_images' || k === 'annotations_sha256') && m.config.shard_count === undefined
+  const own = (k: string) => k === 'shard_index' || free.includes(k) || perRun(k)
   for (const [k, v] of Object.entries(m.config)) if (!own(k)) fields[`config.${k}`] = v
   return fields
 }

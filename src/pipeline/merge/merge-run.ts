@@ -203,11 +203,13 @@ class Owners {
 /**
  * The single run's configuration: a worker's, without its place in the split; unsharded runs add up their
  * images. A FREE setting the inputs differ in is the list of theirs, in worker order (the shards are copied as cut);
- * so is a path whose data they agree on (`curated`: each worker's folder, for information).
+ * so is a path whose data they agree on (`curated`: each worker's folder, for information), and the annotations
+ * files of unsharded runs read from more than one.
  */
 function mergedConfig(parts: readonly Part[]): Record<string, unknown> {
   const {shard_index: _index, shard_count: count, ...rest} = parts[0].manifest.config
-  for (const k of freeFields(parts)) {
+  const perRun = count === undefined ? ['annotations_sha256'] : []
+  for (const k of [...freeFields(parts), ...perRun]) {
     const values = orderedParts(parts).map((p) => p.manifest.config[k])
     if (new Set(values.map((v) => JSON.stringify(v))).size > 1) rest[k] = values
   }

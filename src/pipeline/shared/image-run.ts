@@ -95,7 +95,7 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
   const orphans = orphansOfShare(data, share, input.strict)
   const all = selectImages(data, input.filter)
   const items = takeShare(all, share)
-  const config = {...(await command.configure(data, all.length)), ...shareFields(share)}
+  const config = {...(await command.configure(data, all.length)), annotations_sha256: data.sha256, ...shareFields(share)}
   const remote = command.remote?.()
   let run: ShardedRun
   try {

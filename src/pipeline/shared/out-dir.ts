@@ -96,7 +96,9 @@ function differentConfiguration(file: string, before: Config, config: Config, di
         ? ' (the folder was begun on other images: --image-ids, --limit, --categories or the input files differ)'
         : named.length === 1 && named[0] === 'shard_size'
           ? shardSizeHint(before.shard_size)
-          : ''
+          : named.includes('annotations_sha256')
+            ? ' (the annotations file is not the one the folder was begun with: its records came from other annotations)'
+            : ''
   return new GetokError(`output folder was made with a different configuration (${shown})${hint}; use another --out or --overwrite`, {file})
 }
 

@@ -23,10 +23,13 @@ export const CUT: readonly string[] = ['shard_size']
  * the same data through other paths (`out/cur` and `/abs/out/cur`, or a copy on another machine) agree.
  * Where a configuration lacks the identity (written before it was recorded), the path itself is compared.
  */
-export const PATH_IDENTITY: Readonly<Record<string, string>> = {curated: 'curated_sha256'}
+export const PATH_IDENTITY: Readonly<Record<string, string>> = {curated: 'curated_sha256', annotations: 'annotations_sha256'}
 
-/** Identity fields added after configurations were first written: absent from an older one, they are not compared. */
-export const RECORDED_LATER: readonly string[] = Object.values(PATH_IDENTITY)
+/**
+ * Identity fields added after configurations were first written: absent from an older one, they are not compared.
+ * `annotations_sha256` is the COCO file's bytes (curate and offsets record no path; eval records both).
+ */
+export const RECORDED_LATER: readonly string[] = [...new Set(Object.values(PATH_IDENTITY))]
 
 /** Whether `key` is a path both configurations identify by its data instead: then the path is not compared. */
 export function identifiedPath(key: string, ...configs: readonly Record<string, unknown>[]): boolean {

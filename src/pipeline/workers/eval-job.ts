@@ -2,7 +2,6 @@
  * `getok eval` in a worker process: its own SAM session, and evalImage of eval-run.ts for each
  * image it is dealt, with that image's samples and annotations (the ground truth is built here).
  */
-import type {CocoAnnotation, CocoDataset, CocoImage} from '../../adapters/coco.js'
 import type {EvalSample, EvalSettings} from '../../core/eval/plan.js'
 import type {MaskPolicy} from '../../core/selection/policy.js'
 import {SamEngine} from '../../sam/engine.js'
@@ -23,13 +22,8 @@ export async function createJob(init: EvalJobInit): Promise<LoadedJob> {
     processImage: () => Promise.reject(new Error('eval: a worker scores whole units (processUnit)')),
     async processUnit({image, anns}, samples) {
       const unit = {id: image.id, image, samples: samples as {line: number; sample: EvalSample}[]}
-      return evalImage(init, imageDataset(init.annotations, image, anns), scorer, unit)
+      return evalImage(init, {annotationsByImage: new Map([[image.id, anns]])}, scorer, unit)
     },
     counters: () => ({encoderCalls: engine.encoderCalls}),
   }
-}
-
-/** The one image of the annotations file this unit needs, as the ground-truth helpers read a dataset. */
-function imageDataset(file: string, image: CocoImage, anns: CocoAnnotation[]): CocoDataset {
-  return {file, images: new Map([[image.id, image]]), categories: new Map(), annotationsByImage: new Map([[image.id, anns]]), orphans: []}
 }

@@ -152,6 +152,21 @@ describe('scoreSample (masks given, no SAM)', () => {
     expect(s.refined).toMatchObject({failure, offsets_right: 0, offsets_total: owed, offset_acc: owed ? 0 : null, iou: 0})
   })
 
+  it('box rule: a refinement of an answer without its <box> fails no_box, and its offsets are still judged one by one', () => {
+    // before: offset_acc 0 whatever the offsets; SPEC §9 judges each offset token by its point
+    // (2, 2) anchor (25, 25) inside: OFF_0_0 right; (1, 2) anchor (15, 25): OFF_1_0 lands (20, 25), right;
+    // (6, 6) anchor (65, 65): OFF_0_0 wrong
+    const box: EvalSettings = {...UNION, rule: 'box'}
+    const sample = {image_id: 1, ann_ids: [1], split: 'val', task: 'refine' as const}
+    const answer = '<seg><grid_2_2><grid_1_2><grid_6_6></seg>'
+    const plan = planSample({...sample, answer, refinement: '<offset><seg><OFF_0_0><OFF_1_0><OFF_0_0></seg></offset>'}, frame, box)
+    const s = scoreSample(plan, {answer: [], refined: []}, gt, frame, box)
+    expect(s).toMatchObject({failure: 'no_box', iou: 0})
+    expect(s.refined).toMatchObject({failure: 'no_box', iou: 0, box_iou: 0, format_ok: false})
+    expect(s.refined).toMatchObject({offsets_right: 2, offsets_total: 3})
+    expect(s.refined?.offset_acc).toBeCloseTo(2 / 3, 6)
+  })
+
   it('box rule: one prompt of box and points; an answer without a box cannot be decoded', () => {
     const box: EvalSettings = {...UNION, rule: 'box'}
     const plan = planSample(
