@@ -1,7 +1,8 @@
 import {spawnSync} from 'node:child_process'
-import {cpSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {manifestOf, shardTexts} from '../../helpers/run-folder.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // offsets --curated records the curated folder by what it holds (curated_sha256), not where it was: merge
@@ -15,14 +16,9 @@ const tmp = tempDirs('getok-curated-id')
 
 const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
 const offsets = (args: string[]) => getok(['offsets', ...SAMPLE, ...args])
-const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
-const shardsOf = (dir: string) =>
-  readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])
+
 const recordsOf = (dir: string) =>
-  shardsOf(dir)
+  shardTexts(dir)
     .flatMap(([, text]) => text.split('\n').filter(Boolean))
     .sort((a, b) => JSON.parse(a).ann_id - JSON.parse(b).ann_id)
 /** a copy of the curated fixture at `dir`, its shard's lines edited by `edit` */
@@ -80,7 +76,7 @@ describe('offsets --curated: the curated records are identified by their hash, t
     const first = curatedCopy(path.join(root, 'first'))
     expect(offsets(['--curated', CURATED, '--shard-size', '1', '-o', whole]).status).toBe(0)
     expect(offsets(['--curated', first, '--shard-size', '1', '-o', run]).status).toBe(0)
-    const last = shardsOf(run).at(-1)![0]
+    const last = shardTexts(run).at(-1)![0]
     rmSync(path.join(run, last))
     rmSync(path.join(run, last.replace(/\.jsonl$/, '.stats.json')))
     const moved = path.join(root, 'moved')
@@ -89,14 +85,14 @@ describe('offsets --curated: the curated records are identified by their hash, t
     const resumed = offsets(['--curated', moved, '--shard-size', '1', '-o', run, '--json'])
     expect(resumed.status, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).resumed).toBe(3)
-    expect(shardsOf(run)).toEqual(shardsOf(whole))
+    expect(shardTexts(run)).toEqual(shardTexts(whole))
     expect(manifestOf(run).config).toEqual({...manifestOf(whole).config, curated: moved})
 
     writeFileSync(path.join(moved, SHARD), readFileSync(path.join(moved, SHARD), 'utf8').split('\n').slice(1).join('\n'))
-    const before = shardsOf(run)
+    const before = shardTexts(run)
     const changed = offsets(['--curated', moved, '--shard-size', '1', '-o', run])
     expect(changed.status).toBe(2)
     expect(changed.stderr.replace(/\s+/g, ' ')).toMatch(/different configuration \(curated_sha256: "[0-9a-f]{64}" → "[0-9a-f]{64}"\)/)
-    expect(shardsOf(run)).toEqual(before)
+    expect(shardTexts(run)).toEqual(before)
   })
 })

@@ -1,12 +1,13 @@
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {copyFileSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {readCoco} from '../../../src/adapters/coco.js'
 import {type EvalRunInput, runEval} from '../../../src/pipeline/eval/eval-run.js'
 import {SamEngine} from '../../../src/sam/engine.js'
 import {defaultModelFiles} from '../../../src/sam/model-files.js'
+import {manifestOf, shardTexts} from '../../helpers/run-folder.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
 
 // A run records the annotations file by its bytes (config.annotations_sha256): a resume with the file
@@ -19,12 +20,7 @@ const tmp = tempDirs('getok-ann-id')
 
 const getok = (args: string[]) => spawnSync('node', [BIN, ...args], {encoding: 'utf8'})
 const offsets = (ann: string, args: string[]) => getok(['offsets', '-a', ann, '--grid', '16', '--seed', '3', ...args])
-const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
-const shardsOf = (dir: string) =>
-  readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])
+
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 
 /** A copy of the sample's annotations with the first polygon's first vertex moved 3 px: same ids, other masks. */
@@ -37,7 +33,7 @@ function editedCopy(file: string): string {
 
 /** The last finished shard removed, as a run killed before it leaves the folder. */
 function dropLastShard(dir: string): void {
-  const last = shardsOf(dir).at(-1)![0]
+  const last = shardTexts(dir).at(-1)![0]
   rmSync(path.join(dir, last))
   rmSync(path.join(dir, last.replace(/\.jsonl$/, '.stats.json')))
 }
@@ -65,16 +61,16 @@ describe('the annotations file is identified by its bytes', () => {
     const resumed = offsets(moved, ['--shard-size', '1', '-o', run, '--json'])
     expect(resumed.status, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).resumed).toBe(3)
-    expect(shardsOf(run)).toEqual(shardsOf(whole))
+    expect(shardTexts(run)).toEqual(shardTexts(whole))
 
     dropLastShard(run)
-    const before = shardsOf(run)
+    const before = shardTexts(run)
     const edited = offsets(editedCopy(moved), ['--shard-size', '1', '-o', run])
     expect(edited.status).toBe(2)
     const message = edited.stderr.replace(/\s+/g, ' ')
     expect(message).toContain(`annotations_sha256: "${sha256(ANN)}" → "${sha256(moved)}"`)
     expect(message).toContain('the annotations file is not the one the folder was begun with')
-    expect(shardsOf(run)).toEqual(before)
+    expect(shardTexts(run)).toEqual(before)
   })
 
   it('merge joins unsharded runs over other images of other files, and refuses workers of one split that read other files', () => {
