@@ -7,21 +7,24 @@
  *   out/curate-00003-of-00008.journal        one line per finished work unit:
  *       {"unit":139,"bytes":48211,"records":7,"skips":[...]}
  *
- * A work unit (one image) is appended to the partial file in one write, then
- * its journal line. On resume the partial file is cut back to the last
- * journalled byte count, so a half-written line can never survive, and the
- * journalled units are skipped. A shard counts as done only when its stats file
- * exists; everything in it is derived from the journal, so a rerun writes the
- * same bytes. A resumed run checks each finished shard's bytes, sha256 and line
- * count against its stats file (verifiedShardStats) before it keeps the shard.
+ * A work unit (one image) is appended to the partial file whole (writeAll: a short write is written on
+ * or fails, naming the file), then its journal line, so a journal line counts only bytes on disk. On
+ * resume the journal is kept up to its last line the partial file holds whole (heldByPartial: a partial
+ * shorter than its journal, as an older getok left after a short write, redoes the units past it), the
+ * partial file is cut back to that line's byte count, never extended, so a half-written line can never
+ * survive, and the journalled units are skipped. A shard counts as done only when its stats file exists;
+ * everything in it is derived from the journal, checked against the partial's bytes first, so a rerun
+ * writes the same bytes. A resumed run checks each finished shard's bytes, sha256 and line count against
+ * its stats file (verifiedShardStats) before it keeps the shard.
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {open, readFile, rename, rm, truncate, writeFile, type FileHandle} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError} from '../core/errors.js'
-import {readJsonl} from './jsonl.js'
+import {countLines, heldByPartial, readJournal, type JournalLine} from './shard-journal.js'
 import {readUtf8File} from './text-file.js'
+import {cannotWrite, writeAll, writing} from './write-all.js'
 
 export interface Skip {
   image_id: number
@@ -35,13 +38,6 @@ export interface ShardStats {
   units: number
   bytes: number
   sha256: string
-  skips: Skip[]
-}
-
-interface JournalLine {
-  unit: number
-  bytes: number
-  records: number
   skips: Skip[]
 }
 
@@ -72,9 +68,9 @@ export async function writeFileAtomicChunks(file: string, chunks: Iterable<strin
       const buf = Buffer.from(pending.join(''), 'utf8')
       pending = []
       length = 0
+      await writeAll(handle, buf)
       hash.update(buf)
       bytes += buf.length
-      await handle.write(buf)
     }
     for (const chunk of chunks) {
       pending.push(chunk)
@@ -99,8 +95,7 @@ async function writeAtomic(file: string, write: (handle: FileHandle) => Promise<
     await rename(tmp, file)
   } catch (error) {
     await rm(tmp, {force: true}).catch(() => {})
-    if (error instanceof GetokError) throw error
-    throw new GetokError(`cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
+    throw cannotWrite(error, file)
   }
 }
 
@@ -129,6 +124,16 @@ export async function verifiedShardStats(dir: string, shard: string): Promise<Sh
   const found = {records: countLines(content), bytes: content.length}
   const sha256 = createHash('sha256').update(content).digest('hex')
   if (sha256 === stats.sha256 && found.bytes === stats.bytes && found.records === stats.records) return stats
+  if (sha256 === stats.sha256 && found.bytes === stats.bytes) {
+    // the very bytes the stats were made from: the shard is unchanged, its record count was wrong when written
+    // (an older getok sealed a partial file that a short write had cut, counting its journal's records)
+    throw new GetokError(
+      `finished shard does not hold the records its .stats.json counts (same bytes and sha256); ${redoHint(shard)}`,
+      {file: path.join(dir, shard)},
+      `${stats.records} records (its .stats.json)`,
+      `${found.records} lines`,
+    )
+  }
   const show = (v: {records: number; bytes: number}, sha: unknown) =>
     `${v.records} records, ${v.bytes} bytes, sha256 ${String(sha).slice(0, 16)}`
   throw new GetokError(
@@ -137,12 +142,6 @@ export async function verifiedShardStats(dir: string, shard: string): Promise<Sh
     `${show(stats, stats.sha256)} (its .stats.json)`,
     show(found, sha256),
   )
-}
-
-function countLines(content: Buffer): number {
-  let n = 0
-  for (let at = content.indexOf(0x0a); at >= 0; at = content.indexOf(0x0a, at + 1)) n++
-  return n
 }
 
 const redoHint = (shard: string) => `delete ${shard} and ${statsFileName(shard)} to redo it, or rerun with --overwrite`
@@ -162,41 +161,45 @@ export class ShardWriter {
     return new Set(this.done.map((d) => d.unit))
   }
 
+  private get partial(): string {
+    return path.join(this.dir, `${this.shard}.partial`)
+  }
+
+  private get journalFile(): string {
+    return path.join(this.dir, this.shard.replace(/\.jsonl$/, '.journal'))
+  }
+
   static async open(dir: string, shard: string): Promise<ShardWriter> {
     const partial = path.join(dir, `${shard}.partial`)
     const journalFile = path.join(dir, shard.replace(/\.jsonl$/, '.journal'))
-    const done = existsSync(journalFile) && existsSync(partial) ? await readJournal(journalFile) : []
+    const journalled = existsSync(journalFile) && existsSync(partial) ? await readJournal(journalFile) : []
+    const done = journalled.length > 0 ? heldByPartial(await readFile(partial), journalled) : []
     const bytes = done.length > 0 ? done[done.length - 1].bytes : 0
-    if (existsSync(partial)) await truncate(partial, bytes)
-    if (done.length === 0) await writeFile(journalFile, '')
-    else await writeFile(journalFile, done.map((d) => JSON.stringify(d) + '\n').join(''))
-    const handle = await open(partial, done.length > 0 ? 'a' : 'w')
-    const journal = await open(journalFile, 'a')
+    // only ever cut: heldByPartial keeps no line past the partial's end
+    if (existsSync(partial)) await writing(partial, () => truncate(partial, bytes))
+    await writing(journalFile, () => writeFile(journalFile, done.map((d) => JSON.stringify(d) + '\n').join('')))
+    const handle = await writing(partial, () => open(partial, done.length > 0 ? 'a' : 'w'))
+    const journal = await writing(journalFile, () => open(journalFile, 'a'))
     return new ShardWriter(dir, shard, handle, journal, done, bytes)
   }
 
-  /** Append one finished unit: its records (already JSON objects) and its skips. */
+  /** Append one finished unit: its records (already JSON objects) and its skips; its journal line once they are on disk. */
   async write(unit: number, records: readonly object[], skips: readonly Skip[]): Promise<void> {
     const text = records.map((r) => JSON.stringify(r) + '\n').join('')
     const buf = Buffer.from(text, 'utf8')
-    if (buf.length > 0) {
-      await this.handle.write(buf)
-      await this.handle.datasync()
-    }
-    this.bytes += buf.length
-    const line: JournalLine = {unit, bytes: this.bytes, records: records.length, skips: [...skips]}
-    await this.journal.write(JSON.stringify(line) + '\n')
-    await this.journal.datasync()
+    if (buf.length > 0) await appendSynced(this.handle, buf, this.partial)
+    const line: JournalLine = {unit, bytes: this.bytes + buf.length, records: records.length, skips: [...skips]}
+    await appendSynced(this.journal, Buffer.from(JSON.stringify(line) + '\n', 'utf8'), this.journalFile)
+    this.bytes = line.bytes
     this.done.push(line)
   }
 
   /** Rename the shard into place and write its stats file last. */
   async close(): Promise<ShardStats> {
-    await this.handle.close()
-    await this.journal.close()
-    const partial = path.join(this.dir, `${this.shard}.partial`)
+    await writing(this.partial, () => this.handle.close())
+    await writing(this.journalFile, () => this.journal.close())
     const final = path.join(this.dir, this.shard)
-    const content = await readFile(partial)
+    const content = await readFile(this.partial)
     const stats: ShardStats = {
       shard: this.shard,
       records: this.done.reduce((s, d) => s + d.records, 0),
@@ -205,9 +208,19 @@ export class ShardWriter {
       sha256: createHash('sha256').update(content).digest('hex'),
       skips: this.done.flatMap((d) => d.skips),
     }
-    await rename(partial, final)
+    // the journal's counts and the bytes must agree, or the stats would describe a shard that is not there
+    const lines = countLines(content)
+    if (content.length !== this.bytes || lines !== stats.records) {
+      throw new GetokError(
+        'shard being written does not hold what its journal lists; rerun to redo its units',
+        {file: this.partial},
+        `${stats.records} records, ${this.bytes} bytes`,
+        `${lines} lines, ${content.length} bytes`,
+      )
+    }
+    await writing(final, () => rename(this.partial, final))
     await writeFileAtomic(final.replace(/\.jsonl$/, '.stats.json'), JSON.stringify(stats, null, 1) + '\n')
-    await rm(path.join(this.dir, this.shard.replace(/\.jsonl$/, '.journal')), {force: true})
+    await rm(this.journalFile, {force: true})
     return stats
   }
 
@@ -218,7 +231,10 @@ export class ShardWriter {
   }
 }
 
-async function readJournal(file: string): Promise<JournalLine[]> {
-  // a line cut by a crash ends the journal
-  return (await readJsonl<JournalLine>(file, {stopAtBroken: true})).map((r) => r.value)
+/** Append `data` whole and make it durable before anything that counts on it is written. */
+async function appendSynced(handle: FileHandle, data: Uint8Array, file: string): Promise<void> {
+  await writing(file, async () => {
+    await writeAll(handle, data)
+    await handle.datasync()
+  })
 }
