@@ -20,11 +20,14 @@
  * (skipped, counted); "all the cats" is fine. An image where curate skipped
  * any annotation is uncertain (that annotation's category is unknown here), so
  * neither fallback expressions nor "all the X" are made for it.
+ *
+ * One conversation at a time: conversation-source.ts says which are made and in what order (multi.ts
+ * makes "all the X"), so that export never holds them all.
  */
 import {type Cell, sortCellsRaster} from '../grid/grid.js'
 import {type TemplateVars, type Templates, fillTemplate, pickVariant, pluralCategory} from './templates.js'
-import {type TokenStyle, gridToken, joinGroups} from '../grid/tokens.js'
-import {type Referent, imageSplits, referentsFromCategories, referentsFromExpressions} from './referents.js'
+import {type TokenStyle, gridToken} from '../grid/tokens.js'
+import type {Referent} from './referents.js'
 import {ruleAnswer, ruleTarget} from './box-rule.js'
 import type {DecodeRule} from '../decode/prompts.js'
 
@@ -125,35 +128,6 @@ export interface ExpressionStats {
   objects_without_expression: number
 }
 
-export interface BuildResult {
-  conversations: Conversation[]
-  skips: ExportSkip[]
-  expressions: ExpressionStats
-}
-
-export function buildConversations(
-  curated: readonly CuratedObject[],
-  refinements: readonly RefinementObject[] | null,
-  o: BuildOptions,
-): BuildResult {
-  const skips: ExportSkip[] = []
-  const {referents, stats} = o.expressions
-    ? referentsFromExpressions(curated, o.expressions, o)
-    : referentsFromCategories(curated, o, skips)
-  const conversations: Conversation[] = []
-  const byAnn = new Map((refinements ?? []).map((r) => [r.annId, r]))
-  for (const ref of referents) {
-    for (const task of o.tasks) {
-      if (task === 'multi') continue
-      const c = task === 'refine' ? refineConversation(ref, byAnn.get(ref.object.annId), o) : singleConversation(task, ref, o)
-      if (typeof c === 'string') skips.push({image_id: ref.object.imageId, ann_id: ref.object.annId, task, reason: c})
-      else conversations.push(c)
-    }
-  }
-  if (o.tasks.includes('multi')) conversations.push(...multiConversations(curated, referents, o, skips))
-  return {conversations, skips, expressions: stats}
-}
-
 function vars(ref: Referent, extra: TemplateVars = {}): TemplateVars {
   return {expression: ref.expression, category: ref.object.category, categories: pluralCategory(ref.object.category), ...extra}
 }
@@ -173,16 +147,16 @@ function conversation(task: TaskName, ref: Referent, turns: Turn[]): Conversatio
   }
 }
 
-function ask(o: BuildOptions, key: keyof Templates['prompts'], id: string, v: TemplateVars): string {
+export function ask(o: BuildOptions, key: keyof Templates['prompts'], id: string, v: TemplateVars): string {
   return fillTemplate(pickVariant(o.templates.prompts[key], id), v)
 }
 
-function answer(o: BuildOptions, task: keyof Templates['answers'], tokens: string): string {
+export function answer(o: BuildOptions, task: keyof Templates['answers'], tokens: string): string {
   return fillTemplate(o.templates.answers[task], {answer: tokens})
 }
 
 /** seg, box or point; a string is the reason it was skipped. */
-function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: BuildOptions): Conversation | string {
+export function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: BuildOptions): Conversation | string {
   const obj = ref.object
   // a record's own pointing answer comes from the object's mask, like a box from COCO's: kept whatever the IoU
   const fromMask = task === 'box' || (task === 'point' && obj.point !== undefined)
@@ -196,11 +170,11 @@ function singleConversation(task: 'seg' | 'box' | 'point', ref: Referent, o: Bui
 }
 
 /** The box rule's second turn: the box corners' moves to the half-cell lattice (the record's mask needs them). */
-function boxOffsetsTurn(o: BuildOptions, id: string, v: TemplateVars, boxOffsets: string): Turn {
+export function boxOffsetsTurn(o: BuildOptions, id: string, v: TemplateVars, boxOffsets: string): Turn {
   return {user: ask(o, 'refine_box', id, v), assistant: answer(o, 'refine', boxOffsets), train: true}
 }
 
-function refineConversation(ref: Referent, r: RefinementObject | undefined, o: BuildOptions): Conversation | string {
+export function refineConversation(ref: Referent, r: RefinementObject | undefined, o: BuildOptions): Conversation | string {
   if (!r) return 'no offsets record for this annotation'
   if (r.imageId !== ref.object.imageId) return `offsets record is for image ${r.imageId}, curated for image ${ref.object.imageId}`
   const id = `${ref.object.imageId}_${ref.object.annId}_${ref.key}_refine`
@@ -240,60 +214,4 @@ export function pointToken(points: readonly Cell[], n: number, style: TokenStyle
     }
   }
   return gridToken(best[0], best[1], style)
-}
-
-/** "all the X": every image with two or more curated objects of a category, all of them in the answer. */
-function multiConversations(
-  curated: readonly CuratedObject[],
-  referents: readonly Referent[],
-  o: BuildOptions,
-  skips: ExportSkip[],
-): Conversation[] {
-  const groups = new Map<string, CuratedObject[]>()
-  for (const c of curated) {
-    const key = `${c.imageId}\u0000${c.category}`
-    const members = groups.get(key) ?? []
-    members.push(c)
-    groups.set(key, members)
-  }
-  const splits = imageSplits(referents)
-  const out: Conversation[] = []
-  for (const members of groups.values()) {
-    if (members.length < 2) continue
-    const c = multiConversation(members, splits.get(members[0].imageId), o)
-    if (typeof c === 'string') skips.push({image_id: members[0].imageId, task: 'multi', reason: c})
-    else out.push(c)
-  }
-  return out
-}
-
-function multiConversation(members: CuratedObject[], splits: Set<string> | undefined, o: BuildOptions): Conversation | string {
-  const first = members[0]
-  if (o.uncertainImages.has(first.imageId))
-    return `"all the ${pluralCategory(first.category)}" may be incomplete: curate skipped annotations of this image`
-  const low = members.find((m) => m.iou < o.minIou)
-  if (low) return `"${first.category}" annotation ${low.annId}: curated IoU ${low.iou} below --min-iou ${o.minIou}`
-  if (splits && splits.size > 1) return `the image's expressions are in several splits (${[...splits].sort().join(', ')})`
-  const ordered = [...members].sort((a, b) => rasterKey(a, o.grid) - rasterKey(b, o.grid) || a.annId - b.annId)
-  const id = `${first.imageId}_${first.category.replace(/\s+/g, '-')}_multi`
-  const v = {category: first.category, categories: pluralCategory(first.category)}
-  const turns: Turn[] = [{user: ask(o, 'multi', id, v), assistant: answer(o, 'multi', joinGroups(ordered.map(ruleAnswer))), train: true}]
-  if (ordered.every((m) => m.boxOffsets !== undefined)) turns.push(boxOffsetsTurn(o, id, v, joinGroups(ordered.map((m) => m.boxOffsets!))))
-  return {
-    id,
-    task: 'multi',
-    split: splits ? [...splits][0] : o.defaultSplit,
-    image: first.image,
-    imageId: first.imageId,
-    annIds: ordered.map((m) => m.annId),
-    expression: `all the ${v.categories}`,
-    expressionSource: 'category',
-    turns,
-  }
-}
-
-/** Instances are listed in reading order of their first (raster-order) point. */
-function rasterKey(c: CuratedObject, n: number): number {
-  const [i, j] = sortCellsRaster(c.points, n)[0] ?? [n, n]
-  return j * n + i
 }

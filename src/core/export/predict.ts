@@ -5,7 +5,7 @@
  * model is to write itself:
  *
  *   box-rule seg, multi   turn 1 only: the model writes the box and the points. Their box-offsets
- *                         turn needs that answer: a second run (followUps) on the model's answers,
+ *                         turn needs that answer: a second run (asFollowUp) on the model's answers,
  *                         "Please segment the cat." → <model's answer> / "Please refine the box
  *                         corners …" → the record's box_offsets
  *   refine                unchanged: its first answer is context by design (the simulated prediction)
@@ -21,28 +21,19 @@ export function continues(c: Conversation): boolean {
   return (c.task === 'seg' || c.task === 'multi') && c.turns.length > 1 && c.turns[0].train
 }
 
-export function forPrediction(conversations: readonly Conversation[]): Conversation[] {
-  return conversations.map((c) => (continues(c) ? {...c, turns: c.turns.slice(0, 1)} : c))
-}
-
-export interface FollowUps {
-  conversations: Conversation[]
-  /** ids of conversations that continue but had no answer in the predictions */
-  missing: string[]
+/** The conversation as a predict run gets it: ended at the model's first answer where another turn needs it. */
+export function forPrediction(c: Conversation): Conversation {
+  return continues(c) ? {...c, turns: c.turns.slice(0, 1)} : c
 }
 
 /**
- * The second run: each continuing conversation with the model's answer (by conversation id) in
- * place of its first answer, as context; the turn after it stays the target.
+ * The second run: a continuing conversation with the model's answer (by conversation id) in place of
+ * its first answer, as context; the turn after it stays the target. Undefined: no follow-up (it does
+ * not continue, or the predictions hold no answer to it).
  */
-export function followUps(conversations: readonly Conversation[], answers: ReadonlyMap<string, string>): FollowUps {
-  const out: FollowUps = {conversations: [], missing: []}
-  for (const c of conversations.filter(continues)) {
-    const answer = answers.get(c.id)
-    if (answer === undefined) out.missing.push(c.id)
-    else out.conversations.push({...c, turns: [{...c.turns[0], assistant: answer, train: false}, ...c.turns.slice(1)]})
-  }
-  return out
+export function asFollowUp(c: Conversation, answers: ReadonlyMap<string, string>): Conversation | undefined {
+  const answer = continues(c) ? answers.get(c.id) : undefined
+  return answer === undefined ? undefined : {...c, turns: [{...c.turns[0], assistant: answer, train: false}, ...c.turns.slice(1)]}
 }
 
 /**

@@ -16,7 +16,8 @@ import * as path from 'node:path'
 import {type ExpressionSource, readExpressionFile} from '../../adapters/refs.js'
 import {writeFileAtomic} from '../../adapters/shards.js'
 import {readUtf8File} from '../../adapters/text-file.js'
-import {type BuildResult, type CuratedObject, type RefineForm, type TaskName, buildConversations} from '../../core/export/conversations.js'
+import type {CuratedObject, ExpressionStats, RefineForm, TaskName} from '../../core/export/conversations.js'
+import {conversationSource} from '../../core/export/conversation-source.js'
 import {GetokError} from '../../core/errors.js'
 import {DEFAULT_TEMPLATES, type Templates, parseTemplates} from '../../core/export/templates.js'
 import {type ExportFormat, llamaFactoryDatasetInfo} from '../../core/export/trainer-formats.js'
@@ -26,11 +27,10 @@ import {claimFreshDir} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
 import {exportConfig, summarise} from './export-summary.js'
 import {flipBoxOffsets} from '../../core/export/box-rule.js'
-import {continues} from '../../core/export/predict.js'
-import {type FollowUpInput, forTrainerRun, predictConfig, readFollowUpAnswers} from './predict-data.js'
+import {type FollowUpInput, predictConfig, readFollowUpAnswers} from './predict-data.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
-import {checkedBySplit, writeDataFiles} from './data-files.js'
+import {checkConversations, writeDataFiles} from './data-files.js'
 
 export interface ExportRunInput {
   curated: string
@@ -53,7 +53,7 @@ export interface ExportRunInput {
   predict?: boolean
   /** the second predict run's data: the continuing conversations with the model's answers of the first */
   followup?: FollowUpInput
-  /** shards read, records checked, then records written (a terminal's count, rate and ETA) */
+  /** shards read, conversations built and checked, then records written (a terminal's count, rate and ETA) */
   progress?: Progress
 }
 
@@ -69,7 +69,7 @@ export interface ExportSummary {
   records: number
   /** task → split → records */
   counts: Record<string, Record<string, number>>
-  expressions: BuildResult['expressions'] & {file: string | null; note: string}
+  expressions: ExpressionStats & {file: string | null; note: string}
   skipped: number
   skip_reasons: Record<string, number>
   vocabulary: {file: string; count: number; tags: boolean; grid: number; token_style: string}
@@ -92,7 +92,8 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
   const refineForm = input.refineForm === 'auto' ? (input.format === 'swift' ? 'two-turn' : 'one-turn') : input.refineForm
 
-  const all = buildConversations(boxOffsetsSigned(curated, offsets), offsets?.records ?? null, {
+  // built again at each pass, never held: see conversation-source.ts
+  const source = conversationSource(boxOffsetsSigned(curated, offsets), offsets?.records ?? null, {
     tasks: input.tasks,
     grid: curated.grid,
     style: curated.style,
@@ -104,22 +105,22 @@ export async function runExport(input: ExportRunInput): Promise<ExportRunResult>
     expressions: expressions && {source: expressions.source, entries: expressions.expressions},
   })
   const followUp = input.followup ? await readFollowUpAnswers(input.followup) : null
-  const built = forTrainerRun(input, all, followUp)
   const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
-  const bySplit = checkedBySplit(input, built.conversations, new Set(vocabularyEntries(vocab).map((e) => e.token)), progress)
+  const vocabulary = new Set(vocabularyEntries(vocab).map((e) => e.token))
+  const checked = checkConversations(input, source, followUp, vocabulary, progress)
 
   await claimOutDir(input)
-  const files = await writeDataFiles(input, bySplit, progress)
+  const files = await writeDataFiles(input, source, followUp, checked, progress)
   await writeVocabularyFiles(input, vocab, files)
-  const next = input.predict === true && all.conversations.some(continues)
-  const summary = summarise(input, built, files, vocab, expressions?.file ?? null, next)
+  const next = input.predict === true && checked.continues
+  const summary = summarise(input, {...checked, expressions: source.expressions}, files, vocab, expressions?.file ?? null, next)
   const manifest = await writeManifest(input.out, {
     tool: TOOL,
     command: 'export',
     created: new Date().toISOString(),
     config: {...exportConfig(input, curated, refineForm), ...predictConfig(input, followUp)},
     shards: files.map((f) => ({file: f.file, records: f.records, units: f.records, bytes: f.bytes, sha256: f.sha256})),
-    skips: built.skips,
+    skips: checked.skips,
     summary,
   })
   return {out: input.out, manifest, files, summary}

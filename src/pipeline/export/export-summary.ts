@@ -3,7 +3,8 @@
  * split, skips by reason, the vocabulary, the trainer's hints) and the config, which names the
  * decode rule of the curated data so that `getok eval --reference` decodes answers by it.
  */
-import type {BuildResult, ExportSkip, RefineForm} from '../../core/export/conversations.js'
+import type {ExportSkip, ExpressionStats, RefineForm} from '../../core/export/conversations.js'
+import type {CheckedExport} from './data-files.js'
 import {predictHints} from '../../core/export/predict.js'
 import {isPredictData} from './predict-data.js'
 import {trainerHints} from '../../core/export/trainer-formats.js'
@@ -13,20 +14,18 @@ import type {ExportFile, ExportRunInput, ExportSummary} from './export-run.js'
 
 export function summarise(
   input: ExportRunInput,
-  built: BuildResult,
+  built: Pick<CheckedExport, 'records' | 'counts' | 'skips'> & {expressions: ExpressionStats},
   files: readonly ExportFile[],
   vocab: VocabOptions,
   expressionFile: string | null,
   /** predict data whose seg and multi answers continue with a box-offsets turn (the box rule): hint at --followup */
   followUpNext = false,
 ): ExportSummary {
-  const counts: Record<string, Record<string, number>> = Object.fromEntries(input.tasks.map((t) => [t, {}]))
-  for (const c of built.conversations) counts[c.task][c.split] = (counts[c.task][c.split] ?? 0) + 1
   const reasons: Record<string, number> = {}
   for (const s of built.skips) reasons[skipKey(s)] = (reasons[skipKey(s)] ?? 0) + 1
   return {
-    records: built.conversations.length,
-    counts,
+    records: built.records,
+    counts: built.counts,
     expressions: {...built.expressions, file: expressionFile, note: expressionNote(built.expressions.source)},
     skipped: built.skips.length,
     skip_reasons: reasons,

@@ -6,8 +6,8 @@
  * --reference, line by line, as eval does).
  */
 import {GetokError} from '../../core/errors.js'
-import type {BuildResult} from '../../core/export/conversations.js'
-import {answerAsContext, followUps, forPrediction} from '../../core/export/predict.js'
+import type {Conversation, ExportSkip} from '../../core/export/conversations.js'
+import {answerAsContext, asFollowUp, continues, forPrediction} from '../../core/export/predict.js'
 import {readPredictions} from '../eval/read-predictions.js'
 import type {ExportRunInput} from './export-run.js'
 
@@ -44,22 +44,28 @@ export async function readFollowUpAnswers(input: FollowUpInput): Promise<FollowU
   return {answers, source: {predictions: input.predictions, sha256: file.sha256, rows: file.rows.length + file.bad.length}}
 }
 
-/** The conversations a training run gets, or a predict run (--predict), or its second run (--followup). */
-export function forTrainerRun(input: ExportRunInput, built: BuildResult, followUp: FollowUpAnswers | null): BuildResult {
-  if (!followUp) return input.predict ? {...built, conversations: forPrediction(built.conversations)} : built
-  const f = followUps(built.conversations, followUp.answers)
-  if (f.conversations.length === 0)
-    throw new GetokError(
-      `none of the ${followUp.answers.size} predictions answers a conversation that continues (a box-rule seg or multi ` +
-        'answer): make the follow-up with the inputs and flags of the --predict export the predictions answer',
-      {file: followUp.source.predictions, field: 'id'},
-    )
-  const byId = new Map(built.conversations.map((c) => [c.id, c]))
-  const missing = f.missing.map((id) => {
-    const c = byId.get(id)!
-    return {image_id: c.imageId, ann_id: c.annIds[0], task: c.task, reason: 'no answer to follow up in the predictions'}
-  })
-  return {...built, conversations: f.conversations, skips: [...built.skips, ...missing]}
+/**
+ * One conversation as the run gets it: as built for training, ended at the model's first answer for a
+ * predict run (--predict), or with that answer for its second run (--followup; undefined: not in it).
+ */
+export function forTrainerRun(input: ExportRunInput, followUp: FollowUpAnswers | null): (c: Conversation) => Conversation | undefined {
+  if (followUp) return (c) => asFollowUp(c, followUp.answers)
+  return input.predict ? forPrediction : (c) => c
+}
+
+/** A follow-up's skip of a conversation that continues but has no answer in the predictions. */
+export function missingAnswer(c: Conversation, followUp: FollowUpAnswers | null): ExportSkip | undefined {
+  if (!followUp || !continues(c) || followUp.answers.has(c.id)) return undefined
+  return {image_id: c.imageId, ann_id: c.annIds[0], task: c.task, reason: 'no answer to follow up in the predictions'}
+}
+
+/** A follow-up none of whose predictions answers a conversation that continues. */
+export function noFollowUp(followUp: FollowUpAnswers): GetokError {
+  return new GetokError(
+    `none of the ${followUp.answers.size} predictions answers a conversation that continues (a box-rule seg or multi ` +
+      'answer): make the follow-up with the inputs and flags of the --predict export the predictions answer',
+    {file: followUp.source.predictions, field: 'id'},
+  )
 }
 
 export function predictConfig(input: ExportRunInput, followUp: FollowUpAnswers | null): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {flipBoxOffsets, ruleAnswer, ruleTarget} from '../../../src/core/export/box-rule.js'
-import {type BuildOptions, type CuratedObject, TASKS, buildConversations} from '../../../src/core/export/conversations.js'
+import {type BuildOptions, type CuratedObject, TASKS} from '../../../src/core/export/conversations.js'
+import {buildConversations} from '../../../src/core/export/conversation-source.js'
 import {DEFAULT_TEMPLATES, parseTemplates} from '../../../src/core/export/templates.js'
 import {inferTask, planSample} from '../../../src/core/eval/plan.js'
 

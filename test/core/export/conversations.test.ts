@@ -1,14 +1,8 @@
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
-import {
-  type BuildOptions,
-  type CuratedObject,
-  type RefinementObject,
-  TASKS,
-  buildConversations,
-  pointToken,
-} from '../../../src/core/export/conversations.js'
+import {type BuildOptions, type CuratedObject, type RefinementObject, TASKS, pointToken} from '../../../src/core/export/conversations.js'
+import {buildConversations} from '../../../src/core/export/conversation-source.js'
 import {DEFAULT_TEMPLATES, fillTemplate, parseTemplates, pickVariant, pluralCategory} from '../../../src/core/export/templates.js'
 
 /** Real curate / offsets records (fixtures/curated-sample, fixtures/offsets-sample: n = 16, plain). */

@@ -8,7 +8,7 @@ import {tempDirs} from '../../helpers/temp-dirs.js'
 const tmp = tempDirs('getok-export-progress')
 
 describe('getok export: progress', () => {
-  it('shows progress: shards read, then every record checked, then every record written, with the file it goes to', async () => {
+  it('shows progress: shards read, then conversations built and checked, then records written, with the file they go to', async () => {
     // before: silent however many records (a full COCO export runs for minutes)
     const dir = tmp()
     const expressions = path.join(dir, 'expressions.jsonl')
@@ -39,14 +39,16 @@ describe('getok export: progress', () => {
       ['swift-train.jsonl', 2],
       ['swift-val.jsonl', 4],
     ])
-    const n = result.summary.records
+    // 3 expressions × 2 tasks, none skipped: 6 conversations to build, 6 records
+    const n = 6
+    expect(result.summary.records).toBe(n)
     const range = (k: number) => Array.from({length: k}, (_, i) => i + 1)
     expect(seen).toEqual([
       ['start', 1, 0],
       [1, 'shards read (12 curate records)'],
       'end',
       ['start', n, 0],
-      ...range(n).map((k) => [k, 'records checked']),
+      ...range(n).map((k) => [k, `conversations built (${k} records checked)`]),
       'end',
       ['start', n, 0],
       ...range(2).map((k) => [k, 'records written (swift-train.jsonl)']),
