@@ -7,6 +7,7 @@ import type {CurateRunResult} from '../src/pipeline/curate/curate-run.js'
 import {workerShare} from '../src/pipeline/shared/select-images.js'
 
 export default class Curate extends GetokCommand {
+  static interrupt = 'resume' as const
   static summary = 'Turn COCO instance annotations into minimal grid-token sets with SAM.'
   static description =
     'For every object, the greedy IoU-gain selector picks the fewest grid points that, decoded under --decode ' +

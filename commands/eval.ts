@@ -8,6 +8,7 @@ import type {EvalRunSummary} from '../src/pipeline/eval/eval-run.js'
 import {reasonKey} from '../src/core/stats.js'
 
 export default class Eval extends GetokCommand {
+  static interrupt = 'resume' as const
   static summary = "Score a trained model's answers with the decoding that made its training data: cIoU, gIoU, Acc@0.5."
   static description =
     'Reads ms-swift infer results, LLaMA-Factory generated_predictions.jsonl (with --reference) or plain JSONL; parses each answer ' +

@@ -5,6 +5,7 @@ import {TASKS, type TaskName} from '../src/core/export/conversations.js'
 import {type ExportRunResult, runExport} from '../src/pipeline/export/export-run.js'
 
 export default class Export extends GetokCommand {
+  static interrupt = 'rerun' as const
   static summary = 'Turn curated tokens into training conversations for ms-swift, LLaMA-Factory, LLaVA or Qwen-VL fine-tuning.'
   static description =
     'Tasks: seg (expression → <seg>…</seg>), box (→ <box>…</box>), point (→ one grid token), refine ' +

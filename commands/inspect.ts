@@ -8,6 +8,7 @@ import {defaultModelFiles} from '../src/sam/model-files.js'
 import type {InspectResult} from '../src/pipeline/inspect/inspect-run.js'
 
 export default class Inspect extends GetokCommand {
+  static interrupt = 'rerun' as const
   static summary = 'Draw token sets as pictures: grid points, offsets, the decoded mask and the ground truth.'
   static description =
     'Red dots are grid tokens on their cell centres, blue arrows their offsets (a blue cross: <DELETE>, a blue ring: <OFF_0_0>), ' +

@@ -4,6 +4,7 @@ import {mergeFlags} from '../src/cli/flags.js'
 import {type MergeResult, runMerge} from '../src/pipeline/merge/merge-run.js'
 
 export default class Merge extends GetokCommand {
+  static interrupt = 'rerun' as const
   static summary = 'Join the output folders of the workers of a sharded run into one folder and one manifest.'
   static description =
     "Checks every manifest, each shard's sha256 and record count, that all workers 0 … N−1 are there " +

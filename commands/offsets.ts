@@ -7,6 +7,7 @@ import {DEFAULT_K, type Quotas, parseQuotas, quotaTotal} from '../src/core/offse
 import {type OffsetsRunResult, runOffsets} from '../src/pipeline/offsets/offsets-run.js'
 
 export default class Offsets extends GetokCommand {
+  static interrupt = 'resume' as const
   static summary = 'Build offset-refinement supervision (grid point → offset or DELETE) from COCO masks; no SAM needed.'
   static description =
     'Every grid point of an object is Inside, Ring, Hard-Delete or Far by its relation to the ' +

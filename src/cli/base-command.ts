@@ -1,35 +1,85 @@
 /**
  * What every getok command shares: --json (oclif prints the returned value), and one way to
- * report a user error: one line of text, no stack trace, exit 2. Our errors (GetokError and its
- * subclasses) print their own text; oclif's flag errors (unknown flag, missing flags, a value
+ * report an error: one line of text on stderr, never wrapped, no stack trace. Our errors (GetokError and
+ * its subclasses) print their own text; oclif's flag errors (unknown flag, missing flags, a value
  * outside an integer flag's range or a list of options) are reworded to the same shape:
  *
  *   --grid: bad value: expected an integer greater than or equal to 2, got 1
  *   --annotations, --out: required
  *
- * The line is printed as it is, never wrapped. With --json an error is also one JSON object on stdout
- * ({"error": {"message", …}}, for the script), exit 2 all the same.
+ * Those are the user's to fix: exit 2. Anything else (a bug, a worker process that died, a disk
+ * error no one turned into a GetokError) is its message on one line, exit 1; its stack trace follows
+ * only with GETOK_DEBUG=1 (oclif's own switch) or DEBUG=getok. With --json an error is also one JSON
+ * object on stdout ({"error": {"message", "exitCode", …}}, for the script), the exit code all the same.
+ * The long-running commands (`static interrupt`) end on Ctrl-C and SIGTERM as interrupt.ts says.
  */
-import {Command, Errors} from '@oclif/core'
+import {Command, Errors, settings} from '@oclif/core'
 import {GetokError} from '../core/errors.js'
-import {type Progress, silentProgress, terminalProgress} from '../pipeline/shared/progress.js'
+import {type Progress, type ProgressCount, countedProgress, silentProgress, terminalProgress} from '../pipeline/shared/progress.js'
+import {type InterruptKind, watchInterrupts} from './interrupt.js'
 
 export abstract class GetokCommand extends Command {
   static enableJsonFlag = true
+  /** set by the long-running commands: what an interrupted run keeps (interrupt.ts); unset: Node's default (serve has its own) */
+  static interrupt: InterruptKind | undefined
+
+  private counted: (Progress & {count(): ProgressCount | undefined}) | undefined
+  private unwatch: (() => void) | undefined
 
   protected progress(label: string): Progress {
-    return !this.jsonEnabled() && process.stderr.isTTY ? terminalProgress(label) : silentProgress
+    const shown = !this.jsonEnabled() && process.stderr.isTTY ? terminalProgress(label) : silentProgress
+    this.counted = countedProgress(shown)
+    return this.counted
   }
 
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const text = error instanceof GetokError ? error.text : oclifFlagErrorText(error)
-    if (text === undefined) return super.catch(error)
+  async init(): Promise<void> {
+    await super.init()
+    const kind = (this.constructor as typeof GetokCommand).interrupt
+    if (kind === undefined) return
+    this.unwatch = watchInterrupts({
+      kind,
+      json: this.jsonEnabled(),
+      progress: () => this.counted?.count(),
+      breakLine: () => this.counted?.interrupt?.(),
+    })
+  }
+
+  async finally(error: Error | undefined): Promise<unknown> {
+    this.unwatch?.()
+    return super.finally(error)
+  }
+
+  protected async catch(error: Error & {exitCode?: number; code?: unknown}): Promise<unknown> {
+    if (error instanceof Errors.ExitError) return super.catch(error)
+    const userText = error instanceof GetokError ? error.text : oclifFlagErrorText(error)
+    const text = userText ?? oneLine(error.message || String(error))
+    const exit = userText === undefined ? 1 : 2
     // the line as written: oclif hard-wraps what it prints at 80 columns where stderr is no terminal
     // (CI logs, a pipe), breaking a long path in two; with --json oclif prints only the object (stdout)
     process.stderr.write(`Error: ${text}\n`)
-    const shown = Object.assign(new Error(text), {exitCode: 2, oclif: {exit: 2}})
+    if (userText === undefined && debugging()) process.stderr.write(`${stackBelow(error)}\n`)
+    // a system error's code (ENOSPC, EIO) stays in --json's object, for the script
+    const code = userText === undefined && typeof error.code === 'string' ? {code: error.code} : {}
+    const shown = Object.assign(new Error(text), {exitCode: exit, oclif: {exit}}, code)
     return super.catch(this.jsonEnabled() ? shown : Object.assign(shown, {skipOclifErrorHandling: true}))
   }
+}
+
+/** GETOK_DEBUG=1 (oclif sets settings.debug from it) or DEBUG naming getok (or *): stack traces of unexpected errors. */
+export function debugging(): boolean {
+  return Boolean(settings.debug) || /(^|[\s,])(getok\S*|\*)($|[\s,])/.test(process.env.DEBUG ?? '')
+}
+
+/** The stack trace under the line already printed (V8's stack begins with the name and message). */
+function stackBelow(error: Error): string {
+  const stack = error.stack ?? ''
+  const head = `${error.name}: ${error.message}\n`
+  return stack.startsWith(head) ? stack.slice(head.length) : stack
+}
+
+/** A message's lines joined into one (a worker's error arrives with its own lines). */
+export function oneLine(message: string): string {
+  return message.trim().replace(/\s*\n\s*/g, ' ')
 }
 
 // oclif colours parts of some messages; the codes would end up in logs and --json

@@ -87,6 +87,8 @@ describe('with --json, an error is one JSON object on stdout and its line on std
   it.each([
     [['curate', '-i', 'i', '--json'], '--annotations, --out: required'],
     [['offsets', ...A, '-o', 'package.json', '--json'], '--out, package.json: not a folder: a file of that name exists'],
+    // oclif's own " ›   Error: command bogus not found", and nothing on stdout
+    [['bogus', '--json'], 'bogus: no such command (see getok --help)'],
   ])('%j', (args, message) => {
     // as a user runs it: vitest's NODE_ENV=test makes oclif warn that a command whose flags failed did not parse them
     const {NODE_ENV: _, ...env} = process.env

@@ -43,11 +43,20 @@ export class WorkerPool<R> {
     readonly info: unknown,
   ) {
     for (const w of workers) this.watch(w)
+    process.on('exit', this.killAll)
+  }
+
+  /** On the parent's exit (Ctrl-C, an error, process.exit anywhere): no worker outlives it, whatever it was doing. */
+  private readonly killAll = () => {
+    for (const w of this.workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL')
   }
 
   /** Fork `count` workers and wait until each has loaded the job; a worker's GetokError (a bad model file) comes back as it is. */
   static async start<R>(label: string, count: number, job: WorkerJob, unit: UnitSettings): Promise<WorkerPool<R>> {
     const children = Array.from({length: count}, () => forkWorker())
+    const killChildren = () => children.forEach((child) => child.kill('SIGKILL'))
+    // interrupted while the workers load their job (curate: SAM): they go with the parent
+    process.on('exit', killChildren)
     try {
       const infos = await Promise.all(children.map((child, i) => whenReady(child, `${label} worker ${i} (pid ${child.pid})`, job, unit)))
       return new WorkerPool<R>(
@@ -56,8 +65,10 @@ export class WorkerPool<R> {
         infos[0],
       )
     } catch (error) {
-      for (const child of children) child.kill('SIGKILL')
+      killChildren()
       throw error
+    } finally {
+      process.off('exit', killChildren)
     }
   }
 
@@ -85,6 +96,7 @@ export class WorkerPool<R> {
   async close(): Promise<void> {
     this.closing = true
     await Promise.all(this.workers.map((w) => stopWorker(w.child)))
+    process.off('exit', this.killAll)
   }
 
   private deal(): void {
@@ -93,7 +105,7 @@ export class WorkerPool<R> {
       const job = this.queue.shift()!
       w.busy = job
       const message: ToWorker = {type: 'unit', seq: job.seq, item: plainItem(job.image, job.anns, job.extra)}
-      w.child.send(message, (error) => error && this.fail(w, `could not be sent image ${job.image.id}: ${error.message}`))
+      sendTo(w.child, message, (error) => this.fail(w, `could not be sent image ${job.image.id}: ${error.message}`))
     }
   }
 
@@ -165,7 +177,16 @@ function whenReady(child: ChildProcess, name: string, job: WorkerJob, unit: Unit
       else reject(fromWire(message.error, `${name} could not load its job`))
     })
     const init: ToWorker = {type: 'init', job, unit}
-    child.send(init)
+    sendTo(child, init, (error) => reject(new Error(`${name} could not be sent its job: ${error.message}`)))
+  })
+}
+
+/** Send a message; one that cannot be sent (EPIPE: the worker is gone) fails only if the worker's exit, which says why, is not first. */
+function sendTo(child: ChildProcess, message: ToWorker, failed: (error: Error) => void): void {
+  child.send(message, (error) => {
+    if (!error || child.exitCode !== null || child.signalCode !== null) return
+    const timer = setTimeout(() => failed(error), EXIT_GRACE_MS).unref()
+    child.once('exit', () => clearTimeout(timer))
   })
 }
 

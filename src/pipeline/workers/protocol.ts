@@ -53,7 +53,8 @@ export type FromWorker =
   | {type: 'result'; seq: number; result: UnitResult<object>; counters: Record<string, number>}
   | {type: 'failed'; seq?: number; error: WireError}
 
-export type WireError = {getok: true; what: string; place: ErrorPlace; expected?: string; got?: string} | {getok: false; message: string}
+export type WireError =
+  {getok: true; what: string; place: ErrorPlace; expected?: string; got?: string} | {getok: false; message: string; stack?: string}
 
 /** What a job module's createJob returns, in the worker. */
 export interface LoadedJob {
@@ -67,12 +68,15 @@ export interface LoadedJob {
 
 export function toWire(error: unknown): WireError {
   if (error instanceof GetokError) return {getok: true, what: error.what, place: error.place, expected: error.expected, got: error.got}
-  return {getok: false, message: error instanceof Error ? (error.stack ?? error.message) : String(error)}
+  return error instanceof Error ? {getok: false, message: error.message, stack: error.stack} : {getok: false, message: String(error)}
 }
 
+/** The error in the parent: a GetokError as it was; anything else its message after `context`, the worker's stack kept for GETOK_DEBUG. */
 export function fromWire(error: WireError, context: string): Error {
   if (error.getok) return new GetokError(error.what, error.place, error.expected, error.got)
-  return new Error(`${context}: ${error.message}`)
+  const local = new Error(`${context}: ${error.message}`)
+  if (error.stack) local.stack = `${local.stack}\nin the worker process: ${error.stack}`
+  return local
 }
 
 /** Read each segmentation here (the index reads it from the file), so the worker gets plain data. */

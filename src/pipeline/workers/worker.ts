@@ -2,18 +2,27 @@
  * A worker process (forked by pool.ts): loads one job (curate: its own SAM session), then
  * processes the images the parent deals it, one at a time, exactly as one process would
  * (processUnit of shared/image-run.ts: object skips, image-level GetokErrors as skips).
- * It exits when the parent closes the channel or dies: it never outlives the run.
+ * It exits when the parent closes the channel or dies: it never outlives the run, and says nothing
+ * when its parent went first (an answer it cannot send ends it quietly).
  */
 import {processUnit} from '../shared/image-run.js'
 import {type FromWorker, type LoadedJob, type ToWorker, type UnitSettings, fromPlainItem, toWire} from './protocol.js'
 
 // the parent disconnects to close the pool; a parent killed with -9 closes the channel too
 process.on('disconnect', () => process.exit(0))
+// a parent gone while this one was busy: its answer cannot be sent (EPIPE); go quietly, no stack trace
+const parentGone = () => process.exit(1)
+process.on('error', parentGone)
+// Ctrl-C reaches the whole process group: the parent stops the run (src/cli/interrupt.ts) and then this worker
+process.on('SIGINT', () => {})
 
 let job: Promise<LoadedJob> | undefined
 let settings: UnitSettings | undefined
 
-const send = (message: FromWorker) => process.send!(message)
+function send(message: FromWorker): void {
+  if (!process.connected) return parentGone()
+  process.send!(message, undefined, {}, (error) => error && parentGone())
+}
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'init') {
