@@ -54,6 +54,8 @@ describe('every flag error: one line "--flag: …", no stack, exit 2', () => {
       '--out, package.json: not a folder: a file of that name exists',
     ],
     [['vocab', '-o', 'no-such-folder/x.txt'], `--out, no-such-folder/x.txt: folder ${path.resolve('no-such-folder')} does not exist`],
+    // before: "folder …/package.json/x does not exist"
+    [['vocab', '-o', 'package.json/x/v.txt'], `--out, package.json/x/v.txt: ${path.resolve('package.json')} is a file, not a folder`],
     [['vocab', '-o', 'fixtures'], '--out, fixtures: is a folder: expected a file name'],
     // a bad --decoder was "Error: unsupported protobuf wire type 3 at byte 0", exit 1, no file named
     [

@@ -62,6 +62,11 @@ async function fillDisagreements(file: string, mask: Mask, grid: GridFrame, long
   return {bad, inside}
 }
 
+/** What a run has written in `out` so far: its files but the folder lock it holds meanwhile (.getok.lock). */
+const pictures = (out: string) =>
+  readdirSync(out)
+    .filter((f) => f !== '.getok.lock')
+    .sort()
 describe('getok inspect with real SAM', () => {
   let engine: SamEngine
   let embedding: ImageEmbedding
@@ -306,7 +311,7 @@ describe('getok inspect: long selections', () => {
     const engine = await SamEngine.load({threads: 1})
     // before: no progress at all, and every picture held in memory until the last was drawn
     const seen: {done: number; files: string[]}[] = []
-    const progress = {start: () => {}, end: () => {}, tick: (done: number) => seen.push({done, files: readdirSync(out).sort()})}
+    const progress = {start: () => {}, end: () => {}, tick: (done: number) => seen.push({done, files: pictures(out)})}
     const result = await runInspect({
       source: path.join(dir, 'c.jsonl'),
       images: IMAGES,
@@ -329,7 +334,7 @@ describe('getok inspect: long selections', () => {
     const out = path.join(tmp('sheets-out'), 'pics')
     const engine = await SamEngine.load({threads: 1})
     const seen: string[][] = []
-    const progress = {start: () => {}, end: () => {}, tick: () => seen.push(readdirSync(out).sort())}
+    const progress = {start: () => {}, end: () => {}, tick: () => seen.push(pictures(out))}
     const result = await runInspect({
       source: path.join(dir, 'c.jsonl'),
       images: IMAGES,

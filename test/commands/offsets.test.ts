@@ -323,7 +323,7 @@ describe('a resumed run checks its finished shards; --overwrite leaves nothing o
     writeFileSync(path.join(dir, 'curate-00001-of-00002.journal'), '')
     writeFileSync(path.join(dir, 'manifest.json.tmp-123'), '{')
     writeFileSync(path.join(dir, 'notes.txt'), 'mine')
-    await expect(offsets([...SAMPLE, '-o', dir])).rejects.toThrow(/different configuration/)
+    await expect(offsets([...SAMPLE, '-o', dir])).rejects.toThrow(/holds another command's output; use another --out or --overwrite/)
     await offsets([...SAMPLE, '-o', dir, '--overwrite'])
     expect(readdirSync(dir).sort()).toEqual([
       'SOURCE.md',

@@ -22,7 +22,7 @@ import {countReasons, reasonKey} from '../../core/stats.js'
 import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
-import {UNITS_FIELD, claimRunDir, unitsFingerprint} from '../shared/out-dir.js'
+import {UNITS_FIELD, claimRunDir, unitsFingerprint, withOutFolder} from '../shared/out-dir.js'
 import {checkOutFolder} from '../shared/out-files.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
@@ -90,7 +90,12 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const started = Date.now()
   if (!existsSync(input.images) || !statSync(input.images).isDirectory())
     throw new GetokError('image folder not found', {file: input.images})
-  checkOutFolder(input.out) // before the predictions are read and SAM loaded; claimRunDir checks again
+  checkOutFolder(input.out) // before the folder is made and locked
+  // held from before the predictions are read and SAM loaded: a second run into --out stops at once
+  return withOutFolder(input.out, 'eval', () => evalHeld(input, started))
+}
+
+async function evalHeld(input: EvalRunInput, started: number): Promise<EvalRunResult> {
   const data = await readCoco(input.annotations)
   const decode = await decodeSettings({...input.decode, reference: input.reference})
   const predictions = await readPredictions(input.predictions, input.format, input.reference)

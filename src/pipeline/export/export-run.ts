@@ -23,7 +23,7 @@ import {DEFAULT_TEMPLATES, type Templates, parseTemplates} from '../../core/expo
 import {type ExportFormat, llamaFactoryDatasetInfo} from '../../core/export/trainer-formats.js'
 import {type VocabOptions, vocabToList, vocabToLlamaFactoryYaml, vocabularyEntries} from '../../core/grid/vocab.js'
 import {TOOL} from '../../version.js'
-import {claimFreshDir} from '../shared/out-dir.js'
+import {claimFreshDir, withOutFolder} from '../shared/out-dir.js'
 import {type GetokFolder, readCurateFolder, readOffsetsFolder} from './export-inputs.js'
 import {exportConfig, summarise} from './export-summary.js'
 import {flipBoxOffsets} from '../../core/export/box-rule.js'
@@ -84,6 +84,11 @@ export interface ExportRunResult {
 }
 
 export async function runExport(input: ExportRunInput): Promise<ExportRunResult> {
+  // held from before the inputs are read: a second run into --out stops at once, touching nothing
+  return withOutFolder(input.out, 'export', () => exportHeld(input))
+}
+
+async function exportHeld(input: ExportRunInput): Promise<ExportRunResult> {
   const progress = input.progress ?? silentProgress
   const curated = await readCurateFolder(input.curated, progress)
   const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets, progress)

@@ -17,6 +17,7 @@ import type {SamEngine} from '../../sam/engine.js'
 import type {Progress} from '../shared/progress.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {checkOutFolder} from '../shared/out-files.js'
+import {withOutFolder} from '../shared/out-dir.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
 import {
   type DrawContext,
@@ -87,7 +88,12 @@ export interface InspectResult {
 export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if ([input.answer, input.source, input.eval].filter((v) => v !== undefined).length > 1)
     throw new GetokError('give one of: records to inspect, --image with --tokens, or --eval', {file: input.source ?? input.eval})
-  checkOutFolder(input.out) // before SAM loads and the pictures are drawn
+  checkOutFolder(input.out) // before the folder is made and locked
+  // held from before SAM loads and the pictures are drawn: a second inspect into --out stops at once
+  return withOutFolder(input.out, 'inspect', () => inspectHeld(input))
+}
+
+async function inspectHeld(input: InspectInput): Promise<InspectResult> {
   if (input.eval) return inspectEval({...input, eval: input.eval})
   if (input.answer) return inspectAnswer(input, input.answer)
   if (!input.source) throw new GetokError('nothing to inspect: give a shard, folder or manifest, or --image with --tokens')

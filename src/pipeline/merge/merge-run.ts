@@ -26,7 +26,7 @@ import {type RecordLike, curateSummaryFields, summarise} from '../../core/stats.
 import {type Skip, shardFileName, writeFileAtomic} from '../../adapters/shards.js'
 import {parseJsonl} from '../../adapters/jsonl.js'
 import {utf8Text} from '../../adapters/text-file.js'
-import {claimFreshDir} from '../shared/out-dir.js'
+import {claimFreshDir, withOutFolder} from '../shared/out-dir.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
@@ -70,6 +70,10 @@ interface LightRecord {
 
 export async function runMerge(input: MergeInput): Promise<MergeResult> {
   if (input.dirs.length === 0) throw new GetokError('nothing to merge', {}, 'one or more output folders')
+  return withOutFolder(input.out, 'merge', () => mergeHeld(input))
+}
+
+async function mergeHeld(input: MergeInput): Promise<MergeResult> {
   const parts = await Promise.all(input.dirs.map(readPart))
   checkDistinctFolders(parts, input.out)
   checkSameRun(parts)

@@ -1,7 +1,8 @@
 /**
- * The skeleton every per-image command runs on (curate, offsets): read the annotations, choose
- * this worker's images, claim the output folder for the configuration, process image by image
- * into resumable shards, then write the manifest from the shard files.
+ * The skeleton every per-image command runs on (curate, offsets): hold the output folder (its lock:
+ * out-dir.ts withOutFolder), read the annotations, choose this worker's images, claim the folder for
+ * the configuration, process image by image into resumable shards, then write the manifest from the
+ * shard files.
  *
  * What a command adds: its configuration (made once the images are known, so it can carry the
  * whole run's image count and, for curate, the model it loaded), what it does with one image's
@@ -16,7 +17,7 @@ import {type CocoDataset, readCoco} from '../../adapters/coco.js'
 import type {ShardStats, Skip} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 import {CROWD_SKIP, type PreparedObject, prepareObjects} from './objects.js'
-import {UNITS_FIELD, claimRunDir, unitsFingerprint} from './out-dir.js'
+import {UNITS_FIELD, claimRunDir, unitsFingerprint, withOutFolder} from './out-dir.js'
 import {checkOutFolder} from './out-files.js'
 import {type Progress, silentProgress} from './progress.js'
 import {
@@ -89,7 +90,16 @@ export interface ImageRunResult<S> {
 export async function runImageCommand<R extends object, S>(input: ImageRunInput, command: ImageCommand<R, S>): Promise<ImageRunResult<S>> {
   const started = Date.now()
   if (input.images !== undefined && !isDirectory(input.images)) throw new GetokError('image folder not found', {file: input.images})
-  checkOutFolder(input.out) // before the annotations are read and SAM loaded; claimRunDir checks again
+  checkOutFolder(input.out) // before the folder is made and locked
+  // held from before the annotations are read and SAM loaded: a second run into --out stops at once
+  const result = await withOutFolder(input.out, command.name, () => runHeld(input, command))
+  return {...result, seconds: (Date.now() - started) / 1000}
+}
+
+async function runHeld<R extends object, S>(
+  input: ImageRunInput,
+  command: ImageCommand<R, S>,
+): Promise<Omit<ImageRunResult<S>, 'seconds'>> {
   const data = await readCoco(input.annotations)
   const share = input.share ?? WHOLE_RUN
   const orphans = orphansOfShare(data, share, input.strict)
@@ -133,7 +143,7 @@ export async function runImageCommand<R extends object, S>(input: ImageRunInput,
     skips,
     summary,
   })
-  return {out: input.out, manifest, images: items.length, resumed, seconds: (Date.now() - started) / 1000, summary}
+  return {out: input.out, manifest, images: items.length, resumed, summary}
 }
 
 /**

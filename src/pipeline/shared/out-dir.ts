@@ -11,16 +11,30 @@
  * earlier getok run wrote there (out-files.ts: every command's shards, journals, run.json,
  * manifest.json, eval.jsonl, summary.json, temporary files) and nothing else; on a folder of the same
  * configuration it resumes, but first drops finished shards whose bytes no longer match their .stats.json.
+ *
+ * Every command that writes a folder runs inside withOutFolder, which holds the folder's lock
+ * (adapters/out-lock.ts) from before anything there is read or removed until the run ends, so claimRunDir,
+ * claimFreshDir and --overwrite only ever see a folder no other live run is writing.
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {readFile, readdir, rm} from 'node:fs/promises'
+import {readFile, readdir, rm, rmdir} from 'node:fs/promises'
 import * as path from 'node:path'
 import {GetokError, showValue} from '../../core/errors.js'
 import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
+import {lockFolder} from '../../adapters/out-lock.js'
 import {TOOL} from '../../version.js'
 import {BYTES_FREE, RECORDED_LATER, comparedValue, identifiedPath} from './run-settings.js'
-import {RUN_FILE, checkOutFolder, getokFilesIn, makeOutFolder, shardOfStatsFile} from './out-files.js'
+import {
+  RUN_FILE,
+  checkOutFolder,
+  getokFilesIn,
+  isGetokTemporary,
+  isLockFile,
+  leftoversIn,
+  makeOutFolder,
+  shardOfStatsFile,
+} from './out-files.js'
 
 export {RUN_FILE}
 
@@ -37,6 +51,43 @@ export function unitsFingerprint(units: readonly (readonly [id: number, members:
   const hash = createHash('sha256')
   for (const [id, members] of units) hash.update(`${id}:${members.join(',')}\n`)
   return `${units.length} image${units.length === 1 ? '' : 's'}, sha256 ${hash.digest('hex').slice(0, 16)}`
+}
+
+/**
+ * Run `run` holding the output folder `dir` for `command`: the folder is made if missing and locked
+ * before anything in it is read or removed (a live run's lock: `--out, <dir>: in use by getok offsets
+ * (pid …, since …); …`, nothing touched), then cleared of what killed runs left (out-files.ts
+ * leftoversIn). The lock is released however `run` ends, and a folder this call made is removed again
+ * when it is left empty (a run stopped by a bad input leaves no folder behind).
+ */
+export async function withOutFolder<T>(dir: string, command: string, run: () => Promise<T>): Promise<T> {
+  const made = await makeOutFolder(dir)
+  let lock
+  try {
+    lock = await lockFolder(dir, command)
+  } catch (error) {
+    await removeIfEmpty(dir, made)
+    throw error instanceof GetokError ? error.at({flag: 'out'}) : error
+  }
+  try {
+    for (const f of await leftoversIn(dir, await readdir(dir))) await rm(path.join(dir, f), {force: true})
+    return await run()
+  } finally {
+    await lock.release()
+    await removeIfEmpty(dir, made)
+  }
+}
+
+/** `dir` and its parents up to `made` (the first folder makeOutFolder made), those left empty. */
+async function removeIfEmpty(dir: string, made: string | undefined): Promise<void> {
+  if (made === undefined) return
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    const removed = await rmdir(at).then(
+      () => true,
+      () => false,
+    )
+    if (!removed || at === path.resolve(made) || path.dirname(at) === at) return
+  }
 }
 
 export async function claimRunDir(
@@ -85,6 +136,14 @@ async function readRunFile(file: string, overwrite: boolean): Promise<Record<str
 type Config = Record<string, unknown>
 
 function differentConfiguration(file: string, before: Config, config: Config, diff: string[]): GetokError {
+  // another command's folder differs in every field: its command says it all (as export says it)
+  if (diff.includes('command'))
+    return new GetokError(
+      "the output folder holds another command's output; use another --out or --overwrite",
+      {file, field: 'command'},
+      JSON.stringify(config.command),
+      JSON.stringify(before.command),
+    )
   // the images follow from the other fields (a split, --limit): named only when they alone differ
   const named = diff.length > 1 ? diff.filter((k) => k !== UNITS_FIELD) : diff
   const shown = named.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(config[k])}`).join('; ')
@@ -160,14 +219,16 @@ export async function claimFreshDir(dir: string, policy: FreshDirPolicy): Promis
     }
   }
   const refuse = policy.refuseOthers
-  const others = refuse ? present.filter((f) => !refuse.expected(f) && !isTemporary(f)) : []
+  const others = refuse ? present.filter((f) => !refuse.expected(f) && !isTemporary(f, policy) && !isLockFile(f)) : []
   if (refuse && others.length > 0 && !refuse.overwrite) {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', …' : '')
     throw new GetokError(`output folder is not empty (has ${shown}); use another --out or --overwrite`, {file: dir})
   }
-  await Promise.all(present.filter((f) => policy.own(f) || isTemporary(f)).map((f) => rm(path.join(dir, f), {force: true})))
+  const removed = present.filter((f) => !isLockFile(f) && (policy.own(f) || isTemporary(f, policy)))
+  await Promise.all(removed.map((f) => rm(path.join(dir, f), {force: true})))
   await makeOutFolder(dir)
 }
 
-/** A file writeFileAtomic left behind when a run was killed mid-write. */
-const isTemporary = (f: string) => f.includes('.tmp-')
+/** A file writeFileAtomic left behind when a run was killed mid-write, of a name getok (or this command) writes. */
+const isTemporary = (f: string, policy: FreshDirPolicy) =>
+  isGetokTemporary(f) || (/\.tmp-\d+$/.test(f) && policy.own(f.replace(/\.tmp-\d+$/, '')))

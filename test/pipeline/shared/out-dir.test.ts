@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ShardWriter} from '../../../src/adapters/shards.js'
-import {claimFreshDir, claimRunDir, unitsFingerprint} from '../../../src/pipeline/shared/out-dir.js'
+import {claimFreshDir, claimRunDir, unitsFingerprint, withOutFolder} from '../../../src/pipeline/shared/out-dir.js'
 
 // An output folder belongs to one configuration: model identity and the worker split included.
 const CONFIG = {
@@ -28,6 +28,12 @@ describe('claimRunDir', () => {
     ['another worker', {shard_index: 2}, /shard_index: 1 → 2\) \(each worker of a sharded run needs its own --out\)/],
     ['another split', {shard_count: 8}, /shard_count: 4 → 8\); use another --out or --overwrite/],
     ['no split', {shard_index: undefined, shard_count: undefined}, /shard_index: 1 → undefined; shard_count: 4 → undefined/],
+    // before: every field of both configurations listed, about twenty of them
+    [
+      "another command's folder, by its command alone",
+      {command: 'offsets', grid: 16, k: 8},
+      /field "command": the output folder holds another command's output; use another --out or --overwrite: expected "offsets", got "curate"$/,
+    ],
     [
       'other images',
       {images: unitsFingerprint([[25560, [1, 2]]])},
@@ -239,5 +245,20 @@ describe('claimRunDir', () => {
     await expect(claimRunDir(out(file), 'curate', CONFIG, true)).rejects.toThrow(message)
     await expect(claimFreshDir(out(file), {own: () => false})).rejects.toThrow(message)
     expect(readFileSync(file, 'utf8')).toBe('mine')
+  })
+
+  it("claimFreshDir (merge, export): removes temporary files of getok's names only; the lock is no user's file and stays", async () => {
+    const dir = fresh()
+    await withOutFolder(dir, 'merge', async () => {
+      for (const f of ['curate-00000-of-00001.jsonl.tmp-7', 'notes.tmp-7']) writeFileSync(path.join(dir, f), '')
+      const expected = (f: string) => f === 'curate-00000-of-00001.jsonl'
+      // a user's notes.tmp-7 was taken for a temporary file: removed, and --overwrite not asked for
+      await expect(claimFreshDir(dir, {own: (f) => f.startsWith('curate-'), refuseOthers: {overwrite: false, expected}})).rejects.toThrow(
+        /output folder is not empty \(has notes\.tmp-7\); use another --out or --overwrite$/,
+      )
+      await claimFreshDir(dir, {own: (f) => f.startsWith('curate-'), refuseOthers: {overwrite: true, expected}})
+      expect(readdirSync(dir).sort()).toEqual(['.getok.lock', 'notes.tmp-7'])
+    })
+    expect(readdirSync(dir)).toEqual(['notes.tmp-7'])
   })
 })
