@@ -1,9 +1,10 @@
 import {describe, expect, it} from 'vitest'
 import {flipBoxOffsets, ruleAnswer, ruleTarget} from '../../../src/core/export/box-rule.js'
-import {type BuildOptions, type CuratedObject, TASKS} from '../../../src/core/export/conversations.js'
+import {type BuildOptions, type CuratedObject} from '../../../src/core/export/conversations.js'
 import {buildConversations} from '../../../src/core/export/conversation-source.js'
-import {DEFAULT_TEMPLATES, parseTemplates} from '../../../src/core/export/templates.js'
+import {parseTemplates} from '../../../src/core/export/templates.js'
 import {inferTask, planSample} from '../../../src/core/eval/plan.js'
+import {BASE_OPTIONS} from '../../helpers/export-fixtures.js'
 
 // Two box-rule objects of one real image (COCO 25560, 640×480, n = 16) as `curate --decode box` wrote them: the tv of
 // zero points and a cup with one; a second cup makes "all the cups".
@@ -31,17 +32,7 @@ const cup: CuratedObject = {
 }
 const cup2: CuratedObject = {...cup, annId: 2, points: [[9, 9]], seg: '<seg><grid_9_9></seg>', box: '<box><grid_8_8><grid_10_10></box>'}
 
-const OPTIONS: BuildOptions = {
-  tasks: TASKS,
-  grid: 16,
-  style: 'plain',
-  templates: DEFAULT_TEMPLATES,
-  refineForm: 'two-turn',
-  minIou: 0.5,
-  defaultSplit: 'val',
-  expressions: null,
-  uncertainImages: new Set(),
-}
+const OPTIONS: BuildOptions = {...BASE_OPTIONS, defaultSplit: 'val'}
 const REFINE = {
   imageId: 25560,
   annId: 29572,

@@ -1,47 +1,14 @@
-import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 import {type Built, conversationSource, isSkip} from '../../../src/core/export/conversation-source.js'
-import {type BuildOptions, type CuratedObject, type RefinementObject, TASKS} from '../../../src/core/export/conversations.js'
-import {DEFAULT_TEMPLATES} from '../../../src/core/export/templates.js'
+import {type BuildOptions, type RefinementObject} from '../../../src/core/export/conversations.js'
+import {BASE_OPTIONS, curatedSample, fixtureLines, offsetsSample} from '../../helpers/export-fixtures.js'
 
 // Export builds conversations again at each pass instead of holding them (a COCO-sized export makes millions).
 // On the real records of fixtures/curated-sample and fixtures/offsets-sample (n = 16, plain).
-function lines(rel: string): Record<string, any>[] {
-  return readFileSync(fileURLToPath(new URL(`../../../fixtures/${rel}`, import.meta.url)), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-}
-const ROWS = lines('curated-sample/curate-00000-of-00001.jsonl')
-const curated = (): CuratedObject[] =>
-  ROWS.map((r) => ({
-    image: r.image,
-    imageId: r.image_id,
-    annId: r.ann_id,
-    category: r.category,
-    points: r.points,
-    seg: r.seg,
-    box: r.box,
-    iou: r.iou,
-  }))
-const OFFSETS: RefinementObject[] = lines('offsets-sample/offsets-00000-of-00001.jsonl').map((r) => ({
-  imageId: r.image_id,
-  annId: r.ann_id,
-  prev: r.prev,
-  target: r.target,
-}))
-const BASE: BuildOptions = {
-  tasks: TASKS,
-  grid: 16,
-  style: 'plain',
-  templates: DEFAULT_TEMPLATES,
-  refineForm: 'two-turn',
-  minIou: 0.5,
-  defaultSplit: 'train',
-  expressions: null,
-  uncertainImages: new Set(),
-}
+const ROWS = fixtureLines('curated-sample/curate-00000-of-00001.jsonl')
+const curated = curatedSample
+const OFFSETS: RefinementObject[] = offsetsSample()
+const BASE: BuildOptions = BASE_OPTIONS
 const what = (b: Built) => (isSkip(b) ? ['skip', b.ann_id ?? b.image_id, b.task] : [b.task, b.annIds.join('+'), b.split])
 
 describe('conversation source', () => {

@@ -1,45 +1,13 @@
-import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
-import {type BuildOptions, type CuratedObject, type RefinementObject, TASKS, pointToken} from '../../../src/core/export/conversations.js'
+import {type BuildOptions, type CuratedObject, type RefinementObject, pointToken} from '../../../src/core/export/conversations.js'
 import {buildConversations} from '../../../src/core/export/conversation-source.js'
+import {BASE_OPTIONS, curatedSample, offsetsSample} from '../../helpers/export-fixtures.js'
 import {DEFAULT_TEMPLATES, fillTemplate, parseTemplates, pickVariant, pluralCategory} from '../../../src/core/export/templates.js'
 
-/** Real curate / offsets records (fixtures/curated-sample, fixtures/offsets-sample: n = 16, plain). */
-function lines(rel: string): Record<string, any>[] {
-  return readFileSync(fileURLToPath(new URL(`../../../fixtures/${rel}`, import.meta.url)), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-}
-const CURATED: CuratedObject[] = lines('curated-sample/curate-00000-of-00001.jsonl').map((r) => ({
-  image: r.image,
-  imageId: r.image_id,
-  annId: r.ann_id,
-  category: r.category,
-  points: r.points,
-  seg: r.seg,
-  box: r.box,
-  iou: r.iou,
-}))
-const OFFSETS: RefinementObject[] = lines('offsets-sample/offsets-00000-of-00001.jsonl').map((r) => ({
-  imageId: r.image_id,
-  annId: r.ann_id,
-  prev: r.prev,
-  target: r.target,
-}))
-
-const BASE: BuildOptions = {
-  tasks: TASKS,
-  grid: 16,
-  style: 'plain',
-  templates: DEFAULT_TEMPLATES,
-  refineForm: 'two-turn',
-  minIou: 0.5,
-  defaultSplit: 'train',
-  expressions: null,
-  uncertainImages: new Set(),
-}
+// Real curate / offsets records (fixtures/curated-sample, fixtures/offsets-sample: n = 16, plain).
+const CURATED: CuratedObject[] = curatedSample()
+const OFFSETS: RefinementObject[] = offsetsSample()
+const BASE: BuildOptions = BASE_OPTIONS
 
 describe('category fallback', () => {
   const {conversations, skips, expressions} = buildConversations(CURATED, OFFSETS, BASE)
