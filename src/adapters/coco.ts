@@ -20,7 +20,7 @@
 import {isUtf8} from 'node:buffer'
 import {createHash} from 'node:crypto'
 import {closeSync, createReadStream, openSync, readSync} from 'node:fs'
-import {GetokError, showValue} from '../core/errors.js'
+import {GetokError, errorCode, showValue} from '../core/errors.js'
 import {JsonScanError, JsonTopScanner, type ScanEvent} from '../parsers/json-scan.js'
 import {parseElement, scanErrorToGetok} from './coco-json.js'
 import {
@@ -212,7 +212,7 @@ function readJsonSlice(file: string, offset: number, length: number): unknown {
     if (!isUtf8(read)) return undefined // was checked when indexed: the file changed
     text = read.toString('utf8')
   } catch (error) {
-    throw new GetokError(`cannot read back an annotation (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
+    throw new GetokError(`cannot read back an annotation (${errorCode(error)})`, {file})
   } finally {
     if (fd !== undefined) closeSync(fd)
   }

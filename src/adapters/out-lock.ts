@@ -26,7 +26,7 @@ import {readFileSync, unlinkSync} from 'node:fs'
 import {link, open, readFile, readdir, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import * as path from 'node:path'
-import {GetokError} from '../core/errors.js'
+import {GetokError, errorCode} from '../core/errors.js'
 
 export const LOCK_FILE = '.getok.lock'
 
@@ -128,8 +128,6 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
   await handle.close()
   return true
 }
-
-const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message
 
 /** The lock's text, holder (none: unreadable) and age; undefined when there is no lock. */
 async function readLock(file: string): Promise<{text: string; holder?: LockHolder; ageMs: number} | undefined> {
@@ -248,8 +246,7 @@ function hold(file: string, text: string): void {
 async function release(file: string, text: string): Promise<void> {
   if (held.get(file) !== text) return
   held.delete(file)
-  const now = await readFile(file, 'utf8').catch(() => undefined)
-  if (now === text) await rm(file, {force: true}).catch(() => {})
+  removeIfOurs(file, text)
 }
 
 function removeIfOurs(file: string, text: string): void {

@@ -15,7 +15,7 @@ import {readFile} from 'node:fs/promises'
 import * as path from 'node:path'
 import {parseJsonl} from './jsonl.js'
 import {checkUtf8} from './text-file.js'
-import {GetokError, showValue} from '../core/errors.js'
+import {GetokError, errorCode, showValue} from '../core/errors.js'
 import {PickleError, type PickleDict, type PickleValue, unpickle} from '../parsers/pickle.js'
 
 export type ExpressionSource = 'refs' | 'jsonl'
@@ -108,7 +108,7 @@ async function readInput(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file)
   } catch (error) {
-    throw new GetokError(`cannot read the expressions file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+    throw new GetokError(`cannot read the expressions file (${errorCode(error)})`, {
       file: path.normalize(file),
     })
   }

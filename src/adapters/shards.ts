@@ -162,16 +162,16 @@ export class ShardWriter {
   }
 
   private get partial(): string {
-    return path.join(this.dir, `${this.shard}.partial`)
+    return partialFile(this.dir, this.shard)
   }
 
   private get journalFile(): string {
-    return path.join(this.dir, this.shard.replace(/\.jsonl$/, '.journal'))
+    return journalFileOf(this.dir, this.shard)
   }
 
   static async open(dir: string, shard: string): Promise<ShardWriter> {
-    const partial = path.join(dir, `${shard}.partial`)
-    const journalFile = path.join(dir, shard.replace(/\.jsonl$/, '.journal'))
+    const partial = partialFile(dir, shard)
+    const journalFile = journalFileOf(dir, shard)
     const journalled = existsSync(journalFile) && existsSync(partial) ? await readJournal(journalFile) : []
     const done = journalled.length > 0 ? heldByPartial(await readFile(partial), journalled) : []
     const bytes = done.length > 0 ? done[done.length - 1].bytes : 0
@@ -230,6 +230,10 @@ export class ShardWriter {
     await this.journal.close().catch(() => {})
   }
 }
+
+/** The shard's file while it is written, and its journal (the header). */
+const partialFile = (dir: string, shard: string) => path.join(dir, `${shard}.partial`)
+const journalFileOf = (dir: string, shard: string) => path.join(dir, shard.replace(/\.jsonl$/, '.journal'))
 
 /** Append `data` whole and make it durable before anything that counts on it is written. */
 async function appendSynced(handle: FileHandle, data: Uint8Array, file: string): Promise<void> {

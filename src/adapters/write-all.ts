@@ -5,7 +5,7 @@
  * a whole one. Node ignores SIGXFSZ, so a file-size limit is the EFBIG error, not a killed process.
  */
 import type {FileHandle} from 'node:fs/promises'
-import {GetokError} from '../core/errors.js'
+import {GetokError, errorCode} from '../core/errors.js'
 
 /** Write every byte of `data` at the handle's position (its end, for a file opened to append). */
 export async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
@@ -20,7 +20,7 @@ export async function writeAll(handle: FileHandle, data: Uint8Array): Promise<vo
 /** A failed write, open, sync or close as the one-line error (`<file>: cannot write the file (ENOSPC)`); a GetokError as it is. */
 export function cannotWrite(error: unknown, file: string): GetokError {
   if (error instanceof GetokError) return error
-  return new GetokError(`cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {file})
+  return new GetokError(`cannot write the file (${errorCode(error)})`, {file})
 }
 
 /** Run `step`, turning its failure into cannotWrite's error naming `file`. */

@@ -77,3 +77,8 @@ export function showValue(value: unknown): string {
 // a non-finite number, written as the string "\u0000Infinity" by the replacer above and unquoted after
 const NUMBER_MARK = '\u0000'
 const MARKED_NUMBER = /"\\u0000(-?Infinity|NaN)"/g
+
+/** A system error's code (ENOENT, ENOSPC, …), or its message where it has none: the words in "cannot … (ENOSPC)". */
+export function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message
+}

@@ -23,7 +23,6 @@ import type {ModelIdentity, SamEngine} from '../../sam/engine.js'
 import {TOOL} from '../../version.js'
 import {encodeImageFile} from '../shared/encode-image.js'
 import {UNITS_FIELD, claimRunDir, unitsFingerprint, withOutFolder} from '../shared/out-dir.js'
-import {checkOutFolder} from '../shared/out-files.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {type ShardedRun, type UnitResult, readShardRecords, runSharded, writeManifest} from '../shared/sharded-run.js'
@@ -90,7 +89,6 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const started = Date.now()
   if (!existsSync(input.images) || !statSync(input.images).isDirectory())
     throw new GetokError('image folder not found', {file: input.images})
-  checkOutFolder(input.out) // before the folder is made and locked
   // held from before the predictions are read and SAM loaded: a second run into --out stops at once
   return withOutFolder(input.out, 'eval', () => evalHeld(input, started))
 }

@@ -16,7 +16,6 @@ import {loadImage, resizeForSam} from '../../adapters/images.js'
 import type {SamEngine} from '../../sam/engine.js'
 import type {Progress} from '../shared/progress.js'
 import {encodeImageFile} from '../shared/encode-image.js'
-import {checkOutFolder} from '../shared/out-files.js'
 import {withOutFolder} from '../shared/out-dir.js'
 import {type InspectRecord, type RecordFilter, readRecords, selectRecords} from './inspect-records.js'
 import {
@@ -88,7 +87,6 @@ export interface InspectResult {
 export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if ([input.answer, input.source, input.eval].filter((v) => v !== undefined).length > 1)
     throw new GetokError('give one of: records to inspect, --image with --tokens, or --eval', {file: input.source ?? input.eval})
-  checkOutFolder(input.out) // before the folder is made and locked
   // held from before SAM loads and the pictures are drawn: a second inspect into --out stops at once
   return withOutFolder(input.out, 'inspect', () => inspectHeld(input))
 }

@@ -18,7 +18,6 @@ import type {ShardStats, Skip} from '../../adapters/shards.js'
 import {TOOL} from '../../version.js'
 import {CROWD_SKIP, type PreparedObject, prepareObjects} from './objects.js'
 import {UNITS_FIELD, claimRunDir, unitsFingerprint, withOutFolder} from './out-dir.js'
-import {checkOutFolder} from './out-files.js'
 import {type Progress, silentProgress} from './progress.js'
 import {
   type ImageFilter,
@@ -90,7 +89,6 @@ export interface ImageRunResult<S> {
 export async function runImageCommand<R extends object, S>(input: ImageRunInput, command: ImageCommand<R, S>): Promise<ImageRunResult<S>> {
   const started = Date.now()
   if (input.images !== undefined && !isDirectory(input.images)) throw new GetokError('image folder not found', {file: input.images})
-  checkOutFolder(input.out) // before the folder is made and locked
   // held from before the annotations are read and SAM loaded: a second run into --out stops at once
   const result = await withOutFolder(input.out, command.name, () => runHeld(input, command))
   return {...result, seconds: (Date.now() - started) / 1000}

@@ -54,7 +54,8 @@ export function unitsFingerprint(units: readonly (readonly [id: number, members:
 }
 
 /**
- * Run `run` holding the output folder `dir` for `command`: the folder is made if missing and locked
+ * Run `run` holding the output folder `dir` for `command`: a path that cannot be a folder is refused
+ * (makeOutFolder checks it first, before any input is read or SAM loaded), the folder is made if missing and locked
  * before anything in it is read or removed (a live run's lock: `--out, <dir>: in use by getok offsets
  * (pid …, since …); …`, nothing touched), then cleared of what killed runs left (out-files.ts
  * leftoversIn). The lock is released however `run` ends, and a folder this call made is removed again

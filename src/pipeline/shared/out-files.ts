@@ -21,7 +21,7 @@
 import {statSync} from 'node:fs'
 import {mkdir, readFile} from 'node:fs/promises'
 import * as path from 'node:path'
-import {GetokError} from '../../core/errors.js'
+import {GetokError, errorCode} from '../../core/errors.js'
 import {EXPORT_FORMATS} from '../../core/export/trainer-formats.js'
 import {LOCK_FILE} from '../../adapters/out-lock.js'
 
@@ -137,8 +137,4 @@ function nearestExisting(p: string, flag: string, given: string): string | null 
       if (path.dirname(at) === at) return null
     }
   }
-}
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message
 }
