@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {readFileSync, readdirSync, rmSync} from 'node:fs'
+import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {tempDirs} from '../helpers/temp-dirs.js'
@@ -61,5 +61,42 @@ describe('resuming a folder with other settings', () => {
     expect(resumed.status, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).resumed).toBe(3)
     expect(filesOf(dir)).toEqual(whole)
+  })
+})
+
+/** A configuration as getok ≤ 0.4.0 wrote curate's: its options in code spelling, include_crowd a second time at the end. */
+const legacyConfig = (config: Record<string, unknown>) => {
+  const {max_tokens, include_crowd, token_style, ...rest} = config
+  const {shard_size, model, ...options} = rest
+  return {...options, maxTokens: max_tokens, includeCrowd: include_crowd, tokenStyle: token_style, shard_size, include_crowd, model}
+}
+const rewriteJson = (file: string, edit: (json: any) => any) =>
+  writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8'))), null, 2))
+
+describe('curate settings under one spelling', () => {
+  it('writes each setting once in snake_case; folders begun by 0.4.0 in its spellings still resume and merge (real SAM)', () => {
+    // before: config held maxTokens, includeCrowd and include_crowd, tokenStyle beside shard_size
+    const curate = ['curate', '-a', 'fixtures/sample/instances.json', '-i', 'fixtures/sample/images', '--grid', '16', '--threads', '1']
+    const [a, b, merged] = ['a', 'b', 'merged'].map((d) => path.join(tmp(), d))
+    expect(getok([...curate, '--image-ids', '443303', '-o', a]).status).toBe(0)
+    expect(getok([...curate, '--image-ids', '184321', '-o', b]).status).toBe(0)
+    const config = JSON.parse(readFileSync(path.join(a, 'manifest.json'), 'utf8')).config
+    expect(Object.keys(config).filter((k) => /[A-Z]/.test(k))).toEqual([])
+    expect(config).toMatchObject({max_tokens: 64, include_crowd: false, token_style: 'plain', shard_size: 1000})
+    expect(JSON.parse(readFileSync(path.join(a, 'run.json'), 'utf8'))).toMatchObject({max_tokens: 64, include_crowd: false})
+
+    // a's run.json and b's manifest as 0.4.0 wrote them
+    rewriteJson(path.join(a, 'run.json'), ({tool_version, ...c}) => ({tool_version, ...legacyConfig(c)}))
+    rewriteJson(path.join(b, 'manifest.json'), (m) => ({...m, config: legacyConfig(m.config)}))
+    const before = filesOf(a)
+    const rerun = getok([...curate, '--image-ids', '443303', '-o', a, '--json'])
+    expect(rerun.status, rerun.stderr).toBe(0)
+    expect(filesOf(a)).toEqual(before)
+
+    const merge = getok(['merge', a, b, '-o', merged, '--json'])
+    expect(merge.status, merge.stderr).toBe(0)
+    const mergedConfig = JSON.parse(readFileSync(path.join(merged, 'manifest.json'), 'utf8')).config
+    expect(Object.keys(mergedConfig).filter((k) => /[A-Z]/.test(k))).toEqual([])
+    expect(mergedConfig).toMatchObject({max_tokens: 64, include_crowd: false, token_style: 'plain', annotations_images: 2})
   })
 })

@@ -12,6 +12,7 @@ import type {ModelFiles} from '../../sam/model-files.js'
 import {type ImageRunInput, type ImageRunResult, type ImageUnit, runImageCommand} from '../shared/image-run.js'
 import {resolveImagePath} from '../shared/select-images.js'
 import {readShardRecords} from '../shared/sharded-run.js'
+import {snakeCaseKeys} from '../shared/run-settings.js'
 import {threadsPerWorker, workersForRun} from '../workers/count.js'
 import type {CurateJobInit} from '../workers/curate-job.js'
 import {WorkerPool, jobModule, remoteUnits} from '../workers/pool.js'
@@ -118,14 +119,16 @@ function startPool(input: CurateRunInput, sam: WorkerSam, count: number, categor
   )
 }
 
-/** run.json and manifest config: what a resumed run must share with the one that began it (not the worker count). */
+/**
+ * run.json and manifest config: what a resumed run must share with the one that began it (not the worker count).
+ * Every option, spelt as the other configurations spell theirs (`max_tokens`, `include_crowd`, `token_style`).
+ */
 function curateConfig(input: CurateRunInput, wholeRunImages: number, model: ModelIdentity): Record<string, unknown> {
   return {
     command: 'curate',
     annotations_images: wholeRunImages,
-    ...input.options,
+    ...snakeCaseKeys(input.options),
     shard_size: input.shardSize,
-    include_crowd: input.options.includeCrowd,
     model,
   }
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path'
 import {readUtf8File} from '../../adapters/text-file.js'
 import {GetokError} from '../../core/errors.js'
 import type {Manifest} from '../shared/sharded-run.js'
-import {BYTES_FREE, CUT, PATH_IDENTITY, identifiedPath} from '../shared/run-settings.js'
+import {BYTES_FREE, CUT, PATH_IDENTITY, canonicalConfig, identifiedPath} from '../shared/run-settings.js'
 
 /** One input folder and its manifest. */
 export interface Part {
@@ -56,7 +56,8 @@ export async function readPart(dir: string): Promise<Part> {
         JSON.stringify((manifest as unknown as Record<string, unknown>)?.[field])?.slice(0, 60),
       )
   }
-  return {dir, manifest}
+  // a folder begun by getok ≤ 0.4.0 spells some curate settings otherwise: merged under today's names
+  return {dir, manifest: {...manifest, config: canonicalConfig(manifest.config)}}
 }
 
 export function checkDistinctFolders(parts: readonly Part[], out: string): void {

@@ -24,7 +24,7 @@ import {GetokError, showValue} from '../../core/errors.js'
 import {verifiedShardStats, writeFileAtomic} from '../../adapters/shards.js'
 import {lockFolder} from '../../adapters/out-lock.js'
 import {TOOL} from '../../version.js'
-import {BYTES_FREE, RECORDED_LATER, comparedValue, identifiedPath} from './run-settings.js'
+import {BYTES_FREE, RECORDED_LATER, canonicalConfig, comparedValue, identifiedPath} from './run-settings.js'
 import {
   RUN_FILE,
   checkOutFolder,
@@ -125,7 +125,7 @@ function notCompared(k: string, before: Config, config: Config): boolean {
 /** run.json's configuration; one that does not parse is refused, or with --overwrite read as no configuration. */
 async function readRunFile(file: string, overwrite: boolean): Promise<Record<string, unknown> | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    return canonicalConfig(JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>)
   } catch (error) {
     if (overwrite) return undefined
     throw new GetokError(`cannot read the output folder's configuration (${(error as Error).message}); use another --out or --overwrite`, {

@@ -45,3 +45,25 @@ export function comparedValue(value: unknown): string | undefined {
   const hashed = typeof value === 'object' && value !== null && typeof (value as {sha256?: unknown}).sha256 === 'string'
   return JSON.stringify(hashed ? {...value, file: undefined} : value)
 }
+
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+/** `maxTokens` → `max_tokens`: configurations spell their fields as records do. */
+export function snakeCaseKeys(options: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [snakeCase(k), v]))
+}
+
+/**
+ * A configuration as it is compared and merged: getok ≤ 0.4.0 wrote curate's options in their code spelling
+ * (`maxTokens`, `includeCrowd` beside `include_crowd`, `tokenStyle`), so such a folder's fields are read under
+ * today's names, and it resumes and merges with folders begun since. Where both spellings were written, the
+ * snake_case one stands.
+ */
+export function canonicalConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(config)) {
+    const name = snakeCase(k)
+    if (name === k || !Object.hasOwn(config, name)) out[name] = v
+  }
+  return out
+}
