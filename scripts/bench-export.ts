@@ -9,10 +9,13 @@
  *
  * Replica r gets image ids r·10⁶ + id and annotation ids r·10¹⁰ + id; file names, categories and
  * tokens stay as they are, so every replica exports as its source does. Never commit the folder.
+ * `npm run bench -- --only export` (scripts/bench-export-run.ts) makes such folders with
+ * buildCuratedFolder and times the export of each, peak RSS included, in one run.
  */
 import {createHash} from 'node:crypto'
 import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import * as path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {shardFileName, type ShardStats} from '../src/adapters/shards.js'
 import type {Manifest} from '../src/pipeline/shared/sharded-run.js'
@@ -22,14 +25,21 @@ const ANN_ID_STEP = 10_000_000_000
 
 type Row = Record<string, unknown> & {image_id: number; ann_id: number}
 
-const {values: args} = parseArgs({
-  options: {
-    from: {type: 'string', default: 'fixtures/curated-sample'},
-    records: {type: 'string', default: '860000'},
-    out: {type: 'string', default: '/tmp/getok-bench-export'},
-    'shard-size': {type: 'string', default: '1000'},
-  },
-})
+export interface CuratedFolderOptions {
+  /** a curate output folder whose records are replicated */
+  from: string
+  records: number
+  /** a missing or empty folder */
+  out: string
+  /** images a shard */
+  shardSize: number
+}
+
+export interface CuratedFolder {
+  records: number
+  images: number
+  shards: number
+}
 
 /** The source folder's records, grouped by image in file order. */
 function sourceImages(dir: string): {manifest: Manifest; images: Row[][]} {
@@ -82,11 +92,10 @@ function writeShard(out: string, file: string, units: Row[][]): ShardStats {
   return stats
 }
 
-function main(): void {
-  const target = Number(args.records)
-  const shardSize = Number(args['shard-size'])
-  const out = args.out as string
-  const {manifest, images} = sourceImages(args.from as string)
+/** Writes `records` replicated records of `from` into `out` as curate would; what it wrote. */
+export function buildCuratedFolder(options: CuratedFolderOptions): CuratedFolder {
+  const {records: target, shardSize, out} = options
+  const {manifest, images} = sourceImages(options.from)
   mkdirSync(out, {recursive: true})
   if (readdirSync(out).length > 0) throw new Error(`${out} is not empty`)
   // one pass to count the images (the shard names hold the count), one to write shard by shard
@@ -109,10 +118,24 @@ function main(): void {
     config: {...manifest.config, annotations_images: imageCount},
     shards: shards.map((s) => ({file: s.shard, records: s.records, units: s.units, bytes: s.bytes, sha256: s.sha256})),
     skips: [],
-    summary: {records, note: `bench-export: ${args.from} replicated`},
+    summary: {records, note: `bench-export: ${options.from} replicated`},
   }
   writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(made, null, 2) + '\n')
-  console.log(`${records} records, ${imageCount} images, ${count} shards → ${out}`)
+  return {records, images: imageCount, shards: count}
 }
 
-main()
+function main(): void {
+  const {values: args} = parseArgs({
+    options: {
+      from: {type: 'string', default: 'fixtures/curated-sample'},
+      records: {type: 'string', default: '860000'},
+      out: {type: 'string', default: '/tmp/getok-bench-export'},
+      'shard-size': {type: 'string', default: '1000'},
+    },
+  })
+  const out = args.out
+  const made = buildCuratedFolder({from: args.from, records: Number(args.records), out, shardSize: Number(args['shard-size'])})
+  console.log(`${made.records} records, ${made.images} images, ${made.shards} shards → ${out}`)
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main()

@@ -2,7 +2,7 @@
  * `npm run bench`: every measurement behind docs/, one after the other on the same machine, so
  * their figures and ratios come from one run.
  *
- *   npm run bench -- [--only curate,eval,serve,workers,batching] [--quick] [--device cpu]
+ *   npm run bench -- [--only curate,eval,serve,workers,batching,export] [--quick] [--device cpu]
  *
  * Sections (each is also a script of its own, with more flags; see its header):
  *   curate    scripts/bench.ts: stage timings, fast against exhaustive, the CPU graph rewrites
@@ -11,6 +11,8 @@
  *   workers   scripts/bench-workers.ts: images/s for 1, 2, 4 worker processes, same bytes (3 passes
  *             over 48 images, median ratio: about 16 min on 2 cores)
  *   batching  scripts/bench-batching.ts: ms a prompt, per image against batched across images
+ *   export    scripts/bench-export-run.ts: seconds, records/s and peak RSS of `getok export` (swift, llava)
+ *             on synthetic curate folders of 50k, 200k and 400k records, and how the peak grows (no model)
  * --quick runs each on a few images (a few minutes in all on 2 cores) instead of the full sets.
  * A section whose script is not built is reported and skipped; a failing section fails the run.
  */
@@ -35,6 +37,7 @@ const SECTIONS: Record<string, {script: string; full: string[]; quick: string[]}
   serve: {script: 'bench-serve.js', full: [], quick: ['--limit', '3', '--requests', '24']},
   workers: {script: 'bench-workers.js', full: [], quick: ['--limit', '6', '--workers-list', '1,2', '--repeat', '1']},
   batching: {script: 'bench-batching.js', full: [], quick: []},
+  export: {script: 'bench-export-run.js', full: [], quick: ['--sizes', '5000,20000']},
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
