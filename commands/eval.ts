@@ -36,7 +36,7 @@ export default class Eval extends GetokCommand {
     ...workerFlags,
   }
 
-  async run(): Promise<EvalRunSummary & {out: string; images: number; resumed: number; seconds: number}> {
+  async run(): Promise<EvalRunSummary & {out: string; images: number; resumed: number; seconds: number; warnings?: string[]}> {
     const {args, flags} = await this.parse(Eval)
     const files = flags.encoder && flags.decoder ? {encoder: flags.encoder, decoder: flags.decoder} : defaultModelFiles()
     const sam = {files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}
@@ -59,6 +59,7 @@ export default class Eval extends GetokCommand {
       modelFiles: files,
       workers: workerSetting(flags.workers, flags.device, flags.threads, sam),
       progress: this.progress('eval'),
+      warn: (line) => this.warning(line),
     })
     const s = result.summary
     const head = `${count(s.samples, 'sample')} on ${count(result.images, 'image')}${resumedNote(result)} in ${result.seconds.toFixed(1)} s`
@@ -84,7 +85,8 @@ export default class Eval extends GetokCommand {
         `not scored: ${count(s.unresolved.count, 'row')} not placed on an object${unresolvedLines(s.unresolved)}\n` +
         `skipped: ${count(s.skipped.count, 'sample')} of unreadable images${reasonLines(s.skipped.reasons)}${stripped}${teacherForced}`,
     )
-    return {...s, out: result.out, images: result.images, resumed: result.resumed, seconds: result.seconds}
+    const {out, images, resumed, seconds, warnings} = result
+    return {...s, out, images, resumed, seconds, ...(warnings ? {warnings} : {})}
   }
 }
 

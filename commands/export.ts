@@ -44,6 +44,7 @@ export default class Export extends GetokCommand {
       predict: flags.predict,
       followup: flags.followup === undefined ? undefined : {predictions: flags.followup, reference: flags.reference},
       progress: this.progress('export'),
+      warn: (line) => this.warning(line),
     })
     const s = result.summary
     const counts = Object.entries(s.counts).map(

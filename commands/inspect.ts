@@ -133,6 +133,7 @@ export default class Inspect extends GetokCommand {
       flipV: flags['flip-v'],
       palette: flags.palette,
       progress: this.progress('inspect'),
+      warn: (line) => this.warning(line),
       engine: async () =>
         (engine = await SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']})),
     }).finally(() => engine?.release())

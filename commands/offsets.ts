@@ -49,6 +49,7 @@ export default class Offsets extends GetokCommand {
       // opt-in: ~20–40 ms an image, so start-up eats the gain on small runs (docs/scale.md)
       workers: flags.workers ?? 1,
       progress: this.progress('offsets'),
+      warn: (line) => this.warning(line),
     })
     const s = result.summary
     const share = (c: Record<string, number>) =>

@@ -64,6 +64,7 @@ export default class Serve extends GetokCommand {
       maxRequestObjects: flags['max-request-objects'],
       maxQueue: flags['max-queue'],
       engine: () => SamEngine.load({files, device: flags.device, threads: flags.threads, quantizeDecoder: flags['quantize-decoder']}),
+      warn: (line) => this.warning(line),
     })
     this.log(`getok serve: listening on ${handle.url}, loading the annotations and the model …`)
     this.log(`decoding: ${decodeLine(handle.decode)}`)

@@ -24,6 +24,8 @@ export interface JsonlRow<T> {
 export interface JsonlOptions {
   /** stop at the first line that is not JSON instead of failing (the tail of a journal cut by a crash) */
   stopAtBroken?: boolean
+  /** told the file's bytes as read, before anything is parsed: to check them against a manifest in the same read */
+  bytes?: (bytes: Buffer) => void
 }
 
 export function parseJsonl<T = unknown>(text: string, file: string, options: JsonlOptions = {}): JsonlRow<T>[] {
@@ -49,6 +51,7 @@ export async function readJsonl<T = unknown>(file: string, options: JsonlOptions
   } catch (error) {
     throw new GetokError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
   }
+  options.bytes?.(bytes)
   // a crash can cut a journal's last line mid-character: that line is broken like any cut line
   if (options.stopAtBroken && !isUtf8(bytes)) bytes = bytes.subarray(0, bytes.lastIndexOf(0x0a, firstInvalidUtf8(bytes)!.offset) + 1)
   return parseJsonl<T>(utf8Text(bytes, file), file, options)

@@ -21,6 +21,10 @@
  *
  * The lock is one process's: `--workers N` children write nothing in --out and take none; the workers of a
  * sharded run (--shard-index) each have their own --out. Within one process a folder is held once.
+ *
+ * A run that reads another run's folder (export --curated, offsets --curated, merge's inputs, …) asks
+ * readerRefusal: by the same rules a live holder stops it (`being written by getok curate (pid 4242, since
+ * 12:01:02); wait for it to finish, then rerun`); a stale lock is left as it is (a reader writes nothing there).
  */
 import {readFileSync, unlinkSync} from 'node:fs'
 import {link, open, readFile, readdir, rename, rm, stat, writeFile} from 'node:fs/promises'
@@ -66,10 +70,21 @@ export async function lockFolder(dir: string, command: string): Promise<FolderLo
     }
     const found = await readLock(file)
     if (found === undefined) continue // released meanwhile
-    if (!isStale(found, file)) throw inUse(dir, file, found.holder)
+    if (!isStale(found, file)) throw heldBy(dir, file, found.holder, 'in use', 'wait for it or use another --out')
     await takeOver(file, found.text)
   }
   throw new GetokError('cannot take the folder lock: other runs keep taking it; use another --out', {file})
+}
+
+/**
+ * For a run that reads `dir` and writes nothing there: the GetokError naming the live run writing it (another
+ * host's counts as live), or undefined: no lock, a stale one (neither removed nor taken over), or this process's.
+ */
+export async function readerRefusal(dir: string): Promise<GetokError | undefined> {
+  const file = path.join(path.resolve(dir), LOCK_FILE)
+  const found = await readLock(file)
+  if (!found || held.get(file) === found.text || isStale(found, file)) return undefined
+  return heldBy(dir, file, found.holder, 'being written', 'wait for it to finish, then rerun')
 }
 
 /** Who is making a lock here, now. */
@@ -135,7 +150,7 @@ async function readLock(file: string): Promise<{text: string; holder?: LockHolde
     const [text, info] = await Promise.all([readFile(file, 'utf8'), stat(file)])
     return {text, holder: parseHolder(text), ageMs: Date.now() - info.mtimeMs}
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined // ENOTDIR: a reader's path is a file
     throw new GetokError(`cannot read the folder lock (${errorCode(error)})`, {file})
   }
 }
@@ -210,15 +225,15 @@ async function removeDeadAsides(dir: string): Promise<void> {
   }
 }
 
-function inUse(dir: string, file: string, holder: LockHolder | undefined): GetokError {
-  if (!holder)
-    return new GetokError('in use by another getok run (its lock was made a moment ago); wait for it or use another --out', {file: dir})
+/** `<state> by getok offsets (pid 4242, since 12:01:02); <advice>`; another host's names the file to remove once its run is over. */
+function heldBy(dir: string, file: string, holder: LockHolder | undefined, state: string, advice: string): GetokError {
+  if (!holder) return new GetokError(`${state} by another getok run (its lock was made a moment ago); ${advice}`, {file: dir})
   const by = `getok ${holder.command}`
   const when = `pid ${holder.pid}, since ${shownTime(holder.started)}`
-  if (holder.hostname === hostname()) return new GetokError(`in use by ${by} (${when}); wait for it or use another --out`, {file: dir})
+  if (holder.hostname === hostname()) return new GetokError(`${state} by ${by} (${when}); ${advice}`, {file: dir})
   return new GetokError(
-    `in use by ${by} on host ${holder.hostname} (${when}), which cannot be checked from here; ` +
-      `wait for it or use another --out, or remove ${file} once that run is over`,
+    `${state} by ${by} on host ${holder.hostname} (${when}), which cannot be checked from here; ` +
+      `${advice}, or remove ${file} once that run is over`,
     {file: dir},
   )
 }

@@ -11,6 +11,7 @@
  * error no one turned into a GetokError) is its message on one line, exit 1; its stack trace follows
  * only with GETOK_DEBUG=1 (oclif's own switch) or DEBUG=getok. With --json an error is also one JSON
  * object on stdout ({"error": {"message", "exitCode", …}}, for the script), the exit code all the same.
+ * A warning (a run goes on) is one line, `warning: …`, on stderr, and in the result's `warnings`.
  * The long-running commands (`static interrupt`) end on Ctrl-C and SIGTERM as interrupt.ts says.
  */
 import {Command, Errors, settings} from '@oclif/core'
@@ -30,6 +31,15 @@ export abstract class GetokCommand extends Command {
     const shown = !this.jsonEnabled() && process.stderr.isTTY ? terminalProgress(label) : silentProgress
     this.counted = countedProgress(shown)
     return this.counted
+  }
+
+  /**
+   * A warning as a run finds it (pipeline inputs' `warn`): `warning: …` on stderr, a progress line left on the
+   * terminal finished first; the run's result carries it too (`warnings`, for --json).
+   */
+  protected warning(line: string): void {
+    this.counted?.interrupt?.()
+    process.stderr.write(`warning: ${line}\n`)
   }
 
   async init(): Promise<void> {

@@ -4,7 +4,7 @@ import {hostname} from 'node:os'
 import * as path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterAll, describe, expect, it} from 'vitest'
-import {LOCK_FILE, lockFolder} from '../../src/adapters/out-lock.js'
+import {LOCK_FILE, lockFolder, readerRefusal} from '../../src/adapters/out-lock.js'
 import {withOutFolder} from '../../src/pipeline/shared/out-dir.js'
 import {tempDirs} from '../helpers/temp-dirs.js'
 
@@ -86,5 +86,56 @@ describe('the output folder lock', () => {
     mkdirSync(made, {recursive: true})
     writeFileSync(path.join(made, LOCK_FILE), JSON.stringify({pid: process.pid + 1, hostname: 'elsewhere', command: 'x', started: ''}))
     await expect(withOutFolder(made, 'merge', async () => 1)).rejects.toThrow(/^--out, .*\/a\/b: in use by getok x on host elsewhere/)
+  })
+})
+
+describe("readerRefusal: a run reading another run's folder", () => {
+  const lockText = (holder: object) =>
+    JSON.stringify({hostname: hostname(), command: 'curate', started: new Date().toISOString(), ...holder})
+
+  it("names a live holder; a dead one, none, a file and this process's own lock are no refusal, and nothing is written", async () => {
+    const dir = tmp()
+    expect(await readerRefusal(dir)).toBeUndefined() // no lock
+    expect(await readerRefusal(path.join(dir, 'nowhere'))).toBeUndefined()
+    writeFileSync(path.join(dir, 'shard.jsonl'), '')
+    expect(await readerRefusal(path.join(dir, 'shard.jsonl'))).toBeUndefined() // a file, not a folder (ENOTDIR)
+
+    const live = spawn('sleep', ['600'], {stdio: 'ignore'})
+    holders.push(live)
+    writeFileSync(path.join(dir, LOCK_FILE), lockText({pid: live.pid}))
+    const refusal = await readerRefusal(dir)
+    expect(refusal?.text).toMatch(
+      new RegExp(
+        `^${dir}: being written by getok curate \\(pid ${live.pid}, since \\d\\d:\\d\\d:\\d\\d\\); wait for it to finish, then rerun$`,
+      ),
+    )
+
+    const gone = spawnSync('node', ['-e', '']).pid
+    const stale = lockText({pid: gone})
+    writeFileSync(path.join(dir, LOCK_FILE), stale)
+    expect(await readerRefusal(dir)).toBeUndefined()
+    expect(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).toBe(stale) // left as it was: a reader takes nothing over
+    expect(readdirSync(dir).sort()).toEqual([LOCK_FILE, 'shard.jsonl'])
+
+    const own = tmp()
+    const lock = await lockFolder(own, 'eval')
+    expect(await readerRefusal(own)).toBeUndefined() // a run reading its own --out
+    await lock.release()
+  })
+
+  it("another host's lock is live, naming the host and the file to remove; an unreadable one made a moment ago too", async () => {
+    const dir = tmp()
+    const other = {pid: 1, hostname: 'n07', command: 'offsets', started: '2025-01-02T03:04:05Z'}
+    writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify(other))
+    const text = (await readerRefusal(dir))?.text
+    expect(text).toContain(`${dir}: being written by getok offsets on host n07 (pid 1, since 2025-01-0`)
+    expect(text).toContain(`wait for it to finish, then rerun, or remove ${path.join(dir, LOCK_FILE)} once that run is over`)
+    writeFileSync(path.join(dir, LOCK_FILE), '')
+    expect((await readerRefusal(dir))?.text).toBe(
+      `${dir}: being written by another getok run (its lock was made a moment ago); wait for it to finish, then rerun`,
+    )
+    utimesSync(path.join(dir, LOCK_FILE), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
+    expect(await readerRefusal(dir)).toBeUndefined()
+    expect(readdirSync(dir)).toEqual([LOCK_FILE])
   })
 })

@@ -1,6 +1,7 @@
-import {describe, expect, it} from 'vitest'
+import {fileURLToPath} from 'node:url'
+import {describe, expect, it, vi} from 'vitest'
 
-import {count, reasonLines, resumedNote} from '../../src/cli/base-command.js'
+import {GetokCommand, count, reasonLines, resumedNote} from '../../src/cli/base-command.js'
 import {showValue} from '../../src/core/errors.js'
 
 describe('summary wording', () => {
@@ -45,5 +46,36 @@ describe('showValue: a bad value as its type reads', () => {
     ['a'.repeat(100), `"${'a'.repeat(76)}...`],
   ])('%s → %s', (value, text) => {
     expect(showValue(value)).toBe(text)
+  })
+})
+
+describe('a warning while a progress line is on the terminal', () => {
+  class Reads extends GetokCommand {
+    async run(): Promise<void> {
+      await this.parse(Reads)
+      const progress = this.progress('export')
+      progress.start(2, 0)
+      progress.tick(1, 'shards read')
+      this.warning('/data/cur/curate-00000-of-00002.jsonl: not the bytes its manifest lists')
+      progress.tick(2, 'shards read')
+      progress.end()
+    }
+  }
+
+  it('finishes the progress line first: the warning is a line of its own, and the count goes on below it', async () => {
+    const tty = process.stderr.isTTY
+    let written = ''
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((written += String(chunk)), true))
+    try {
+      process.stderr.isTTY = true
+      await Reads.run([], fileURLToPath(new URL('../..', import.meta.url)))
+    } finally {
+      write.mockRestore()
+      process.stderr.isTTY = tty
+    }
+    const lines = written.split('\n')
+    expect(lines[0]).toMatch(/^\rexport \[#+\.+\] 1\/2 .*shards read/)
+    expect(lines[1]).toBe('warning: /data/cur/curate-00000-of-00002.jsonl: not the bytes its manifest lists')
+    expect(lines[2]).toMatch(/^\rexport \[#+\] 2\/2 /)
   })
 })

@@ -35,6 +35,7 @@ import {type PredictionFile, readPredictions} from './read-predictions.js'
 import {type ResolveContext, resolveRow} from './resolve.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from './settings.js'
 import {scoreImageSamples} from './score-samples.js'
+import {type Warn, Warnings, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface EvalRunInput {
   predictions: string
@@ -57,6 +58,8 @@ export interface EvalRunInput {
    * byDefault: the count is --workers' default, which small runs lower (workers/count.ts) */
   workers?: {count: number; byDefault?: boolean; sam: WorkerSam}
   progress?: Progress
+  /** a --curated shard edited since its manifest was written: said as found, kept in the result and manifest */
+  warn?: Warn
 }
 
 export interface EvalRunSummary extends EvalSummary {
@@ -75,6 +78,8 @@ export interface EvalRunResult {
   seconds: number
   summary: EvalRunSummary
   table: string
+  /** absent where nothing */
+  warnings?: string[]
 }
 
 export interface Unit {
@@ -89,13 +94,18 @@ export async function runEval(input: EvalRunInput): Promise<EvalRunResult> {
   const started = Date.now()
   if (!existsSync(input.images) || !statSync(input.images).isDirectory())
     throw new GetokError('image folder not found', {file: input.images})
+  await refuseFoldersBeingWritten([
+    {path: input.decode.curated, flag: 'curated'},
+    {path: input.reference && path.dirname(input.reference), flag: 'reference'},
+  ])
   // held from before the predictions are read and SAM loaded: a second run into --out stops at once
   return withOutFolder(input.out, 'eval', () => evalHeld(input, started))
 }
 
 async function evalHeld(input: EvalRunInput, started: number): Promise<EvalRunResult> {
   const data = await readCoco(input.annotations)
-  const decode = await decodeSettings({...input.decode, reference: input.reference})
+  const warnings = new Warnings(input.warn)
+  const decode = await decodeSettings({...input.decode, reference: input.reference}, warnings.add)
   const predictions = await readPredictions(input.predictions, input.format, input.reference)
   const defaultSplit = input.split ?? predictions.fileSplit ?? 'unsplit'
   const {units, unresolved} = placeSamples(data, predictions, {
@@ -145,9 +155,10 @@ async function evalHeld(input: EvalRunInput, started: number): Promise<EvalRunRe
     shards: shards.map((s) => ({file: s.shard, records: s.records, units: s.units, bytes: s.bytes, sha256: s.sha256})),
     skips,
     summary,
+    ...warnings.field(),
   })
   const seconds = (Date.now() - started) / 1000
-  return {out: input.out, images: units.length, resumed, seconds, summary, table: formatEvalTable(summary)}
+  return {out: input.out, images: units.length, resumed, seconds, summary, table: formatEvalTable(summary), ...warnings.field()}
 }
 
 /** Not one row could be scored: bad input, not a model that answered badly (that scores 0 and exits 0). */

@@ -5,7 +5,8 @@
  *   2. the export folder's manifest.json beside --reference (its grid; the curate and offsets folders it names)
  *   3. --curated: that curate folder's manifest (grid, policy, decode rule; no rule means union)
  *   4. flags: --grid, --decode, --mask-policy, --flip-v
- * `source` says where each setting came from; it goes into summary.json.
+ * `source` says where each setting came from; it goes into summary.json. A curate shard edited since its
+ * manifest was written is read with a warning (`warn`, shared/input-folders.ts).
  */
 import {existsSync} from 'node:fs'
 import * as path from 'node:path'
@@ -16,6 +17,7 @@ import type {CuratedObject} from '../../core/export/conversations.js'
 import type {EvalSettings} from '../../core/eval/plan.js'
 import {MASK_POLICIES, type MaskPolicy} from '../../core/selection/policy.js'
 import {readCurateFolder} from '../export/export-inputs.js'
+import {type Warn, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface SettingsInput {
   curated?: string
@@ -37,7 +39,7 @@ export interface DecodeSettings {
 
 type Config = Record<string, unknown>
 
-export async function decodeSettings(input: SettingsInput): Promise<DecodeSettings> {
+export async function decodeSettings(input: SettingsInput, warn?: Warn): Promise<DecodeSettings> {
   const out: DecodeSettings = {
     settings: {n: 32, rule: DEFAULT_DECODE_RULE, flipV: false},
     policy: 'single',
@@ -45,6 +47,8 @@ export async function decodeSettings(input: SettingsInput): Promise<DecodeSettin
     curated: null,
   }
   let curatedDir = input.curated
+  // not while a run writes them (serve's; eval checked its own already, before it read anything: eval-run.ts)
+  await refuseFoldersBeingWritten([{path: input.curated, flag: 'curated'}, {path: input.reference && path.dirname(input.reference)}])
   const exported = input.reference ? await manifestConfig(path.join(path.dirname(input.reference), 'manifest.json'), 'export') : null
   if (exported) {
     const where = `export manifest (${path.dirname(input.reference!)})`
@@ -55,7 +59,8 @@ export async function decodeSettings(input: SettingsInput): Promise<DecodeSettin
     if (offsets && typeof offsets.flip_v === 'boolean') set(out, 'flip_v', offsets.flip_v, `offsets manifest (${exported.offsets})`)
   }
   if (curatedDir) {
-    const folder = await readCurateFolder(curatedDir)
+    if (input.curated === undefined) await refuseFoldersBeingWritten([{path: curatedDir}])
+    const folder = await readCurateFolder(curatedDir, {warn})
     apply(out, folder.manifest.config ?? {}, `curate manifest (${curatedDir})`)
     // curate writes its options, the rule among them, into the config; a folder made before rules existed used union
     if (!('decode' in (folder.manifest.config ?? {}))) set(out, 'rule', 'union', `curate manifest (${curatedDir}, no rule: union)`)

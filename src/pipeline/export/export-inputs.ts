@@ -3,7 +3,8 @@
  * manifest.json (required: it names the grid, the token style and the shards)
  * and every shard it lists. Records are validated here, at the boundary, so
  * the conversation builder can trust them: fields present, grid as the
- * manifest says, token strings that parse at that grid.
+ * manifest says, token strings that parse at that grid. A shard whose bytes are
+ * not those the manifest lists is read with a warning (shared/input-folders.ts).
  */
 import {existsSync, statSync} from 'node:fs'
 import * as path from 'node:path'
@@ -15,6 +16,7 @@ import type {Cell} from '../../core/grid/grid.js'
 import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import type {Manifest} from '../shared/sharded-run.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
+import {type Warn, changedShardWarning, shardBytes} from '../shared/input-folders.js'
 import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -32,13 +34,19 @@ export interface GetokFolder<R> {
 
 type Row = Record<string, unknown>
 
-/** `progress` counts the shards read, noting the records so far. */
-export async function readCurateFolder(dir: string, progress?: Progress): Promise<GetokFolder<CuratedObject>> {
-  return readFolder(dir, 'curate', toCuratedObject, progress)
+export interface ReadOptions {
+  /** counts the shards read, noting the records so far */
+  progress?: Progress
+  /** told of each shard whose bytes are not those the manifest lists */
+  warn?: Warn
 }
 
-export async function readOffsetsFolder(dir: string, progress?: Progress): Promise<GetokFolder<RefinementObject>> {
-  return readFolder(dir, 'offsets', toRefinementObject, progress)
+export async function readCurateFolder(dir: string, options: ReadOptions = {}): Promise<GetokFolder<CuratedObject>> {
+  return readFolder(dir, 'curate', toCuratedObject, options)
+}
+
+export async function readOffsetsFolder(dir: string, options: ReadOptions = {}): Promise<GetokFolder<RefinementObject>> {
+  return readFolder(dir, 'offsets', toRefinementObject, options)
 }
 
 type Convert<R> = (r: Row, n: number, place: ErrorPlace, rule: DecodeRule) => R
@@ -47,7 +55,7 @@ async function readFolder<R>(
   dir: string,
   command: string,
   convert: Convert<R>,
-  progress: Progress = silentProgress,
+  {progress = silentProgress, warn}: ReadOptions,
 ): Promise<GetokFolder<R>> {
   const manifest = await readManifest(dir, command)
   const config = manifest.config ?? {}
@@ -66,7 +74,8 @@ async function readFolder<R>(
   for (const [k, shard] of shards.entries()) {
     const shardFile = path.join(dir, String(shard.file))
     if (!existsSync(shardFile)) throw new GetokError('a shard listed in manifest.json is missing', {file: shardFile})
-    const rows = await readJsonl<Row>(shardFile)
+    // hashed in the same read: an edited shard is read all the same, with a warning
+    const rows = await readJsonl<Row>(shardFile, {bytes: (b) => warnIfChanged(shardFile, shard, b, command, warn)})
     rows.forEach(({value: row, line}) => {
       const place = {file: shardFile, record: `line ${line}`}
       if (row.grid !== grid)
@@ -83,6 +92,11 @@ async function readFolder<R>(
   progress.end()
   const imagesWithSkips = new Set((manifest.skips ?? []).map((s) => s.image_id))
   return {dir, manifest, grid: grid as number, style, records, imagesWithSkips, decode}
+}
+
+function warnIfChanged(file: string, listed: Manifest['shards'][number], bytes: Buffer, command: string, warn?: Warn): void {
+  const line = warn && changedShardWarning(file, listed, shardBytes(bytes), command)
+  if (line) warn(line)
 }
 
 async function readManifest(dir: string, command: string): Promise<Manifest> {

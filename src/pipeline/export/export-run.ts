@@ -31,6 +31,7 @@ import {type FollowUpInput, predictConfig, readFollowUpAnswers} from './predict-
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {checkConversations, writeDataFiles} from './data-files.js'
+import {type Warn, Warnings, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface ExportRunInput {
   curated: string
@@ -55,6 +56,8 @@ export interface ExportRunInput {
   followup?: FollowUpInput
   /** shards read, conversations built and checked, then records written (a terminal's count, rate and ETA) */
   progress?: Progress
+  /** an input shard edited since its manifest was written: said as found, and kept in the result and manifest */
+  warn?: Warn
 }
 
 export interface ExportFile {
@@ -81,17 +84,26 @@ export interface ExportRunResult {
   manifest: string
   files: ExportFile[]
   summary: ExportSummary
+  /** what the run went on despite (input-folders.ts); absent where nothing */
+  warnings?: string[]
 }
 
 export async function runExport(input: ExportRunInput): Promise<ExportRunResult> {
+  const inputs = [
+    {path: input.curated, flag: 'curated'},
+    {path: input.offsets, flag: 'offsets'},
+    {path: input.followup?.reference && path.dirname(input.followup.reference), flag: 'reference'},
+  ]
+  await refuseFoldersBeingWritten(inputs)
   // held from before the inputs are read: a second run into --out stops at once, touching nothing
   return withOutFolder(input.out, 'export', () => exportHeld(input))
 }
 
 async function exportHeld(input: ExportRunInput): Promise<ExportRunResult> {
   const progress = input.progress ?? silentProgress
-  const curated = await readCurateFolder(input.curated, progress)
-  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets, progress)
+  const warnings = new Warnings(input.warn)
+  const curated = await readCurateFolder(input.curated, {progress, warn: warnings.add})
+  const offsets = input.offsets === undefined ? null : await readOffsetsFolder(input.offsets, {progress, warn: warnings.add})
   checkInputs(input, curated, offsets)
   const expressions = input.expressions === undefined ? null : await readExpressionFile(input.expressions.file, input.expressions.source)
   const templates = input.templates === undefined ? DEFAULT_TEMPLATES : await readTemplates(input.templates)
@@ -127,8 +139,9 @@ async function exportHeld(input: ExportRunInput): Promise<ExportRunResult> {
     shards: files.map((f) => ({file: f.file, records: f.records, units: f.records, bytes: f.bytes, sha256: f.sha256})),
     skips: checked.skips,
     summary,
+    ...warnings.field(),
   })
-  return {out: input.out, manifest, files, summary}
+  return {out: input.out, manifest, files, summary, ...warnings.field()}
 }
 
 /** Curated records with their box offsets in the offsets folder's dv sign (curate writes dv = +1 down; --flip-v is up). */

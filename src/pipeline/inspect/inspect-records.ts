@@ -21,6 +21,7 @@ import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/t
 import {GetokError, showValue} from '../../core/errors.js'
 import {readJsonl} from '../../adapters/jsonl.js'
 import {readUtf8File} from '../../adapters/text-file.js'
+import {type ListedShard, type Warn, changedShardWarning, shardBytes} from '../shared/input-folders.js'
 
 export type RecordKind = 'curate' | 'offsets'
 
@@ -66,8 +67,15 @@ export interface RecordFilter {
 
 type Json = Record<string, unknown>
 
+interface ShardSource {
+  files: string[]
+  config: Json
+  /** where a manifest names the files: its command and each file's entry, by path */
+  listed?: {command: string; shards: Map<string, ListedShard>}
+}
+
 /** Shard files named by a path: a .jsonl file, a manifest.json, or a folder (its manifest, else its *.jsonl). */
-export async function shardFiles(source: string): Promise<{files: string[]; config: Json}> {
+export async function shardFiles(source: string): Promise<ShardSource> {
   if (!existsSync(source)) throw new GetokError('no such shard, folder or manifest', {file: source})
   if (statSync(source).isDirectory()) {
     const manifest = path.join(source, 'manifest.json')
@@ -80,7 +88,7 @@ export async function shardFiles(source: string): Promise<{files: string[]; conf
   return {files: [source], config: {}}
 }
 
-async function manifestShards(file: string): Promise<{files: string[]; config: Json}> {
+async function manifestShards(file: string): Promise<ShardSource> {
   let manifest: Json
   try {
     manifest = JSON.parse(await readUtf8File(file)) as Json
@@ -95,7 +103,8 @@ async function manifestShards(file: string): Promise<{files: string[]; config: J
   const files = shards.map((s: Json) => path.join(dir, String(s?.file ?? s?.shard ?? s)))
   const missing = files.filter((f) => !existsSync(f))
   if (missing.length > 0) throw new GetokError('shard listed in the manifest is missing', {file}, undefined, missing[0])
-  return {files, config: isObject(manifest.config) ? manifest.config : {}}
+  const listed = {command: String(manifest.command), shards: new Map(files.map((f, k) => [f, shards[k] as ListedShard]))}
+  return {files, config: isObject(manifest.config) ? manifest.config : {}, listed}
 }
 
 /** A manifest of a command whose records are not token sets to draw: say what to do instead of failing on its first line. */
@@ -105,12 +114,17 @@ function checkDrawable(command: unknown, file: string): void {
   throw new GetokError(`not curate or offsets output${hint}`, {file, field: 'command'}, '"curate" or "offsets"', showValue(command))
 }
 
-/** Every record of the source, parsed. */
-export async function readRecords(source: string): Promise<InspectRecord[]> {
-  const {files, config} = await shardFiles(source)
+/** Every record of the source, parsed; `warn` is told of each shard whose bytes are not those its manifest lists. */
+export async function readRecords(source: string, warn?: Warn): Promise<InspectRecord[]> {
+  const {files, config, listed} = await shardFiles(source)
   const out: InspectRecord[] = []
   for (const file of files) {
-    for (const {value, line} of await readJsonl(file)) out.push(parseRecord(value, file, line, config))
+    const entry = listed?.shards.get(file)
+    const check = (bytes: Buffer) => {
+      const line = entry && warn && changedShardWarning(file, entry, shardBytes(bytes), listed!.command)
+      if (line) warn!(line)
+    }
+    for (const {value, line} of await readJsonl(file, {bytes: check})) out.push(parseRecord(value, file, line, config))
   }
   return out
 }

@@ -31,6 +31,7 @@ import {resolveImagePath} from '../shared/select-images.js'
 import {PictureWriter, type SheetLayout, writePicture} from './write-pictures.js'
 import {type EvalPictureSummary, inspectEval} from './inspect-eval.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
+import {type Warn, Warnings, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface AnswerInput {
   image: string
@@ -64,6 +65,8 @@ export interface InspectInput {
   palette?: boolean
   /** one tick per picture drawn (records and eval mode) */
   progress?: Progress
+  /** a shard not the bytes its manifest lists (records mode): said as found, kept in the result */
+  warn?: Warn
   engine: () => Promise<SamEngine>
 }
 
@@ -82,11 +85,14 @@ export interface PictureSummary {
 export interface InspectResult {
   files: string[]
   pictures: PictureSummary[] | (EvalPictureSummary & {file: string})[]
+  /** absent where nothing */
+  warnings?: string[]
 }
 
 export async function runInspect(input: InspectInput): Promise<InspectResult> {
   if ([input.answer, input.source, input.eval].filter((v) => v !== undefined).length > 1)
     throw new GetokError('give one of: records to inspect, --image with --tokens, or --eval', {file: input.source ?? input.eval})
+  await refuseFoldersBeingWritten([{path: input.source}, {path: input.eval, flag: 'eval'}])
   // held from before SAM loads and the pictures are drawn: a second inspect into --out stops at once
   return withOutFolder(input.out, 'inspect', () => inspectHeld(input))
 }
@@ -111,7 +117,8 @@ interface Job {
 }
 
 async function inspectRecords(input: InspectInput, source: string, imagesRoot: string): Promise<InspectResult> {
-  const records = selectRecords(await readRecords(source), input.filter, source)
+  const warnings = new Warnings(input.warn)
+  const records = selectRecords(await readRecords(source, warnings.add), input.filter, source)
   const coco = input.annotations ? await readCoco(input.annotations) : undefined
   const annIndex = coco ? indexAnnotations(coco) : undefined
   const jobs = records.map((record, index) => ({record, index, imagePath: recordImagePath(record, imagesRoot)}))
@@ -142,7 +149,7 @@ async function inspectRecords(input: InspectInput, source: string, imagesRoot: s
       })
     }
   }
-  return writer.finish()
+  return {...(await writer.finish()), ...warnings.field()}
 }
 
 function recordImagePath(record: InspectRecord, root: string): string {

@@ -4,6 +4,7 @@
  * what a single run over all images would have written.
  *
  * Each check refuses with a message naming the folder and the field:
+ *   - no input is being written (a live run's .getok.lock there: shared/input-folders.ts);
  *   - every input has a manifest.json (a worker that has not finished has none);
  *   - the same command, tool version, model (name and hash) and configuration
  *     (every field but shard_index and the FREE ones, which cannot change a record,
@@ -31,6 +32,7 @@ import {type Progress, silentProgress} from '../shared/progress.js'
 import {RUN_FILE, isRunOutput} from '../shared/out-files.js'
 import {type OffsetsRecord, summariseOffsets} from '../offsets/offsets-object.js'
 import {type Manifest, writeManifest} from '../shared/sharded-run.js'
+import {refuseFoldersBeingWritten} from '../shared/input-folders.js'
 import {
   type Part,
   checkDistinctFolders,
@@ -70,6 +72,8 @@ interface LightRecord {
 
 export async function runMerge(input: MergeInput): Promise<MergeResult> {
   if (input.dirs.length === 0) throw new GetokError('nothing to merge', {}, 'one or more output folders')
+  // a worker still writing its folder (rerun to resume it, say) stops the merge before a byte is read
+  await refuseFoldersBeingWritten(input.dirs.map((dir) => ({path: dir})))
   return withOutFolder(input.out, 'merge', () => mergeHeld(input))
 }
 

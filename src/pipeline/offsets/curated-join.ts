@@ -20,6 +20,7 @@ import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 import {readJsonl} from '../../adapters/jsonl.js'
 import type {OffsetsRecord} from './offsets-object.js'
+import {type ShardBytes, type Warn, checkAgainstManifest} from '../shared/input-folders.js'
 
 /** A curate record as far as the join needs it. */
 export interface CuratedEntry {
@@ -86,13 +87,23 @@ async function curatedShards(dir: string): Promise<string[]> {
  * What the curated folder holds, for the run's configuration (`curated_sha256`): the sha256 of its
  * finished shards' bytes one after the other, in the order readCurated reads them. It names the
  * records, not the folder: the same records read through another path, or copied to another machine,
- * give the same hash; records added or changed give another.
+ * give the same hash; records added or changed give another. In the same read each shard is hashed
+ * alone, and one the folder's manifest.json (where it has one) lists with other bytes is told to `warn`.
  */
-export async function curatedSha256(dir: string): Promise<string> {
+export async function curatedSha256(dir: string, warn?: Warn): Promise<string> {
   const hash = createHash('sha256')
+  const seen = new Map<string, ShardBytes>()
   for (const file of await curatedShards(dir)) {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+    const own = createHash('sha256')
+    let bytes = 0
+    for await (const chunk of createReadStream(file)) {
+      hash.update(chunk as Buffer)
+      own.update(chunk as Buffer)
+      bytes += (chunk as Buffer).length
+    }
+    seen.set(path.basename(file), {bytes, sha256: own.digest('hex')})
   }
+  if (warn) await checkAgainstManifest(dir, seen, warn)
   return hash.digest('hex')
 }
 

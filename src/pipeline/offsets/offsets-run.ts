@@ -15,6 +15,7 @@ import {readShardRecords} from '../shared/sharded-run.js'
 import {WorkerPool, jobModule, remoteUnits} from '../workers/pool.js'
 import {type CuratedEntry, curatedSha256, joinCurated, readCurated} from './curated-join.js'
 import {type OffsetsOptions, type OffsetsRecord, type OffsetsSummary, offsetsRecord, summariseOffsets} from './offsets-object.js'
+import {type Warn, Warnings, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface OffsetsRunInput extends Omit<ImageRunInput, 'includeCrowd'> {
   /** image root; when given, every image file must exist with the annotated size */
@@ -24,6 +25,8 @@ export interface OffsetsRunInput extends Omit<ImageRunInput, 'includeCrowd'> {
   options: OffsetsOptions
   /** worker processes (default 1: this process); each reads the --curated records itself */
   workers?: number
+  /** a --curated shard not the bytes its manifest lists: said as found, kept in the result and manifest */
+  warn?: Warn
 }
 
 /** What each worker process is sent: the run's settings and the categories (it reads no annotations file). */
@@ -37,6 +40,8 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
   // --overwrite would remove the curate shards it joins (out-files.ts); without it the folder's run.json refuses anyway
   if (input.curated !== undefined && path.resolve(input.curated) === path.resolve(input.out))
     throw new GetokError('the same folder as --curated, whose records offsets reads; choose another --out', {flag: 'out', file: input.out})
+  await refuseFoldersBeingWritten([{path: input.curated, flag: 'curated'}])
+  const warnings = new Warnings(input.warn)
   let curated: Map<number, CuratedEntry> | null = null
   let categories: ReadonlyMap<number, string> = new Map()
   let pool: WorkerPool<OffsetsRecord> | undefined
@@ -45,6 +50,7 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
     {...input, includeCrowd: input.options.includeCrowd},
     {
       name: 'offsets',
+      warnings,
       async configure(data, wholeRunImages) {
         categories = data.categories
         if (Math.min(workers, wholeRunImages) > 1) {
@@ -53,7 +59,7 @@ export async function runOffsets(input: OffsetsRunInput): Promise<OffsetsRunResu
           const unit = {annotations, strict: input.strict, includeCrowd: options.includeCrowd}
           pool = await WorkerPool.start('offsets', Math.min(workers, wholeRunImages), {module: jobModule('offsets-job'), init}, unit)
         } else curated = input.curated === undefined ? null : await readCurated(input.curated, input.options.grid)
-        const curatedHash = input.curated === undefined ? undefined : await curatedSha256(input.curated)
+        const curatedHash = input.curated === undefined ? undefined : await curatedSha256(input.curated, warnings.add)
         return offsetsConfig(input, wholeRunImages, curatedHash)
       },
       async processImage(unit) {

@@ -14,6 +14,7 @@ import {type RewardHttpServer, listenRewardServer} from '../../server/http.js'
 import {OBJECT_LIMITS} from '../../server/request.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from '../eval/settings.js'
 import {RewardService} from './reward-service.js'
+import type {Warn} from '../shared/input-folders.js'
 
 export interface ServeInput {
   annotations: string
@@ -22,6 +23,8 @@ export interface ServeInput {
   port: number
   /** the curated data's decoding: --curated, an export folder's manifest, flags */
   decode: SettingsInput
+  /** a --curated shard not the bytes its manifest lists */
+  warn?: Warn
   /** prompts per decoder run */
   batch: number
   cacheMb: number
@@ -61,7 +64,7 @@ export async function startServe(input: ServeInput): Promise<ServeHandle> {
     throw new GetokError('image folder not found', {file: input.images})
   if (!existsSync(input.annotations)) throw new GetokError('annotation file not found', {file: input.annotations})
   const imagesRoot = await realpath(input.images)
-  const decode = await decodeSettings(input.decode)
+  const decode = await decodeSettings(input.decode, input.warn)
   let service: RewardService | undefined
   const http = await listenRewardServer({
     host: input.host,

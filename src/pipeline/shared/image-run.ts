@@ -30,6 +30,7 @@ import {
   workerRunName,
 } from './select-images.js'
 import {type Manifest, type ShardedRun, type UnitResult, runSharded, writeManifest} from './sharded-run.js'
+import type {Warnings} from './input-folders.js'
 
 export interface ImageRunInput {
   annotations: string
@@ -65,6 +66,8 @@ export interface ImageCommand<R, S> {
   summarise(outDir: string, shards: readonly ShardStats[], skips: readonly Skip[]): Promise<S>
   /** manifest.model, for commands that ran a model */
   model?(): Manifest['model']
+  /** what the run went on despite (an input shard edited since its manifest: input-folders.ts): in the manifest and result */
+  warnings?: Warnings
 }
 
 /** Where a run's images go when not processed in this process; written in order all the same (runSharded). */
@@ -84,6 +87,8 @@ export interface ImageRunResult<S> {
   resumed: number
   seconds: number
   summary: S
+  /** absent where nothing */
+  warnings?: string[]
 }
 
 export async function runImageCommand<R extends object, S>(input: ImageRunInput, command: ImageCommand<R, S>): Promise<ImageRunResult<S>> {
@@ -140,8 +145,9 @@ async function runHeld<R extends object, S>(
     shards: shards.map((s) => ({file: s.shard, records: s.records, units: s.units, bytes: s.bytes, sha256: s.sha256})),
     skips,
     summary,
+    ...command.warnings?.field(),
   })
-  return {out: input.out, manifest, images: items.length, resumed, summary}
+  return {out: input.out, manifest, images: items.length, resumed, summary, ...command.warnings?.field()}
 }
 
 /**

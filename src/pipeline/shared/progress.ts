@@ -3,7 +3,10 @@ export interface Progress {
   start(total: number, alreadyDone: number): void
   tick(done: number, note?: string): void
   end(): void
-  /** the run stops before end(): finish a line left on the terminal, so that what is printed next starts a line of its own */
+  /**
+   * the run stops before end(), or a warning is printed: finish a line left on the terminal, so that what is
+   * printed next starts a line of its own
+   */
   interrupt?(): void
 }
 

@@ -170,6 +170,8 @@ export interface Manifest {
   shards: {file: string; records: number; units: number; bytes: number; sha256: string}[]
   skips: Skip[]
   summary: unknown
+  /** what the run went on despite: an input shard not the bytes its manifest lists (shared/input-folders.ts) */
+  warnings?: string[]
 }
 
 export async function writeManifest(outDir: string, manifest: Manifest): Promise<string> {

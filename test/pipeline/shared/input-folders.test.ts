@@ -1,0 +1,100 @@
+import {createHash} from 'node:crypto'
+import {spawn} from 'node:child_process'
+import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
+import * as path from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {decodeSettings} from '../../../src/pipeline/eval/settings.js'
+import {readCurateFolder} from '../../../src/pipeline/export/export-inputs.js'
+import {readRecords} from '../../../src/pipeline/inspect/inspect-records.js'
+import {changedShardWarning, refuseFoldersBeingWritten} from '../../../src/pipeline/shared/input-folders.js'
+import {tempDirs} from '../../helpers/temp-dirs.js'
+
+// The readers of a finished curate folder other than export's and offsets' CLI (test/commands/input-lock.test.ts):
+// eval's (and serve's) decodeSettings and inspect's records, on a copy of fixtures/curated-sample.
+const tmp = tempDirs('getok-input-folders')
+const SHARD = 'curate-00000-of-00001.jsonl'
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
+
+/** fixtures/curated-sample with one record's iou changed in its last digit (the same size, other bytes). */
+function editedCopy(): string {
+  const dir = path.join(tmp(), 'cur')
+  cpSync('fixtures/curated-sample', dir, {recursive: true})
+  const file = path.join(dir, SHARD)
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"iou":0.93705', '"iou":0.93706'))
+  return dir
+}
+
+const expected = (dir: string) => {
+  const now = sha(path.join(dir, SHARD)).slice(0, 8)
+  return (
+    `${path.join(dir, SHARD)}: not the bytes its manifest lists (12 records, sha256 d2b083f3… → ${now}…); ` +
+    'edited since curate wrote it?'
+  )
+}
+
+describe('an edited curate shard, read by eval, serve and inspect', () => {
+  it("decodeSettings (eval --curated, serve --curated) reads it, telling `warn` once; the fixture's bytes, nothing", async () => {
+    const dir = editedCopy()
+    const said: string[] = []
+    const settings = await decodeSettings({curated: dir}, (l) => said.push(l))
+    expect(settings.settings.n).toBe(16)
+    expect([...settings.curated!.values()].flat()).toHaveLength(12)
+    expect(said).toEqual([expected(dir)])
+    const clean: string[] = []
+    await decodeSettings({curated: 'fixtures/curated-sample'}, (l) => clean.push(l))
+    expect(clean).toEqual([])
+  })
+
+  it('inspect: through the folder or its manifest, once; a shard given alone has no manifest to compare with', async () => {
+    const dir = editedCopy()
+    for (const source of [dir, path.join(dir, 'manifest.json')]) {
+      const said: string[] = []
+      expect(await readRecords(source, (l) => said.push(l))).toHaveLength(12)
+      expect(said).toEqual([expected(dir)])
+    }
+    const alone: string[] = []
+    await readRecords(path.join(dir, SHARD), (l) => alone.push(l))
+    expect(alone).toEqual([])
+  })
+
+  it('a manifest of an older getok, without sha256, checks nothing', async () => {
+    const dir = editedCopy()
+    const file = path.join(dir, 'manifest.json')
+    const manifest = JSON.parse(readFileSync(file, 'utf8'))
+    manifest.shards = manifest.shards.map(({sha256: _, ...rest}: Record<string, unknown>) => rest)
+    writeFileSync(file, JSON.stringify(manifest))
+    const said: string[] = []
+    expect((await readCurateFolder(dir, {warn: (l) => said.push(l)})).records).toHaveLength(12)
+    expect(said).toEqual([])
+  })
+
+  it('changedShardWarning: the sizes where they differ, nothing where the bytes are those listed', () => {
+    const listed = {file: SHARD, records: 3, bytes: 10, sha256: 'a'.repeat(64)}
+    expect(changedShardWarning('f.jsonl', listed, {bytes: 10, sha256: 'a'.repeat(64)}, 'offsets')).toBeUndefined()
+    expect(changedShardWarning('f.jsonl', listed, {bytes: 11, sha256: 'b'.repeat(64)}, 'offsets')).toBe(
+      'f.jsonl: not the bytes its manifest lists (3 records, 10 bytes, sha256 aaaaaaaa… → 11 bytes, sha256 bbbbbbbb…); ' +
+        'edited since offsets wrote it?',
+    )
+  })
+})
+
+describe('refuseFoldersBeingWritten', () => {
+  const holders: ReturnType<typeof spawn>[] = []
+  afterAll(() => holders.forEach((h) => h.kill('SIGKILL')))
+
+  it("a file's folder counts; a path that is not there is left to its reader", async () => {
+    const dir = tmp()
+    writeFileSync(path.join(dir, 'eval.jsonl'), '')
+    const live = spawn('sleep', ['600'], {stdio: 'ignore'})
+    holders.push(live)
+    writeFileSync(
+      path.join(dir, '.getok.lock'),
+      JSON.stringify({pid: live.pid, hostname: hostname(), command: 'eval', started: new Date().toISOString()}),
+    )
+    await expect(refuseFoldersBeingWritten([{path: path.join(dir, 'eval.jsonl'), flag: 'eval'}])).rejects.toThrow(
+      new RegExp(`^--eval, ${dir}: being written by getok eval \\(pid ${live.pid}, `),
+    )
+    await expect(refuseFoldersBeingWritten([{path: path.join(dir, 'none', 'x')}, {path: undefined}])).resolves.toBeUndefined()
+  })
+})
