@@ -85,7 +85,16 @@ export async function shardFiles(source: string): Promise<ShardSource> {
     return {files: names.map((f) => path.join(source, f)), config: {}}
   }
   if (path.basename(source) === 'manifest.json' || source.endsWith('.json')) return manifestShards(source)
-  return {files: [source], config: {}}
+  return {files: [source], config: {}, listed: await listedBeside(source)}
+}
+
+/** A shard given alone is still checked against the manifest beside it, where that one lists it. */
+async function listedBeside(file: string): Promise<ShardSource['listed']> {
+  const manifest = path.join(path.dirname(file), 'manifest.json')
+  if (!existsSync(manifest)) return undefined
+  const beside = await manifestShards(manifest).catch(() => undefined) // not one to read: the shard is read as given
+  const entry = beside?.listed?.shards.get(path.join(path.dirname(file), path.basename(file)))
+  return entry && {command: beside!.listed!.command, shards: new Map([[file, entry]])}
 }
 
 async function manifestShards(file: string): Promise<ShardSource> {

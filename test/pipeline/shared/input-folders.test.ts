@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {spawn} from 'node:child_process'
-import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import * as path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -46,16 +46,27 @@ describe('an edited curate shard, read by eval, serve and inspect', () => {
     expect(clean).toEqual([])
   })
 
-  it('inspect: through the folder or its manifest, once; a shard given alone has no manifest to compare with', async () => {
+  it('inspect: through the folder, its manifest or the shard alone (the manifest beside it), once', async () => {
+    // before: a shard given alone was not compared with the manifest beside it
     const dir = editedCopy()
-    for (const source of [dir, path.join(dir, 'manifest.json')]) {
+    for (const source of [dir, path.join(dir, 'manifest.json'), path.join(dir, SHARD)]) {
       const said: string[] = []
       expect(await readRecords(source, (l) => said.push(l))).toHaveLength(12)
       expect(said).toEqual([expected(dir)])
     }
-    const alone: string[] = []
-    await readRecords(path.join(dir, SHARD), (l) => alone.push(l))
-    expect(alone).toEqual([])
+  })
+
+  it('inspect: a shard alone whose folder has no manifest, or one that does not list it, is read as given', async () => {
+    const dir = editedCopy()
+    const copy = path.join(dir, 'copy.jsonl')
+    cpSync(path.join(dir, SHARD), copy)
+    const unlisted: string[] = []
+    expect(await readRecords(copy, (l) => unlisted.push(l))).toHaveLength(12)
+    expect(unlisted).toEqual([])
+    rmSync(path.join(dir, 'manifest.json'))
+    const bare: string[] = []
+    expect(await readRecords(path.join(dir, SHARD), (l) => bare.push(l))).toHaveLength(12)
+    expect(bare).toEqual([])
   })
 
   it('a manifest of an older getok, without sha256, checks nothing', async () => {
