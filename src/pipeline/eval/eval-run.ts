@@ -106,7 +106,7 @@ async function evalHeld(input: EvalRunInput, started: number): Promise<EvalRunRe
   const data = await readCoco(input.annotations)
   const warnings = new Warnings(input.warn)
   const decode = await decodeSettings({...input.decode, reference: input.reference}, warnings.add)
-  const predictions = await readPredictions(input.predictions, input.format, input.reference)
+  const predictions = await readPredictions(input.predictions, input.format, input.reference, warnings.add)
   const defaultSplit = input.split ?? predictions.fileSplit ?? 'unsplit'
   const {units, unresolved} = placeSamples(data, predictions, {
     data,

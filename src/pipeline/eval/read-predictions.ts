@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import {parseJsonl} from '../../adapters/jsonl.js'
 import {utf8Text} from '../../adapters/text-file.js'
 import {GetokError} from '../../core/errors.js'
+import {type Warn, checkAgainstManifest} from '../shared/input-folders.js'
 import {
   type PredictionFormat,
   type PredictionRow,
@@ -30,7 +31,13 @@ export interface PredictionFile {
   reference?: {file: string; sha256: string; records: number}
 }
 
-export async function readPredictions(file: string, format: PredictionFormat | undefined, reference?: string): Promise<PredictionFile> {
+/** `warn` is told when the --reference data file is not the bytes its export manifest lists (edited since export wrote it). */
+export async function readPredictions(
+  file: string,
+  format: PredictionFormat | undefined,
+  reference?: string,
+  warn?: Warn,
+): Promise<PredictionFile> {
   const {text, sha256} = await readText(file)
   const rows = parseJsonl<unknown>(text, file)
   if (rows.length === 0) throw new GetokError('no predictions in the file', {file})
@@ -43,6 +50,7 @@ export async function readPredictions(file: string, format: PredictionFormat | u
         `or --format ${PREDICTION_FORMATS.join('|')}`,
     )
   const refs = reference ? await readReference(reference) : null
+  if (refs && warn) await checkAgainstManifest(path.dirname(refs.file), new Map([[path.basename(refs.file), refs]]), warn)
   if (detected === 'llamafactory') {
     if (!refs)
       throw new GetokError(
@@ -71,26 +79,26 @@ export async function readPredictions(file: string, format: PredictionFormat | u
 }
 
 /** An exported data file: JSONL, or a JSON array (LLaVA). */
-async function readReference(file: string): Promise<{file: string; sha256: string; records: unknown[]}> {
-  const {text, sha256} = await readText(file)
+async function readReference(file: string): Promise<{file: string; sha256: string; bytes: number; records: unknown[]}> {
+  const {text, sha256, bytes} = await readText(file)
   if (text.trimStart().startsWith('[')) {
     try {
-      return {file, sha256, records: JSON.parse(text) as unknown[]}
+      return {file, sha256, bytes, records: JSON.parse(text) as unknown[]}
     } catch (error) {
       throw new GetokError(`invalid JSON (${(error as Error).message})`, {file})
     }
   }
-  return {file, sha256, records: parseJsonl<unknown>(text, file).map((r) => r.value)}
+  return {file, sha256, bytes, records: parseJsonl<unknown>(text, file).map((r) => r.value)}
 }
 
-async function readText(file: string): Promise<{text: string; sha256: string}> {
+async function readText(file: string): Promise<{text: string; sha256: string; bytes: number}> {
   let bytes: Buffer
   try {
     bytes = await readFile(file)
   } catch (error) {
     throw new GetokError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? error})`, {file})
   }
-  return {text: utf8Text(bytes, file), sha256: createHash('sha256').update(bytes).digest('hex')}
+  return {text: utf8Text(bytes, file), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length}
 }
 
 /** `getok export` names its files <format>-<split>.jsonl (llava: .json). */

@@ -121,7 +121,7 @@ async function exportHeld(input: ExportRunInput): Promise<ExportRunResult> {
     uncertainImages: curated.imagesWithSkips,
     expressions: expressions && {source: expressions.source, entries: expressions.expressions},
   })
-  const followUp = input.followup ? await readFollowUpAnswers(input.followup) : null
+  const followUp = input.followup ? await readFollowUpAnswers(input.followup, warnings.add) : null
   const vocab: VocabOptions = {n: curated.grid, style: curated.style, tags: input.tags}
   const vocabulary = new Set(vocabularyEntries(vocab).map((e) => e.token))
   const checked = checkConversations(input, source, followUp, vocabulary, progress)

@@ -9,6 +9,7 @@ import {GetokError} from '../../core/errors.js'
 import type {Conversation, ExportSkip} from '../../core/export/conversations.js'
 import {answerAsContext, asFollowUp, continues, forPrediction} from '../../core/export/predict.js'
 import {readPredictions} from '../eval/read-predictions.js'
+import type {Warn} from '../shared/input-folders.js'
 import type {ExportRunInput} from './export-run.js'
 
 /** Data for a trained model's predict runs (--predict or --followup), not for training. */
@@ -28,8 +29,9 @@ export interface FollowUpAnswers {
   source: {predictions: string; sha256: string; rows: number}
 }
 
-export async function readFollowUpAnswers(input: FollowUpInput): Promise<FollowUpAnswers> {
-  const file = await readPredictions(input.predictions, undefined, input.reference)
+/** `warn`: the --reference data file is not the bytes its export manifest lists. */
+export async function readFollowUpAnswers(input: FollowUpInput, warn?: Warn): Promise<FollowUpAnswers> {
+  const file = await readPredictions(input.predictions, undefined, input.reference, warn)
   const answers = new Map<string, string>()
   for (const row of file.rows) if (row.conversationId !== undefined) answers.set(row.conversationId, answerAsContext(row.text))
   if (answers.size === 0) {

@@ -6,6 +6,8 @@ import * as path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {decodeSettings} from '../../../src/pipeline/eval/settings.js'
 import {readCurateFolder} from '../../../src/pipeline/export/export-inputs.js'
+import {readPredictions} from '../../../src/pipeline/eval/read-predictions.js'
+import {type ExportRunInput, runExport} from '../../../src/pipeline/export/export-run.js'
 import {readRecords} from '../../../src/pipeline/inspect/inspect-records.js'
 import {changedShardWarning, refuseFoldersBeingWritten} from '../../../src/pipeline/shared/input-folders.js'
 import {tempDirs} from '../../helpers/temp-dirs.js'
@@ -14,6 +16,16 @@ import {tempDirs} from '../../helpers/temp-dirs.js'
 // eval's (and serve's) decodeSettings and inspect's records, on a copy of fixtures/curated-sample.
 const tmp = tempDirs('getok-input-folders')
 const SHARD = 'curate-00000-of-00001.jsonl'
+const exportInput = (out: string): ExportRunInput => ({
+  curated: 'fixtures/curated-sample',
+  format: 'swift',
+  out,
+  tasks: ['seg', 'box', 'point'],
+  refineForm: 'auto',
+  minIou: 0.5,
+  defaultSplit: 'train',
+  tags: false,
+})
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 
 /** fixtures/curated-sample with one record's iou changed in its last digit (the same size, other bytes). */
@@ -87,6 +99,33 @@ describe('an edited curate shard, read by eval, serve and inspect', () => {
       'f.jsonl: not the bytes its manifest lists (3 records, 10 bytes, sha256 aaaaaaaa… → 11 bytes, sha256 bbbbbbbb…); ' +
         'edited since offsets wrote it?',
     )
+  })
+})
+
+describe('the --reference data file of eval and export --followup', () => {
+  it('readPredictions (eval, export --followup) compares it with its export manifest: an edited one warns once', async () => {
+    // before: a --predict data file edited since export wrote it was read without a word
+    const data = path.join(tmp(), 'predict')
+    await runExport({...exportInput(data), predict: true, minIou: 0})
+    const reference = path.join(data, 'swift-train.jsonl')
+    const rows = readFileSync(reference, 'utf8').split('\n').filter(Boolean)
+    const predictions = path.join(tmp(), 'result.jsonl')
+    const answered = rows.map((r) => JSON.parse(r)).map((r) => ({...r, response: r.messages.at(-1).content}))
+    writeFileSync(predictions, answered.map((r) => JSON.stringify(r) + '\n').join(''))
+
+    const clean: string[] = []
+    await readPredictions(predictions, undefined, reference, (l) => clean.push(l))
+    expect(clean).toEqual([])
+
+    const listed = sha(reference).slice(0, 8)
+    writeFileSync(reference, rows.slice(1).join('\n') + '\n')
+    const said: string[] = []
+    await readPredictions(predictions, 'swift', reference, (l) => said.push(l))
+    expect(said).toHaveLength(1)
+    expect(said[0]).toMatch(
+      new RegExp(`^${reference}: not the bytes its manifest lists \\(${rows.length} records, \\d+ bytes, sha256 ${listed}…`),
+    )
+    expect(said[0]).toMatch(/; edited since export wrote it\?$/)
   })
 })
 
