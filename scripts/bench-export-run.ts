@@ -10,7 +10,7 @@
  * needed; --verify-rss also runs each export under `/usr/bin/time -v` and shows its maximum RSS.
  *
  *   node dist/scripts/bench-export-run.js [--sizes 50000,200000,400000] [--formats swift,llava]
- *        [--from fixtures/curated-sample] [--verify-rss] [--write docs/benchmarks.md]
+ *        [--from fixtures/curated-box] [--verify-rss] [--write docs/benchmarks.md]
  *
  * Prints a markdown table (per format and size: records in and out, seconds, records/s, user CPU,
  * peak RSS and MB of it per 100k curated records), one of the growth between consecutive sizes (MB
@@ -222,7 +222,7 @@ export function exportBenchTables(result: ExportBenchResult, options: ExportBenc
 async function main(): Promise<void> {
   const {values: a} = parseArgs({
     options: {
-      from: {type: 'string', default: 'fixtures/curated-sample'},
+      from: {type: 'string', default: 'fixtures/curated-box'},
       sizes: {type: 'string', default: '50000,200000,400000'},
       formats: {type: 'string', default: 'swift,llava'},
       'verify-rss': {type: 'boolean', default: false},

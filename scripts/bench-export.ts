@@ -127,7 +127,7 @@ export function buildCuratedFolder(options: CuratedFolderOptions): CuratedFolder
 function main(): void {
   const {values: args} = parseArgs({
     options: {
-      from: {type: 'string', default: 'fixtures/curated-sample'},
+      from: {type: 'string', default: 'fixtures/curated-box'},
       records: {type: 'string', default: '860000'},
       out: {type: 'string', default: '/tmp/getok-bench-export'},
       'shard-size': {type: 'string', default: '1000'},

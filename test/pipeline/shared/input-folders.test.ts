@@ -127,6 +127,26 @@ describe('the --reference data file of eval and export --followup', () => {
     )
     expect(said[0]).toMatch(/; edited since export wrote it\?$/)
   })
+
+  it('export --followup carries the warning into its result and manifest (box-rule records: fixtures/curated-box)', async () => {
+    const data = path.join(tmp(), 'predict')
+    const input = (out: string): ExportRunInput => ({...exportInput(out), curated: 'fixtures/curated-box'})
+    await runExport({...input(data), predict: true, minIou: 0})
+    const reference = path.join(data, 'swift-train.jsonl')
+    const rows = readFileSync(reference, 'utf8').split('\n').filter(Boolean)
+    const predictions = path.join(tmp(), 'result.jsonl')
+    const answered = rows.map((r) => JSON.parse(r)).map((r) => ({...r, response: r.messages.at(-1).content}))
+    writeFileSync(predictions, answered.map((r) => JSON.stringify(r) + '\n').join(''))
+    const clean = await runExport({...input(path.join(tmp(), 'clean')), followup: {predictions, reference}})
+    expect(clean.warnings).toBeUndefined()
+
+    writeFileSync(reference, rows.join('\n') + '\n\n') // one more byte: the same records, other bytes
+    const out = path.join(tmp(), 'followup')
+    const followed = await runExport({...input(out), followup: {predictions, reference}})
+    expect(followed.warnings).toHaveLength(1)
+    expect(followed.warnings![0]).toMatch(new RegExp(`^${reference}: not the bytes its manifest lists \\(${rows.length} records, `))
+    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).warnings).toEqual(followed.warnings)
+  })
 })
 
 describe('refuseFoldersBeingWritten', () => {
