@@ -103,15 +103,21 @@ describe('an edited curate shard, read by eval, serve and inspect', () => {
 })
 
 describe('the --reference data file of eval and export --followup', () => {
-  it('readPredictions (eval, export --followup) compares it with its export manifest: an edited one warns once', async () => {
-    // before: a --predict data file edited since export wrote it was read without a word
+  /** An `export --predict` run and predictions that answer each of its conversations with its reference answer. */
+  const predictRun = async (input: (out: string) => ExportRunInput) => {
     const data = path.join(tmp(), 'predict')
-    await runExport({...exportInput(data), predict: true, minIou: 0})
+    await runExport({...input(data), predict: true, minIou: 0})
     const reference = path.join(data, 'swift-train.jsonl')
     const rows = readFileSync(reference, 'utf8').split('\n').filter(Boolean)
     const predictions = path.join(tmp(), 'result.jsonl')
     const answered = rows.map((r) => JSON.parse(r)).map((r) => ({...r, response: r.messages.at(-1).content}))
     writeFileSync(predictions, answered.map((r) => JSON.stringify(r) + '\n').join(''))
+    return {reference, rows, predictions}
+  }
+
+  it('readPredictions (eval, export --followup) compares it with its export manifest: an edited one warns once', async () => {
+    // before: a --predict data file edited since export wrote it was read without a word
+    const {reference, rows, predictions} = await predictRun(exportInput)
 
     const clean: string[] = []
     await readPredictions(predictions, undefined, reference, (l) => clean.push(l))
@@ -129,14 +135,8 @@ describe('the --reference data file of eval and export --followup', () => {
   })
 
   it('export --followup carries the warning into its result and manifest (box-rule records: fixtures/curated-box)', async () => {
-    const data = path.join(tmp(), 'predict')
     const input = (out: string): ExportRunInput => ({...exportInput(out), curated: 'fixtures/curated-box'})
-    await runExport({...input(data), predict: true, minIou: 0})
-    const reference = path.join(data, 'swift-train.jsonl')
-    const rows = readFileSync(reference, 'utf8').split('\n').filter(Boolean)
-    const predictions = path.join(tmp(), 'result.jsonl')
-    const answered = rows.map((r) => JSON.parse(r)).map((r) => ({...r, response: r.messages.at(-1).content}))
-    writeFileSync(predictions, answered.map((r) => JSON.stringify(r) + '\n').join(''))
+    const {reference, rows, predictions} = await predictRun(input)
     const clean = await runExport({...input(path.join(tmp(), 'clean')), followup: {predictions, reference}})
     expect(clean.warnings).toBeUndefined()
 
