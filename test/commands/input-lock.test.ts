@@ -88,6 +88,14 @@ describe('a folder another run is writing is not read', () => {
     ['inspect --eval', 'curated-sample', (d, out) => ['inspect', '--eval', d, ...IMAGES, '-o', out], (d) => `--eval, ${d}`],
     ['merge', 'offsets-sample', (d, out) => ['merge', d, '-o', out], (d) => d],
     ['serve --curated', 'curated-sample', (d) => ['serve', ...SAMPLE, ...IMAGES, '--curated', d, '--port', '0'], (d) => `--curated, ${d}`],
+    // the folder is refused before its manifest is read: any copied folder stands for an export folder here
+    ['serve --export', 'curated-sample', (d) => ['serve', ...SAMPLE, ...IMAGES, '--export', d, '--port', '0'], (d) => `--export, ${d}`],
+    [
+      'eval --reference',
+      'curated-sample',
+      (d, out) => ['eval', 'predictions.jsonl', ...SAMPLE, ...IMAGES, '--reference', path.join(d, SHARD), '-o', out],
+      (d) => `--reference, ${d}`,
+    ],
   ]
 
   it.each(readers)('%s: exit 2, one line naming the folder and its writer; nothing read, nothing written', (_, fixture, args, where) => {

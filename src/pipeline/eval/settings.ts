@@ -47,8 +47,6 @@ export async function decodeSettings(input: SettingsInput, warn?: Warn): Promise
     curated: null,
   }
   let curatedDir = input.curated
-  // not while a run writes them (serve's; eval checked its own already, before it read anything: eval-run.ts)
-  await refuseFoldersBeingWritten([{path: input.curated, flag: 'curated'}, {path: input.reference && path.dirname(input.reference)}])
   const exported = input.reference ? await manifestConfig(path.join(path.dirname(input.reference), 'manifest.json'), 'export') : null
   if (exported) {
     const where = `export manifest (${path.dirname(input.reference!)})`
@@ -59,6 +57,7 @@ export async function decodeSettings(input: SettingsInput, warn?: Warn): Promise
     if (offsets && typeof offsets.flip_v === 'boolean') set(out, 'flip_v', offsets.flip_v, `offsets manifest (${exported.offsets})`)
   }
   if (curatedDir) {
+    // --curated and --reference were checked by eval and serve before anything was read; the folder the export names, here
     if (input.curated === undefined) await refuseFoldersBeingWritten([{path: curatedDir}])
     const folder = await readCurateFolder(curatedDir, {warn})
     apply(out, folder.manifest.config ?? {}, `curate manifest (${curatedDir})`)

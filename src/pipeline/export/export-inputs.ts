@@ -16,7 +16,7 @@ import type {Cell} from '../../core/grid/grid.js'
 import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../../core/grid/tokens.js'
 import type {Manifest} from '../shared/sharded-run.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
-import {type Warn, changedShardWarning, shardBytes} from '../shared/input-folders.js'
+import {type Warn, warnIfChanged} from '../shared/input-folders.js'
 import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -92,11 +92,6 @@ async function readFolder<R>(
   progress.end()
   const imagesWithSkips = new Set((manifest.skips ?? []).map((s) => s.image_id))
   return {dir, manifest, grid: grid as number, style, records, imagesWithSkips, decode}
-}
-
-function warnIfChanged(file: string, listed: Manifest['shards'][number], bytes: Buffer, command: string, warn?: Warn): void {
-  const line = warn && changedShardWarning(file, listed, shardBytes(bytes), command)
-  if (line) warn(line)
 }
 
 async function readManifest(dir: string, command: string): Promise<Manifest> {

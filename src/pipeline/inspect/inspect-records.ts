@@ -21,7 +21,7 @@ import {type OffsetTarget, TokenParseError, parseTokens} from '../../core/grid/t
 import {GetokError, showValue} from '../../core/errors.js'
 import {readJsonl} from '../../adapters/jsonl.js'
 import {readUtf8File} from '../../adapters/text-file.js'
-import {type ListedShard, type Warn, changedShardWarning, shardBytes} from '../shared/input-folders.js'
+import {type ListedShard, type Warn, warnIfChanged} from '../shared/input-folders.js'
 
 export type RecordKind = 'curate' | 'offsets'
 
@@ -129,11 +129,8 @@ export async function readRecords(source: string, warn?: Warn): Promise<InspectR
   const out: InspectRecord[] = []
   for (const file of files) {
     const entry = listed?.shards.get(file)
-    const check = (bytes: Buffer) => {
-      const line = entry && warn && changedShardWarning(file, entry, shardBytes(bytes), listed!.command)
-      if (line) warn!(line)
-    }
-    for (const {value, line} of await readJsonl(file, {bytes: check})) out.push(parseRecord(value, file, line, config))
+    const check = entry && ((bytes: Buffer) => warnIfChanged(file, entry, bytes, listed!.command, warn))
+    for (const {value, line} of await readJsonl(file, {bytes: check || undefined})) out.push(parseRecord(value, file, line, config))
   }
   return out
 }

@@ -6,6 +6,7 @@
  */
 import {existsSync, statSync} from 'node:fs'
 import {realpath} from 'node:fs/promises'
+import * as path from 'node:path'
 import {readCoco} from '../../adapters/coco.js'
 import {GetokError} from '../../core/errors.js'
 import type {SamEngine} from '../../sam/engine.js'
@@ -14,7 +15,7 @@ import {type RewardHttpServer, listenRewardServer} from '../../server/http.js'
 import {OBJECT_LIMITS} from '../../server/request.js'
 import {type DecodeSettings, type SettingsInput, decodeSettings} from '../eval/settings.js'
 import {RewardService} from './reward-service.js'
-import type {Warn} from '../shared/input-folders.js'
+import {type Warn, refuseFoldersBeingWritten} from '../shared/input-folders.js'
 
 export interface ServeInput {
   annotations: string
@@ -59,12 +60,22 @@ export interface ServeHandle {
 
 const MB = 1 << 20
 
+/** The curated data's decoding; its folders are refused while a run writes them, before anything is read. */
+async function servedDecode(input: ServeInput): Promise<DecodeSettings> {
+  const {curated, reference} = input.decode
+  await refuseFoldersBeingWritten([
+    {path: curated, flag: 'curated'},
+    {path: reference && path.dirname(reference), flag: 'export'},
+  ])
+  return decodeSettings(input.decode, input.warn)
+}
+
 export async function startServe(input: ServeInput): Promise<ServeHandle> {
   if (!existsSync(input.images) || !statSync(input.images).isDirectory())
     throw new GetokError('image folder not found', {file: input.images})
   if (!existsSync(input.annotations)) throw new GetokError('annotation file not found', {file: input.annotations})
   const imagesRoot = await realpath(input.images)
-  const decode = await decodeSettings(input.decode, input.warn)
+  const decode = await servedDecode(input)
   let service: RewardService | undefined
   const http = await listenRewardServer({
     host: input.host,

@@ -79,6 +79,12 @@ export function changedShardWarning(file: string, listed: ListedShard, got: Shar
   return `${file}: not the bytes its manifest lists (${change}); edited since ${command} wrote it?`
 }
 
+/** Tells `warn` (if any) when a shard's bytes, as read, are not those its manifest lists. */
+export function warnIfChanged(file: string, listed: ListedShard, bytes: Buffer, command: string, warn?: Warn): void {
+  const line = warn && changedShardWarning(file, listed, shardBytes(bytes), command)
+  if (line) warn(line)
+}
+
 /**
  * Shards read without their manifest (offsets --curated reads a curate folder's shards by name), checked against
  * the folder's manifest.json where it has one: `seen` is each shard's bytes by file name, as the reader hashed them.
