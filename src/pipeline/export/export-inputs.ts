@@ -17,6 +17,7 @@ import {type TokenStyle, TOKEN_STYLES, TokenParseError, parseTokens} from '../..
 import type {Manifest} from '../shared/sharded-run.js'
 import {type Progress, silentProgress} from '../shared/progress.js'
 import {type Warn, warnIfChanged} from '../shared/input-folders.js'
+import {canonicalConfig} from '../shared/run-settings.js'
 import {curatedAnswer, curatedRule} from '../../core/decode/curated-answer.js'
 import type {DecodeRule} from '../../core/decode/prompts.js'
 
@@ -58,14 +59,15 @@ async function readFolder<R>(
   {progress = silentProgress, warn}: ReadOptions,
 ): Promise<GetokFolder<R>> {
   const manifest = await readManifest(dir, command)
-  const config = manifest.config ?? {}
+  // a 0.4.0 curate folder spells token_style tokenStyle: read under today's names (run-settings.ts)
+  const config = canonicalConfig(manifest.config ?? {})
   const grid = config.grid
   const file = path.join(dir, 'manifest.json')
   // a manifest made before the box rule names none: union
   const decode = curatedRule({decode: config.decode as DecodeRule | undefined}, {file, field: 'config.decode'})
   if (!Number.isInteger(grid) || (grid as number) < 2)
     throw new GetokError('manifest without a grid size', {file, field: 'config.grid'}, 'an integer ≥ 2', showValue(grid))
-  const style = (config.token_style ?? config.tokenStyle ?? 'plain') as TokenStyle
+  const style = (config.token_style ?? 'plain') as TokenStyle
   if (!TOKEN_STYLES.includes(style))
     throw new GetokError('unknown token style', {file, field: 'config.token_style'}, TOKEN_STYLES.join(' or '), showValue(style))
   const records: R[] = []

@@ -92,6 +92,17 @@ describe('an edited curate shard, read by eval, serve and inspect', () => {
     expect(said).toEqual([])
   })
 
+  it("a 0.4.0 manifest's tokenStyle is read as token_style; today's spelling too", async () => {
+    for (const key of ['tokenStyle', 'token_style']) {
+      const dir = path.join(tmp(), 'cur')
+      cpSync('fixtures/curated-sample', dir, {recursive: true})
+      const file = path.join(dir, 'manifest.json')
+      const {tokenStyle: _, ...config} = JSON.parse(readFileSync(file, 'utf8')).config
+      writeFileSync(file, JSON.stringify({...JSON.parse(readFileSync(file, 'utf8')), config: {...config, [key]: 'paper'}}))
+      expect((await readCurateFolder(dir)).style).toBe('paper')
+    }
+  })
+
   it('changedShardWarning: the sizes where they differ, nothing where the bytes are those listed', () => {
     const listed = {file: SHARD, records: 3, bytes: 10, sha256: 'a'.repeat(64)}
     expect(changedShardWarning('f.jsonl', listed, {bytes: 10, sha256: 'a'.repeat(64)}, 'offsets')).toBeUndefined()
